@@ -1,0 +1,160 @@
+/**
+ * Permissions of a job runtime: the `permissions` option, checked against
+ * what the kernel itself has, and turned into `deno run` flags.
+ *
+ * @module
+ */
+
+/** The permission kinds a job can ask for, as in `deno run --allow-<kind>`. */
+export const PERMISSION_NAMES = [
+  "read",
+  "write",
+  "net",
+  "env",
+  "run",
+  "ffi",
+  "sys",
+  "import",
+] as const;
+
+/** One permission kind, e.g. `"net"`. */
+export type PermissionName = typeof PERMISSION_NAMES[number];
+
+/** `true` (all), `false` (none) or a list of paths, hosts, variables or commands. */
+export type PermissionValue = boolean | string[];
+
+/** Deno's object form of permissions; a kind left out is denied. */
+export type PermissionSet = { [K in PermissionName]?: PermissionValue };
+
+/** The `permissions` option of a job. */
+export type JobPermissions = "inherit" | "none" | PermissionSet;
+
+/** Every kind resolved to `true`, `false` or a non-empty list. */
+export type ResolvedPermissions = Record<PermissionName, PermissionValue>;
+
+const DESCRIPTOR_KEY: Record<PermissionName, string | undefined> = {
+  read: "path",
+  write: "path",
+  net: "host",
+  env: "variable",
+  run: "command",
+  ffi: "path",
+  sys: "kind",
+  import: "host",
+};
+
+function kernelHas(name: PermissionName, item?: string): boolean {
+  const key = DESCRIPTOR_KEY[name];
+  const descriptor = item === undefined || key === undefined
+    ? { name }
+    : { name, [key]: item };
+  return Deno.permissions.querySync(descriptor as Deno.PermissionDescriptor)
+    .state === "granted";
+}
+
+function all(value: boolean): ResolvedPermissions {
+  return Object.fromEntries(
+    PERMISSION_NAMES.map((n) => [n, value]),
+  ) as ResolvedPermissions;
+}
+
+/**
+ * Resolves the `permissions` option into one value per kind, refusing what
+ * the kernel itself does not have.
+ *
+ * `"inherit"` gives a job each kind the kernel has in full; a kind the kernel
+ * has only for some paths or hosts is not inherited (Deno cannot list them),
+ * so a job never gets more than the kernel.
+ *
+ * @param permissions The option as the user gave it.
+ * @returns One value per permission kind.
+ * @throws {TypeError} On an unknown kind, a value that is not a boolean or a
+ * list of strings, or a permission the kernel does not have.
+ * @example Usage
+ * ```ts
+ * import { resolvePermissions } from "./permissions.ts";
+ * console.log(resolvePermissions("none").net); // false
+ * ```
+ */
+export function resolvePermissions(
+  permissions: JobPermissions = "inherit",
+): ResolvedPermissions {
+  if (permissions === "none") return all(false);
+  if (permissions === "inherit") {
+    const out = all(false);
+    for (const name of PERMISSION_NAMES) out[name] = kernelHas(name);
+    return out;
+  }
+  if (
+    typeof permissions !== "object" || permissions === null ||
+    Array.isArray(permissions)
+  ) {
+    throw new TypeError(
+      `Cannot use permissions ${
+        JSON.stringify(permissions)
+      }: expected "inherit", "none" or an object like { net: true, read: ["./data"] }`,
+    );
+  }
+  const out = all(false);
+  for (const [name, value] of Object.entries(permissions)) {
+    if (!(PERMISSION_NAMES as readonly string[]).includes(name)) {
+      throw new TypeError(
+        `Unknown permission "${name}": use one of ${
+          PERMISSION_NAMES.join(", ")
+        }`,
+      );
+    }
+    out[name as PermissionName] = checkValue(name as PermissionName, value);
+  }
+  return out;
+}
+
+function checkValue(name: PermissionName, value: unknown): PermissionValue {
+  if (value === undefined || value === false) return false;
+  if (value === true) {
+    if (!kernelHas(name)) {
+      throw new TypeError(
+        `Cannot grant "${name}" to a job: the kernel does not have it; start the kernel with --allow-${name} or ask for less`,
+      );
+    }
+    return true;
+  }
+  if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
+    throw new TypeError(
+      `Cannot use permission "${name}": ${
+        JSON.stringify(value)
+      } is not true, false or a list of strings`,
+    );
+  }
+  for (const item of value) {
+    if (!kernelHas(name, item)) {
+      throw new TypeError(
+        `Cannot grant "${name}" for "${item}" to a job: the kernel does not have it; start the kernel with --allow-${name} or ask for less`,
+      );
+    }
+  }
+  return value.length === 0 ? false : [...value];
+}
+
+/**
+ * Turns resolved permissions into `deno run` flags.
+ *
+ * @param permissions One value per kind.
+ * @returns Flags such as `--allow-net=example.com`.
+ * @example Usage
+ * ```ts
+ * import { permissionFlags, resolvePermissions } from "./permissions.ts";
+ * console.log(permissionFlags(resolvePermissions("none"))); // []
+ * ```
+ */
+export function permissionFlags(permissions: ResolvedPermissions): string[] {
+  const flags: string[] = [];
+  for (const name of PERMISSION_NAMES) {
+    const value = permissions[name];
+    if (value === true) flags.push(`--allow-${name}`);
+    else if (Array.isArray(value)) {
+      flags.push(`--allow-${name}=${value.join(",")}`);
+    }
+  }
+  return flags;
+}

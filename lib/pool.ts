@@ -1,0 +1,95 @@
+/**
+ * Warm job runtimes: started ahead of need so a job starts in milliseconds.
+ * A runtime serves one job and is thrown away, so nothing leaks between jobs.
+ *
+ * @module
+ */
+import { RuntimeProcess, type RuntimeSpec } from "./runtime_process.ts";
+
+interface Warm {
+  runtime: Promise<RuntimeProcess>;
+  dead: boolean;
+}
+
+function keyOf(spec: RuntimeSpec): string {
+  return JSON.stringify([spec.flags, spec.netAll, spec.memory ?? 0, spec.env]);
+}
+
+/** A pool of idle runtimes, by launch spec. */
+export class RuntimePool {
+  #idle = new Map<string, Warm[]>();
+  #warm = 1;
+  #warmSpec: RuntimeSpec | undefined;
+
+  /** How many idle runtimes to keep for the default spec. */
+  get warm(): number {
+    return this.#warm;
+  }
+
+  /** Sets how many runtimes to keep warm, killing extra idle ones. */
+  setWarm(count: number): void {
+    this.#warm = count;
+    if (this.#warmSpec) this.#trim(keyOf(this.#warmSpec), count);
+  }
+
+  /**
+   * Takes an idle runtime started with `spec`, or starts one, then tops
+   * the pool up in the background.
+   */
+  async acquire(
+    spec: RuntimeSpec,
+    isDefault: boolean,
+  ): Promise<RuntimeProcess> {
+    const key = keyOf(spec);
+    if (isDefault) this.#warmSpec = spec;
+    const idle = this.#idle.get(key) ?? [];
+    let warm: Warm | undefined;
+    while ((warm = idle.shift())) {
+      if (warm.dead) continue;
+      const runtime = await warm.runtime.catch(() => undefined);
+      if (runtime && !warm.dead) {
+        this.#refill();
+        return runtime;
+      }
+    }
+    const runtime = RuntimeProcess.start(spec);
+    runtime.then(() => this.#refill(), () => {});
+    return await runtime;
+  }
+
+  #refill(): void {
+    const spec = this.#warmSpec;
+    if (!spec) return;
+    const key = keyOf(spec);
+    const idle = this.#idle.get(key) ?? [];
+    this.#idle.set(key, idle);
+    while (idle.filter((w) => !w.dead).length < this.#warm) {
+      const warm: Warm = { runtime: RuntimeProcess.start(spec), dead: false };
+      warm.runtime.then(
+        (r) => r.exited.then(() => warm.dead = true),
+        () => warm.dead = true,
+      );
+      idle.push(warm);
+    }
+  }
+
+  #trim(key: string, keep: number): void {
+    const idle = this.#idle.get(key) ?? [];
+    for (const warm of idle.splice(keep)) {
+      warm.dead = true;
+      warm.runtime.then((r) => r.kill(), () => {});
+    }
+  }
+
+  /** Kills every idle runtime; resolves once they are gone. */
+  async drain(): Promise<void> {
+    const all = [...this.#idle.values()].flat();
+    this.#idle.clear();
+    this.#warmSpec = undefined;
+    await Promise.all(all.map(async (warm) => {
+      warm.dead = true;
+      const runtime = await warm.runtime.catch(() => undefined);
+      await runtime?.kill();
+    }));
+  }
+}

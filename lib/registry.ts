@@ -1,0 +1,247 @@
+/**
+ * `jobs`: every job of this kernel, by id.
+ *
+ * @module
+ */
+import { type Job, type JobStatus, stateOf } from "./job.ts";
+import type { JobPermissions } from "./permissions.ts";
+import { runtimePool, settings, wakeQueue } from "./engine.ts";
+import { formatTraceback } from "./traceback.ts";
+import { textTable } from "./_table.ts";
+
+/** Defaults for later jobs, set with `jobs.configure()`. */
+export interface ConfigureOptions {
+  /**
+   * Permissions of jobs that do not name their own.
+   *
+   * @default {"inherit"}
+   */
+  permissions?: JobPermissions;
+  /**
+   * Heap cap in MB of jobs that do not name their own.
+   *
+   * @default {Deno's default}
+   */
+  memory?: number;
+  /**
+   * Runtimes per `jobs.map()`.
+   *
+   * @default {navigator.hardwareConcurrency}
+   */
+  concurrency?: number;
+  /**
+   * Idle runtimes kept started for the default permissions; 0 stops
+   * (and kills) the idle ones.
+   *
+   * @default {1}
+   */
+  warm?: number;
+  /**
+   * Jobs running at once; later ones wait as `"queued"`.
+   *
+   * @default {max(8, 4 × cores)}
+   */
+  maxRunning?: number;
+}
+
+/** The registry's current defaults. */
+export const defaults: {
+  permissions?: JobPermissions;
+  memory?: number;
+  concurrency: number;
+} = { concurrency: navigator.hardwareConcurrency ?? 2 };
+
+const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
+
+/** How `jobs` renders in a notebook; set by the kernel extension. */
+export const registryDisplay: {
+  render?: (list: readonly Job<unknown>[]) => Record<string, string>;
+} = {};
+
+/** Every job of this kernel. Shown in a cell, it renders as a table. */
+export class JobRegistry {
+  #jobs = new Map<number, Job<unknown>>();
+  #sources = new WeakMap<Job<unknown>, string>();
+  #nextId = 1;
+
+  /** Reserves the next id (used by `job()`). */
+  nextId(): number {
+    return this.#nextId++;
+  }
+
+  /** Adds a job (used by `job()`). */
+  add(job: Job<unknown>, source: string): void {
+    this.#jobs.set(job.id, job);
+    this.#sources.set(job, source);
+  }
+
+  /** All jobs, oldest first. */
+  list(): Job<unknown>[] {
+    return [...this.#jobs.values()];
+  }
+
+  /**
+   * One job by id.
+   *
+   * @param id The job's id.
+   * @returns The job, or `undefined`.
+   */
+  get(id: number): Job<unknown> | undefined {
+    return this.#jobs.get(id);
+  }
+
+  /** Jobs waiting for a free slot. */
+  get queued(): Job<unknown>[] {
+    return this.#with("queued");
+  }
+  /** Jobs running now. */
+  get running(): Job<unknown>[] {
+    return this.#with("running");
+  }
+  /** Jobs that returned a result. */
+  get completed(): Job<unknown>[] {
+    return this.#with("completed");
+  }
+  /** Jobs that threw, crashed or timed out. */
+  get failed(): Job<unknown>[] {
+    return this.#with("failed");
+  }
+  /** Jobs that were killed. */
+  get killed(): Job<unknown>[] {
+    return this.#with("killed");
+  }
+
+  #with(status: JobStatus): Job<unknown>[] {
+    return this.list().filter((j) => j.status === status);
+  }
+
+  #find(idOrJob: number | Job<unknown>): Job<unknown> {
+    const id = typeof idOrJob === "number" ? idOrJob : idOrJob?.id;
+    const job = typeof id === "number" ? this.#jobs.get(id) : undefined;
+    if (!job) {
+      throw new RangeError(
+        `No job ${
+          String(id ?? idOrJob)
+        }: see jobs.list() for the jobs there are`,
+      );
+    }
+    return job;
+  }
+
+  /** The jobs as a text table. */
+  status(): string {
+    return textTable(this.list());
+  }
+
+  /**
+   * Stops a job and everything it started.
+   *
+   * @param idOrJob The job or its id.
+   * @returns Resolves once its runtime is gone.
+   * @throws {RangeError} When there is no such job.
+   */
+  kill(idOrJob: number | Job<unknown>): Promise<void> {
+    return this.#find(idOrJob).kill();
+  }
+
+  /** Stops every job; resolves once all their runtimes are gone. */
+  async killAll(): Promise<void> {
+    await Promise.all(this.list().map((j) => j.kill()));
+  }
+
+  /**
+   * A finished job's result.
+   *
+   * @param idOrJob The job or its id.
+   * @returns The result of a completed job.
+   * @throws {Error} The job's error when it failed or was killed.
+   * @throws {RangeError} When there is no such job or it has not finished.
+   */
+  result(idOrJob: number | Job<unknown>): unknown {
+    const job = this.#find(idOrJob);
+    if (job.status === "completed") return job.result;
+    if (job.error) throw job.error;
+    throw new RangeError(
+      `Job ${job.id} has not finished: await it, or await job.done`,
+    );
+  }
+
+  /**
+   * A failed job's stack with its source lines.
+   *
+   * @param idOrJob The job or its id.
+   * @returns The traceback, or an empty string when the job has no error.
+   */
+  traceback(idOrJob: number | Job<unknown>): string {
+    const job = this.#find(idOrJob);
+    return job.error
+      ? formatTraceback(job.error, this.#sources.get(job) ?? "")
+      : "";
+  }
+
+  /**
+   * Forgets a finished job.
+   *
+   * @param idOrJob The job or its id.
+   * @throws {TypeError} When the job is still queued or running.
+   */
+  remove(idOrJob: number | Job<unknown>): void {
+    const job = this.#find(idOrJob);
+    if (!stateOf(job).finished) {
+      throw new TypeError(
+        `Cannot remove job ${job.id}: it is ${job.status}; kill it first with jobs.kill(${job.id})`,
+      );
+    }
+    this.#jobs.delete(job.id);
+  }
+
+  /** Forgets every finished job; returns how many. */
+  flush(): number {
+    const done = this.list().filter((j) => stateOf(j).finished);
+    for (const job of done) this.#jobs.delete(job.id);
+    return done.length;
+  }
+
+  /**
+   * Sets defaults for later jobs and the engine's limits.
+   *
+   * @param options What to change.
+   * @throws {RangeError} On a count out of range.
+   */
+  configure(options: ConfigureOptions): void {
+    const count = (name: string, v: unknown, min: number) => {
+      if (v !== undefined && (!Number.isInteger(v) || (v as number) < min)) {
+        throw new RangeError(
+          `Cannot use ${name} ${String(v)}: pass a whole number ≥ ${min}`,
+        );
+      }
+    };
+    count("warm", options.warm, 0);
+    count("maxRunning", options.maxRunning, 1);
+    count("concurrency", options.concurrency, 1);
+    count("memory", options.memory, 16);
+    if ("permissions" in options) defaults.permissions = options.permissions;
+    if ("memory" in options) defaults.memory = options.memory;
+    if (options.concurrency) defaults.concurrency = options.concurrency;
+    if (options.warm !== undefined) runtimePool().setWarm(options.warm);
+    if (options.maxRunning) {
+      settings.maxRunning = options.maxRunning;
+      wakeQueue();
+    }
+  }
+
+  /** Kills every job and every idle runtime (for the end of a script or test). */
+  async shutdown(): Promise<void> {
+    await this.killAll();
+    await runtimePool().drain();
+  }
+
+  /** Renders the table in Jupyter. */
+  [JUPYTER_DISPLAY](): Record<string, string> {
+    return registryDisplay.render?.(this.list()) ??
+      { "text/plain": this.status() };
+  }
+}
+
+/** The registry of this kernel. */
+export const jobs: JobRegistry = new JobRegistry();

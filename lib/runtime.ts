@@ -1,0 +1,128 @@
+// The job runtime: the main module of every job process (`deno run` with
+// the job's permissions). It connects back to the kernel, waits for one job,
+// runs it, sends the result and exits. Everything the job prints goes to
+// this process's stdout/stderr, which the kernel reads as the job's logs;
+// the control channel is a separate socket the job's code cannot reach.
+import { encodeFrame, readFrames, writeAll } from "./_frames.ts";
+import { JOB_HOOKS, type JobHooks } from "./_hooks.ts";
+import { toRemoteError } from "./_remote_error.ts";
+import { progress, share } from "./context.ts";
+
+const [port, token, revoke] = Deno.args;
+const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+conn.setNoDelay(true);
+if (revoke === "1") {
+  // The grant existed only to open the channel: the job does not keep it.
+  Deno.permissions.revokeSync({ name: "net", host: `127.0.0.1:${port}` });
+}
+
+let queue = Promise.resolve();
+function send(message: unknown): Promise<void> {
+  const frame = encodeFrame(message);
+  queue = queue.then(() => writeAll(conn, frame));
+  return queue;
+}
+
+const PROGRESS_EVERY_MS = 50;
+let lastProgressAt = 0;
+let pendingProgress: { done: number; total?: number } | undefined;
+let progressTimer: ReturnType<typeof setTimeout> | undefined;
+
+function flushProgress(): void {
+  if (progressTimer !== undefined) clearTimeout(progressTimer);
+  progressTimer = undefined;
+  if (!pendingProgress) return;
+  lastProgressAt = performance.now();
+  send({ t: "progress", ...pendingProgress });
+  pendingProgress = undefined;
+}
+
+const hooks: JobHooks = {
+  progress(done, total) {
+    pendingProgress = total === undefined ? { done } : { done, total };
+    const wait = lastProgressAt + PROGRESS_EVERY_MS - performance.now();
+    if (wait <= 0) flushProgress();
+    else progressTimer ??= setTimeout(flushProgress, wait);
+  },
+  share(name, value) {
+    send({ t: "share", name, value: checkSendable(value, `share("${name}")`) });
+  },
+};
+Object.defineProperty(globalThis, JOB_HOOKS, { value: hooks });
+// Also as globals, so a notebook function that calls the imported `progress`
+// or `share` finds them in the job runtime.
+Object.defineProperties(globalThis, {
+  progress: { value: progress, configurable: true, writable: true },
+  share: { value: share, configurable: true, writable: true },
+});
+
+let finished = false;
+async function finish(message: Record<string, unknown>): Promise<void> {
+  if (finished) return;
+  finished = true;
+  flushProgress();
+  await send(message);
+  Deno.exit(0);
+}
+
+function fail(error: unknown): Promise<void> {
+  return finish({ t: "error", error: toRemoteError(error) });
+}
+
+function checkSendable(value: unknown, what: string): unknown {
+  try {
+    encodeFrame(value);
+    return value;
+  } catch (error) {
+    throw new TypeError(
+      `Cannot send ${what} to the notebook: ${
+        (error as Error).message
+      }; return plain data`,
+    );
+  }
+}
+
+globalThis.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  fail(event.reason);
+});
+globalThis.addEventListener("error", (event) => {
+  event.preventDefault();
+  fail(event.error);
+});
+
+interface RunMessage {
+  t: "run";
+  kind: "function" | "expression" | "module";
+  source: string;
+}
+
+function importCode(source: string): Promise<Record<string, unknown>> {
+  return import(`data:application/typescript,${encodeURIComponent(source)}`);
+}
+
+async function execute(message: RunMessage): Promise<void> {
+  try {
+    let value: unknown;
+    if (message.kind === "function") {
+      const fn = (0, eval)(`(${message.source}\n)`);
+      value = await fn();
+    } else if (message.kind === "expression") {
+      value = await (await importCode(`export default (${message.source}\n);`))
+        .default;
+    } else {
+      value = { ...await importCode(message.source) };
+    }
+    await finish({ t: "result", value: checkSendable(value, "the result") });
+  } catch (error) {
+    await fail(error);
+  }
+}
+
+await send({ t: "hello", token, pid: Deno.pid });
+for await (const message of readFrames(conn)) {
+  const msg = message as RunMessage;
+  if (msg.t === "run") execute(msg);
+}
+// The kernel closed the channel: it is gone, and so is this job.
+Deno.exit(finished ? 0 : 1);

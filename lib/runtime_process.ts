@@ -1,0 +1,237 @@
+/**
+ * The kernel's handle on one job runtime: a `deno run` process in its own
+ * process group, supervised by a tiny `/bin/sh` that kills the whole group
+ * once the kernel closes the runtime's stdin, or dies.
+ *
+ * @module
+ */
+import { encodeFrame, readFrames, writeAll } from "./_frames.ts";
+
+// fd 3 keeps the kernel's end of stdin for the watcher; the runtime itself
+// gets /dev/null, its stderr merged into stdout so output keeps its order.
+// When stdin reaches end-of-file (the kernel closed it, or the kernel died),
+// the watcher SIGKILLs the process group: the runtime and all it started.
+const SUPERVISOR = "exec 3<&0 2>&1; (cat >/dev/null; kill -KILL 0) <&3 " +
+  '>/dev/null 2>&1 & exec 3<&-; "$@" </dev/null & wait $!';
+
+const RUNTIME_URL = new URL("./runtime.ts", import.meta.url).href;
+
+/** How to start a runtime: the flags are its permissions and memory cap. */
+export interface RuntimeSpec {
+  /** `deno run` permission flags. */
+  flags: string[];
+  /** Whether the flags grant all of `net` (no channel grant to add and revoke). */
+  netAll: boolean;
+  /** Heap cap in MB. */
+  memory?: number;
+  /** The environment the runtime sees. */
+  env: Record<string, string>;
+}
+
+/** How a runtime ended a run. */
+export type RunEnd =
+  | { kind: "result"; value: unknown }
+  | { kind: "error"; error: unknown }
+  | { kind: "exit"; code: number; signal: string | null };
+
+/** What a running runtime reports besides its end. */
+export interface RunHandlers {
+  /** A decoded control message (progress, share). */
+  onMessage(message: Record<string, unknown>): void;
+  /** Text the job wrote to stdout or stderr. */
+  onOutput(text: string): void;
+}
+
+const SIGNALS: Record<number, string> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  4: "SIGILL",
+  5: "SIGTRAP",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  11: "SIGSEGV",
+  15: "SIGTERM",
+};
+
+/** One started job runtime, ready to run one job. */
+export class RuntimeProcess {
+  readonly pid: number;
+  readonly spec: RuntimeSpec;
+  readonly exited: Promise<Deno.CommandStatus>;
+  #child: Deno.ChildProcess;
+  #conn: Deno.TcpConn;
+  #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  #killed = false;
+
+  private constructor(
+    child: Deno.ChildProcess,
+    conn: Deno.TcpConn,
+    spec: RuntimeSpec,
+  ) {
+    this.#child = child;
+    this.#conn = conn;
+    this.spec = spec;
+    this.pid = child.pid;
+    this.#stdin = child.stdin.getWriter();
+    this.exited = child.status;
+    this.idle();
+  }
+
+  /** Starts a runtime and waits until its control channel is up. */
+  static async start(spec: RuntimeSpec): Promise<RuntimeProcess> {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = listener.addr.port;
+    const token = crypto.randomUUID();
+    const net = spec.netAll ? [] : [`--allow-net=${channelFlag(spec, port)}`];
+    const v8 = spec.memory
+      ? [`--v8-flags=--max-old-space-size=${spec.memory}`]
+      : [];
+    const flags = spec.netAll ? spec.flags : spec.flags.filter((f) => !f.startsWith("--allow-net="));
+    const args = ["run", "--no-prompt", ...flags, ...net, ...v8, RUNTIME_URL];
+    args.push(String(port), token, spec.netAll ? "0" : "1");
+    const child = new Deno.Command("/bin/sh", {
+      args: ["-c", SUPERVISOR, "bgjobs-runtime", Deno.execPath(), ...args],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+      detached: true,
+      clearEnv: true,
+      env: spec.env,
+    }).spawn();
+    try {
+      const conn = await acceptFrom(listener, child);
+      const hello = await readFrames(conn).next();
+      const msg = hello.value as { t?: string; token?: string } | undefined;
+      if (msg?.t !== "hello" || msg.token !== token) {
+        conn.close();
+        throw new Error("Job runtime did not identify itself");
+      }
+      return new RuntimeProcess(child, conn, spec);
+    } catch (error) {
+      killGroup(child.pid);
+      await child.status;
+      const said = (await new Response(child.stdout).text()).trim();
+      if (!said) throw error;
+      throw new Error(`${(error as Error).message}: ${said.slice(-2000)}`, { cause: error });
+    } finally {
+      listener.close();
+    }
+  }
+
+  /** Lets a plain script exit while this runtime waits in the pool. */
+  idle(): void {
+    this.#child.unref();
+    this.#conn.unref();
+  }
+
+  /**
+   * Runs one job: sends `message`, streams output and control messages to
+   * `handlers`, and resolves with how the run ended, once the runtime and
+   * everything it started are gone.
+   */
+  async run(message: unknown, handlers: RunHandlers): Promise<RunEnd> {
+    this.#child.ref();
+    this.#conn.ref();
+    const output = pump(this.#child.stdout, handlers.onOutput);
+    let end: RunEnd | undefined;
+    try {
+      await writeAll(this.#conn, encodeFrame(message));
+      for await (const frame of readFrames(this.#conn)) {
+        const msg = frame as Record<string, unknown>;
+        if (msg.t === "result") end = { kind: "result", value: msg.value };
+        else if (msg.t === "error") end = { kind: "error", error: msg.error };
+        else handlers.onMessage(msg);
+        if (end) break;
+      }
+    } catch {
+      // The channel broke: the runtime died; its exit status says how.
+    }
+    const status = await this.exited;
+    await this.#release();
+    await Promise.race([output, delay(1000)]);
+    if (end && !this.#killed) return end;
+    return { kind: "exit", ...exitOf(status) };
+  }
+
+  /** Kills the runtime and everything it started; resolves once gone. */
+  async kill(): Promise<void> {
+    this.#killed = true;
+    killGroup(this.pid);
+    await this.exited;
+    await this.#release();
+  }
+
+  async #release(): Promise<void> {
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+    await this.#stdin.close().catch(() => {});
+  }
+}
+
+function channelFlag(spec: RuntimeSpec, port: number): string {
+  const granted = spec.flags.find((f) => f.startsWith("--allow-net="));
+  const own = `127.0.0.1:${port}`;
+  return granted ? `${granted.slice("--allow-net=".length)},${own}` : own;
+}
+
+async function acceptFrom(
+  listener: Deno.TcpListener,
+  child: Deno.ChildProcess,
+): Promise<Deno.TcpConn> {
+  const timeout = AbortSignal.timeout(30_000);
+  const failed = new Promise<never>((_, reject) => {
+    child.status.then((s) =>
+      reject(
+        new Error(`Job runtime exited with code ${s.code} before it was ready`),
+      )
+    );
+    timeout.addEventListener(
+      "abort",
+      () => reject(new Error("Job runtime did not start within 30 s")),
+      { once: true },
+    );
+  });
+  failed.catch(() => {}); // settles after the race too, when the runtime ends
+  const conn = await Promise.race([listener.accept(), failed]);
+  conn.setNoDelay(true);
+  return conn;
+}
+
+function killGroup(pid: number): void {
+  try {
+    Deno.kill(-pid, "SIGKILL");
+  } catch { /* already gone */ }
+}
+
+async function pump(
+  stream: ReadableStream<Uint8Array>,
+  onText: (text: string) => void,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of stream) {
+      onText(decoder.decode(chunk, { stream: true }));
+    }
+  } catch { /* the pipe closed with the process */ }
+  const rest = decoder.decode();
+  if (rest) onText(rest);
+}
+
+function exitOf(
+  status: Deno.CommandStatus,
+): { code: number; signal: string | null } {
+  if (status.signal) return { code: status.code, signal: status.signal };
+  // The supervisor reports a runtime killed by signal N as exit code 128 + N.
+  const signal = status.code > 128 ? SIGNALS[status.code - 128] ?? null : null;
+  return { code: status.code, signal };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const id = setTimeout(resolve, ms);
+    Deno.unrefTimer(id);
+  });
+}

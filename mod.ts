@@ -1,0 +1,41 @@
+/**
+ * Background jobs for Deno Jupyter notebooks.
+ *
+ * `job(() => work())` starts the work in its own Deno process, with only the
+ * permissions it asks for, and returns at once: the notebook stays usable.
+ * `await` the job for its result; `jobs` lists every job; `jobs.kill(id)`
+ * stops one for real, whatever it is doing.
+ *
+ * @example Usage
+ * ```ts
+ * import { job, jobs } from "./mod.ts";
+ *
+ * const j = job(() => {
+ *   let sum = 0;
+ *   for (let i = 0; i < 1e6; i++) sum += i;
+ *   return sum;
+ * }, { permissions: "none" });
+ * console.log(await j); // 499999500000
+ * console.log(jobs.status());
+ * await jobs.shutdown();
+ * ```
+ *
+ * @module
+ */
+export { job } from "./lib/submit.ts";
+export { type ConfigureOptions, JobRegistry, jobs } from "./lib/registry.ts";
+export { progress, share } from "./lib/context.ts";
+export { Job, type JobProgress, type JobStatus } from "./lib/job.ts";
+export type { JobOptions } from "./lib/options.ts";
+export type {
+  JobPermissions,
+  PermissionName,
+  PermissionSet,
+  PermissionValue,
+} from "./lib/permissions.ts";
+export {
+  JobError,
+  JobKilledError,
+  JobTimeoutError,
+  type RemoteError,
+} from "./lib/errors.ts";

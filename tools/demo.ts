@@ -1,0 +1,142 @@
+/**
+ * `deno task demo [notebook.ipynb]`: runs `examples/quickstart.ipynb` (or the
+ * notebook given) headlessly in a real Deno kernel and prints each cell's
+ * source, outputs and run time.
+ *
+ * It installs the kernelspec into a temporary `JUPYTER_PATH` (never the
+ * user's kernels), executes with `jupyter nbconvert --execute`, and writes the
+ * executed notebook to a temporary directory, leaving the example as it is.
+ * Debian's Jupyter is needed; as root with apt it is installed, otherwise the
+ * apt line is printed.
+ *
+ * @module
+ */
+import { basename, join, resolve } from "node:path";
+import { installKernelspec } from "../kernel_ext/install.ts";
+import { APT_LINE, isRoot, JUPYTER, JUPYTER_PACKAGES } from "./_prereq.ts";
+import { missingJupyter } from "./_prereq.ts";
+
+const KERNEL = "bgjobs-deno";
+const DEFAULT_NOTEBOOK = new URL("../examples/quickstart.ipynb", import.meta.url);
+
+// deno-lint-ignore no-control-regex
+const stripAnsi = (text: string): string => text.replace(/\x1b\[[0-9;]*m/g, "");
+
+async function run(cmd: string, args: string[]): Promise<boolean> {
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  const { success } = await new Deno.Command(cmd, { args, env, stdin: "null" })
+    .output();
+  return success;
+}
+
+async function ensureJupyter(): Promise<boolean> {
+  const missing = await missingJupyter();
+  if (!missing) return true;
+  const hasApt = await Deno.stat("/usr/bin/apt-get").then(() => true, () => false);
+  if (!isRoot() || !hasApt) {
+    console.error(`The demo needs Debian's Jupyter: ${missing}. Install it with:`);
+    console.error(`  ${APT_LINE}`);
+    return false;
+  }
+  console.log(`Installing Jupyter (${missing}): ${APT_LINE}`);
+  const ok = await run("apt-get", ["update"]) &&
+    await run("apt-get", ["install", "-y", ...JUPYTER_PACKAGES]);
+  return ok && (await missingJupyter()) === undefined;
+}
+
+async function execute(notebook: string, outDir: string): Promise<string> {
+  const jupyterPath = join(outDir, "jupyter");
+  await installKernelspec({ dir: join(jupyterPath, "kernels", KERNEL) });
+  const output = basename(notebook).replace(/\.ipynb$/, ".executed.ipynb");
+  const result = await new Deno.Command(JUPYTER, {
+    args: [
+      "nbconvert",
+      "--to=notebook",
+      "--execute",
+      "--allow-errors",
+      `--ExecutePreprocessor.kernel_name=${KERNEL}`,
+      "--ExecutePreprocessor.timeout=180",
+      "--ExecutePreprocessor.record_timing=True",
+      `--output-dir=${outDir}`,
+      `--output=${output}`,
+      notebook,
+    ],
+    env: { JUPYTER_PATH: jupyterPath, JUPYTER_DATA_DIR: join(outDir, "data") },
+    stdin: "null",
+  }).output();
+  if (!result.success) {
+    const stderr = new TextDecoder().decode(result.stderr);
+    throw new Error(`jupyter nbconvert failed:\n${stderr.trim()}`);
+  }
+  return join(outDir, output);
+}
+
+// deno-lint-ignore no-explicit-any
+type Output = Record<string, any>;
+
+function describeOutput(output: Output): string {
+  const label: Record<string, string> = {
+    stream: output.name,
+    execute_result: "value",
+    display_data: "display",
+    error: "error",
+  };
+  const text = output.output_type === "stream"
+    ? joinText(output.text)
+    : output.output_type === "error"
+    ? `${output.ename}: ${output.evalue}`
+    : joinText(output.data?.["text/plain"] ?? Object.keys(output.data ?? {}).join(", "));
+  const lines = stripAnsi(text).replace(/\n$/, "").split("\n");
+  const head = `${label[output.output_type] ?? output.output_type}:`.padEnd(9);
+  return lines.map((line, i) => `      ${i === 0 ? head : " ".repeat(9)}${line}`)
+    .join("\n");
+}
+
+function joinText(text: string | string[]): string {
+  return Array.isArray(text) ? text.join("") : text;
+}
+
+function cellTime(cell: Output): string {
+  const timing = cell.metadata?.execution ?? {};
+  const start = Date.parse(timing["iopub.execute_input"]);
+  const end = Date.parse(timing["shell.execute_reply"]);
+  return Number.isNaN(start + end) ? "   ? ms" : `${String(end - start).padStart(4)} ms`;
+}
+
+/** Prints each code cell and returns how many raised an error. */
+function report(notebook: Output): number {
+  let errors = 0;
+  for (const cell of notebook.cells) {
+    if (cell.cell_type !== "code") continue;
+    const source = joinText(cell.source).trim().split("\n");
+    const shown = source[0].slice(0, 60) + (source.length > 1 ? " …" : "");
+    console.log(`[${cell.execution_count ?? " "}] ${cellTime(cell)}  ${shown}`);
+    for (const output of cell.outputs) {
+      if (output.output_type === "error") errors++;
+      console.log(describeOutput(output));
+    }
+  }
+  return errors;
+}
+
+async function main(args: string[]): Promise<number> {
+  if (!(await ensureJupyter())) return 1;
+  const notebook = resolve(args[0] ?? DEFAULT_NOTEBOOK.pathname);
+  const outDir = await Deno.makeTempDir({ prefix: "bgjobs_demo_" });
+  console.log(`Deno ${Deno.version.deno}; running ${notebook} in a real kernel…\n`);
+  const started = Date.now();
+  let executed: string;
+  try {
+    executed = await execute(notebook, outDir);
+  } catch (error) {
+    console.error((error as Error).message);
+    return 1;
+  }
+  const errors = report(JSON.parse(await Deno.readTextFile(executed)));
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(`\n${errors} cell error(s); ${seconds} s including kernel start.`);
+  console.log(`Executed notebook: ${executed}`);
+  return errors === 0 ? 0 : 1;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,86 @@
+/**
+ * `deno task test [files…]`: runs the test suite (`deno test -A`), streams its
+ * output, and ends with one line `N passed, N failed` (N counts tests, as
+ * Deno's own summary does). Exits with `deno test`'s exit code.
+ *
+ * The notebook tests need Debian's Jupyter; when it is missing this prints
+ * the apt line that installs it and fails before running anything.
+ *
+ * @module
+ */
+import { APT_LINE, missingJupyter } from "./_prereq.ts";
+
+// deno-lint-ignore no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+const SUMMARY =
+  /^(ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/;
+
+/** Counts from Deno's summary line, or `undefined` if it has none. */
+export function parseSummary(
+  line: string,
+): { passed: number; failed: number } | undefined {
+  const match = SUMMARY.exec(line.replace(ANSI, "").trim());
+  return match
+    ? { passed: Number(match[2]), failed: Number(match[3]) }
+    : undefined;
+}
+
+async function tee(
+  stream: ReadableStream<Uint8Array>,
+  sink: { write(bytes: Uint8Array): Promise<number> },
+  onLine: (line: string) => void,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let partial = "";
+  for await (const chunk of stream) {
+    await writeAll(sink, chunk);
+    const lines = (partial + decoder.decode(chunk, { stream: true })).split(
+      "\n",
+    );
+    partial = lines.pop()!;
+    lines.forEach(onLine);
+  }
+  if (partial) onLine(partial);
+}
+
+async function writeAll(
+  sink: { write(bytes: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += await sink.write(bytes.subarray(offset));
+  }
+}
+
+async function main(args: string[]): Promise<number> {
+  const missing = await missingJupyter();
+  if (missing) {
+    console.error(`The notebook tests need Debian's Jupyter: ${missing}.`);
+    console.error(`Install it with:\n  ${APT_LINE}`);
+    console.log("0 passed, 1 failed");
+    return 1;
+  }
+  const targets = args.length > 0 ? args : ["tests/"];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["test", "-A", "--no-check=remote", ...targets],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let summary: { passed: number; failed: number } | undefined;
+  const onLine = (line: string): void => {
+    summary = parseSummary(line) ?? summary;
+  };
+  await Promise.all([
+    tee(child.stdout, Deno.stdout, onLine),
+    tee(child.stderr, Deno.stderr, onLine),
+  ]);
+  const { code } = await child.status;
+  // No summary means deno test stopped early (e.g. a type error): one failure.
+  const { passed, failed } = summary ??
+    { passed: 0, failed: code === 0 ? 0 : 1 };
+  console.log(`${passed} passed, ${failed} failed`);
+  return code;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
