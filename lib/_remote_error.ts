@@ -10,10 +10,15 @@ function cleanStack(stack: string | undefined): string | undefined {
     .map((line) =>
       line
         .replace(/eval at execute \([^)]*\), <anonymous>/, "<job>")
-        .replace(/data:application\/typescript,\S*?:(\d+:\d+)(?=\)?$)/, "<job>:$1")
+        .replace(
+          /data:application\/typescript,\S*?:(\d+:\d+)(?=\)?$)/,
+          "<job>:$1",
+        )
         .replace(/^(\s+at )eval \((<job>:\d+:\d+)\)$/, "$1$2")
     )
-    .filter((line) => !/\/lib\/(runtime|_frames)\.ts:|\(ext:|at ext:/.test(line))
+    .filter((line) =>
+      !/\/lib\/(runtime|_frames)\.ts:|\(ext:|at ext:/.test(line)
+    )
     .join("\n");
 }
 

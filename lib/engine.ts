@@ -54,7 +54,8 @@ function specFor(
 ): RuntimeSpec {
   return {
     flags: permissionFlags(permissions),
-    netAll: permissions.net === true,
+    readAll: permissions.read === true,
+    writeAll: permissions.write === true,
     memory,
     env: runtimeEnv(permissions),
   };

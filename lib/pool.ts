@@ -12,7 +12,7 @@ interface Warm {
 }
 
 function keyOf(spec: RuntimeSpec): string {
-  return JSON.stringify([spec.flags, spec.netAll, spec.memory ?? 0, spec.env]);
+  return JSON.stringify([spec.flags, spec.memory ?? 0, spec.env]);
 }
 
 /** A pool of idle runtimes, by launch spec. */

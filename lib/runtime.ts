@@ -3,24 +3,25 @@
 // runs it, sends the result and exits. Everything the job prints goes to
 // this process's stdout/stderr, which the kernel reads as the job's logs;
 // the control channel is a separate socket the job's code cannot reach.
-import { encodeFrame, readFrames, writeAll } from "./_frames.ts";
+import { encodeFrame, readFrames, writeAllSync } from "./_frames.ts";
 import { JOB_HOOKS, type JobHooks } from "./_hooks.ts";
 import { toRemoteError } from "./_remote_error.ts";
 import { progress, share } from "./context.ts";
 
-const [port, token, revoke] = Deno.args;
-const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
-conn.setNoDelay(true);
-if (revoke === "1") {
-  // The grant existed only to open the channel: the job does not keep it.
-  Deno.permissions.revokeSync({ name: "net", host: `127.0.0.1:${port}` });
+const [dir, revokeRead, revokeWrite] = Deno.args;
+const input = Deno.openSync(`${dir}/in`, { read: true });
+const output = Deno.openSync(`${dir}/out`, { write: true });
+// The grants existed only to open the channel: the job does not keep them.
+if (revokeRead === "1") {
+  Deno.permissions.revokeSync({ name: "read", path: `${dir}/in` });
+}
+if (revokeWrite === "1") {
+  Deno.permissions.revokeSync({ name: "write", path: `${dir}/out` });
 }
 
-let queue = Promise.resolve();
-function send(message: unknown): Promise<void> {
-  const frame = encodeFrame(message);
-  queue = queue.then(() => writeAll(conn, frame));
-  return queue;
+// Synchronous, so progress() and share() reach the kernel from a busy loop.
+function send(message: unknown): void {
+  writeAllSync(output, encodeFrame(message));
 }
 
 const PROGRESS_EVERY_MS = 50;
@@ -61,7 +62,7 @@ async function finish(message: Record<string, unknown>): Promise<void> {
   if (finished) return;
   finished = true;
   flushProgress();
-  await send(message);
+  send(message);
   Deno.exit(0);
 }
 
@@ -119,8 +120,7 @@ async function execute(message: RunMessage): Promise<void> {
   }
 }
 
-await send({ t: "hello", token, pid: Deno.pid });
-for await (const message of readFrames(conn)) {
+for await (const message of readFrames(input)) {
   const msg = message as RunMessage;
   if (msg.t === "run") execute(msg);
 }

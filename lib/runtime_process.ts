@@ -20,8 +20,9 @@ const RUNTIME_URL = new URL("./runtime.ts", import.meta.url).href;
 export interface RuntimeSpec {
   /** `deno run` permission flags. */
   flags: string[];
-  /** Whether the flags grant all of `net` (no channel grant to add and revoke). */
-  netAll: boolean;
+  /** Whether the job may read / write anywhere (no channel grant to add and revoke). */
+  readAll: boolean;
+  writeAll: boolean;
   /** Heap cap in MB. */
   memory?: number;
   /** The environment the runtime sees. */
@@ -61,17 +62,20 @@ export class RuntimeProcess {
   readonly spec: RuntimeSpec;
   readonly exited: Promise<Deno.CommandStatus>;
   #child: Deno.ChildProcess;
-  #conn: Deno.TcpConn;
+  #reader: Deno.FsFile;
+  #writer: Deno.FsFile;
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
   #killed = false;
 
   private constructor(
     child: Deno.ChildProcess,
-    conn: Deno.TcpConn,
+    reader: Deno.FsFile,
+    writer: Deno.FsFile,
     spec: RuntimeSpec,
   ) {
     this.#child = child;
-    this.#conn = conn;
+    this.#reader = reader;
+    this.#writer = writer;
     this.spec = spec;
     this.pid = child.pid;
     this.#stdin = child.stdin.getWriter();
@@ -79,18 +83,33 @@ export class RuntimeProcess {
     this.idle();
   }
 
-  /** Starts a runtime and waits until its control channel is up. */
+  /**
+   * Starts a runtime and waits until its control channel is up: two FIFOs in
+   * a private directory, opened by both sides and then unlinked. The runtime
+   * writes to its FIFO synchronously, so `progress()` works in a busy loop.
+   */
   static async start(spec: RuntimeSpec): Promise<RuntimeProcess> {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = listener.addr.port;
-    const token = crypto.randomUUID();
-    const net = spec.netAll ? [] : [`--allow-net=${channelFlag(spec, port)}`];
+    const dir = await Deno.makeTempDir({ prefix: "bgjobs-" });
+    const toJob = `${dir}/in`;
+    const fromJob = `${dir}/out`;
+    const made = await new Deno.Command("mkfifo", {
+      args: ["-m", "600", toJob, fromJob],
+    })
+      .output();
+    if (!made.success) {
+      await Deno.remove(dir, { recursive: true });
+      throw new Error(
+        `Cannot make the job channel in ${dir}: ${
+          new TextDecoder().decode(made.stderr)
+        }`,
+      );
+    }
+    const flags = grantChannel(spec, toJob, fromJob);
     const v8 = spec.memory
       ? [`--v8-flags=--max-old-space-size=${spec.memory}`]
       : [];
-    const flags = spec.netAll ? spec.flags : spec.flags.filter((f) => !f.startsWith("--allow-net="));
-    const args = ["run", "--no-prompt", ...flags, ...net, ...v8, RUNTIME_URL];
-    args.push(String(port), token, spec.netAll ? "0" : "1");
+    const args = ["run", "--no-prompt", ...flags, ...v8, RUNTIME_URL, dir];
+    args.push(spec.readAll ? "0" : "1", spec.writeAll ? "0" : "1");
     const child = new Deno.Command("/bin/sh", {
       args: ["-c", SUPERVISOR, "bgjobs-runtime", Deno.execPath(), ...args],
       stdin: "piped",
@@ -100,30 +119,38 @@ export class RuntimeProcess {
       clearEnv: true,
       env: spec.env,
     }).spawn();
+    const opening = Promise.all([
+      Deno.open(fromJob, { read: true }),
+      Deno.open(toJob, { write: true }),
+    ]);
     try {
-      const conn = await acceptFrom(listener, child);
-      const hello = await readFrames(conn).next();
-      const msg = hello.value as { t?: string; token?: string } | undefined;
-      if (msg?.t !== "hello" || msg.token !== token) {
-        conn.close();
-        throw new Error("Job runtime did not identify itself");
-      }
-      return new RuntimeProcess(child, conn, spec);
+      const [reader, writer] = await openedOrExited(opening, child);
+      return new RuntimeProcess(child, reader, writer, spec);
     } catch (error) {
       killGroup(child.pid);
       await child.status;
+      // Unblock our own pending opens by being the other end ourselves.
+      const ends = [
+        Deno.open(fromJob, { write: true }),
+        Deno.open(toJob, { read: true }),
+      ];
+      for (const end of await Promise.allSettled([...ends, opening])) {
+        if (end.status !== "fulfilled") continue;
+        for (const file of [end.value].flat()) file.close();
+      }
       const said = (await new Response(child.stdout).text()).trim();
       if (!said) throw error;
-      throw new Error(`${(error as Error).message}: ${said.slice(-2000)}`, { cause: error });
+      throw new Error(`${(error as Error).message}: ${said.slice(-2000)}`, {
+        cause: error,
+      });
     } finally {
-      listener.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   }
 
   /** Lets a plain script exit while this runtime waits in the pool. */
   idle(): void {
     this.#child.unref();
-    this.#conn.unref();
   }
 
   /**
@@ -133,12 +160,11 @@ export class RuntimeProcess {
    */
   async run(message: unknown, handlers: RunHandlers): Promise<RunEnd> {
     this.#child.ref();
-    this.#conn.ref();
     const output = pump(this.#child.stdout, handlers.onOutput);
     let end: RunEnd | undefined;
     try {
-      await writeAll(this.#conn, encodeFrame(message));
-      for await (const frame of readFrames(this.#conn)) {
+      await writeAll(this.#writer, encodeFrame(message));
+      for await (const frame of readFrames(this.#reader)) {
         const msg = frame as Record<string, unknown>;
         if (msg.t === "result") end = { kind: "result", value: msg.value };
         else if (msg.t === "error") end = { kind: "error", error: msg.error };
@@ -164,23 +190,43 @@ export class RuntimeProcess {
   }
 
   async #release(): Promise<void> {
-    try {
-      this.#conn.close();
-    } catch { /* already closed */ }
+    for (const file of [this.#reader, this.#writer]) {
+      try {
+        file.close();
+      } catch { /* already closed */ }
+    }
     await this.#stdin.close().catch(() => {});
   }
 }
 
-function channelFlag(spec: RuntimeSpec, port: number): string {
-  const granted = spec.flags.find((f) => f.startsWith("--allow-net="));
-  const own = `127.0.0.1:${port}`;
-  return granted ? `${granted.slice("--allow-net=".length)},${own}` : own;
+// The runtime may open its two FIFOs, and no more: a grant the job's own
+// permissions do not already cover is added here and revoked by the runtime
+// right after opening (a revoke also drops grants of parent directories, so
+// only an uncovered path is ever added).
+function grantChannel(
+  spec: RuntimeSpec,
+  toJob: string,
+  fromJob: string,
+): string[] {
+  const add = (flags: string[], name: string, all: boolean, path: string) => {
+    if (all) return flags;
+    const prefix = `--allow-${name}=`;
+    const own = flags.find((f) => f.startsWith(prefix));
+    const rest = flags.filter((f) => f !== own);
+    return [...rest, own ? `${own},${path}` : `${prefix}${path}`];
+  };
+  return add(
+    add(spec.flags, "read", spec.readAll, toJob),
+    "write",
+    spec.writeAll,
+    fromJob,
+  );
 }
 
-async function acceptFrom(
-  listener: Deno.TcpListener,
+async function openedOrExited<T>(
+  opening: Promise<T>,
   child: Deno.ChildProcess,
-): Promise<Deno.TcpConn> {
+): Promise<T> {
   const timeout = AbortSignal.timeout(30_000);
   const failed = new Promise<never>((_, reject) => {
     child.status.then((s) =>
@@ -195,9 +241,7 @@ async function acceptFrom(
     );
   });
   failed.catch(() => {}); // settles after the race too, when the runtime ends
-  const conn = await Promise.race([listener.accept(), failed]);
-  conn.setNoDelay(true);
-  return conn;
+  return await Promise.race([opening, failed]);
 }
 
 function killGroup(pid: number): void {

@@ -1,0 +1,116 @@
+// The fast path for the most common big value, an array of flat records
+// (`[{ id: 1, name: "a" }, …]`): sent as one column per key, numbers as a
+// Float64Array, and rebuilt on the other side by a function generated for
+// that set of keys. Copying a record this way costs a few field loads, far
+// less than serializing each object on its own.
+
+/** Arrays shorter than this are not worth a generated function. */
+export const TABLE_MIN = 64;
+const MAX_KEYS = 64;
+
+/** An array of records as columns. */
+export interface Columns {
+  /** The keys of every record, in order. */
+  keys: string[];
+  /** One column per key: a Float64Array when all numbers, else an array. */
+  cols: (Float64Array | unknown[])[];
+  /** How many records. */
+  n: number;
+}
+
+type Extractor = (
+  rows: unknown[],
+  cols: unknown[][],
+  numeric: boolean[],
+  proto: object,
+) => boolean;
+type Builder = (cols: ArrayLike<unknown>[], n: number) => unknown[];
+
+const extractors = new Map<string, Extractor>();
+const builders = new Map<string, Builder>();
+
+/**
+ * Turns `rows` into columns when every row is a plain object with the same
+ * keys in the same order and only primitive values; otherwise `undefined`.
+ */
+export function toColumns(rows: unknown[]): Columns | undefined {
+  const first = rows[0];
+  if (
+    typeof first !== "object" || first === null ||
+    Object.getPrototypeOf(first) !== Object.prototype
+  ) return undefined;
+  const keys = Object.keys(first);
+  if (keys.length === 0 || keys.length > MAX_KEYS) return undefined;
+  const signature = JSON.stringify(keys);
+  let extract = extractors.get(signature);
+  if (!extract) extractors.set(signature, extract = makeExtractor(keys));
+  const cols: unknown[][] = keys.map(() => []);
+  const numeric: boolean[] = [];
+  if (!extract(rows, cols, numeric, Object.prototype)) return undefined;
+  return {
+    keys,
+    cols: cols.map((col, i) =>
+      numeric[i] ? Float64Array.from(col as number[]) : col
+    ),
+    n: rows.length,
+  };
+}
+
+/** Rebuilds the records of {@linkcode toColumns}. */
+export function fromColumns(columns: Columns): unknown[] {
+  const signature = JSON.stringify(columns.keys);
+  let build = builders.get(signature);
+  if (!build) builders.set(signature, build = makeBuilder(columns.keys));
+  return build(columns.cols, columns.n);
+}
+
+// The generated loop checks each row's keys with `for…in` (fast on objects
+// of one shape) and records which columns hold only numbers.
+function makeExtractor(keys: string[]): Extractor {
+  const k = keys.length;
+  const lines = [
+    `const KEYS = ${JSON.stringify(keys)};`,
+    ...keys.map((_, i) => `const c${i} = cols[${i}]; let n${i} = true;`),
+    "for (let i = 0; i < rows.length; i++) {",
+    "  const r = rows[i];",
+    "  if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== proto) return false;",
+    "  let n = 0;",
+    `  for (const key in r) { if (n >= ${k} || key !== KEYS[n]) return false; n++; }`,
+    `  if (n !== ${k}) return false;`,
+  ];
+  keys.forEach((key, i) => {
+    lines.push(
+      `  const v${i} = r[${JSON.stringify(key)}];`,
+      `  if (typeof v${i} === 'object' ? v${i} !== null : typeof v${i} === 'function' || typeof v${i} === 'symbol') return false;`,
+      `  if (typeof v${i} !== 'number') n${i} = false;`,
+      `  c${i}.push(v${i});`,
+    );
+  });
+  lines.push(
+    "}",
+    ...keys.map((_, i) => `numeric[${i}] = n${i};`),
+    "return true;",
+  );
+  return new Function(
+    "rows",
+    "cols",
+    "numeric",
+    "proto",
+    lines.join("\n"),
+  ) as Extractor;
+}
+
+function makeBuilder(keys: string[]): Builder {
+  const fields = keys.map((key, i) =>
+    key === "__proto__"
+      ? `["__proto__"]: c${i}[i]`
+      : `${JSON.stringify(key)}: c${i}[i]`
+  );
+  const body = [
+    ...keys.map((_, i) => `const c${i} = cols[${i}];`),
+    "const out = [];",
+    `for (let i = 0; i < n; i++) out.push({ ${fields.join(", ")} });`,
+    "return out;",
+  ];
+  return new Function("cols", "n", body.join("\n")) as Builder;
+}

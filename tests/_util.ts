@@ -1,0 +1,34 @@
+// Shared test helpers: jobs outlive a test (the warm pool), so tests that
+// start jobs turn off Deno's op and resource sanitizers.
+import { type Job, job, type JobOptions } from "../mod.ts";
+
+/** `Deno.test` for tests that start jobs. */
+export function jobTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
+}
+
+/** Waits until a job has shared `name` (e.g. its pid), then returns it. */
+export async function shared<T>(
+  j: Job<unknown>,
+  name: string,
+  ms = 10_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  while (!(name in j.exports)) {
+    if (j.status !== "running" && j.status !== "queued") {
+      throw new Error(
+        `Job ${j.id} ended (${j.status}) before sharing "${name}": ${j.error}`,
+      );
+    }
+    if (Date.now() > end) {
+      throw new Error(`Job ${j.id} did not share "${name}" in ${ms} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return j.exports[name] as T;
+}
+
+/** Starts a job that shares its pid and then runs `body` (source text). */
+export function pidJob(body: string, options: JobOptions = {}): Job<unknown> {
+  return job(`share("pid", Deno.pid);\n${body}`, options);
+}
