@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { job, JobError, jobs } from "../mod.ts";
+import { eventually, isAlive } from "./_procs.ts";
+import { jobTest, pidJob, shared } from "./_util.ts";
+
+jobTest(
+  "a job over its memory cap fails with an out-of-memory error; others go on",
+  async () => {
+    const other = job(async () => {
+      await new Promise((r) => setTimeout(r, 1500));
+      return "still here";
+    });
+    const hog = job(() => {
+      const keep = [];
+      while (true) keep.push(new Array(1e5).fill(Math.random()));
+    }, { memory: 128 });
+    assert.equal(await hog.done, "failed");
+    assert.ok(hog.error instanceof JobError);
+    assert.match(
+      hog.error.message,
+      /ran out of memory \(over its 128 MB cap\)/,
+    );
+    assert.equal(await other, "still here");
+  },
+);
+
+jobTest("Deno.exit(3) in a job fails it with the exit code", async () => {
+  const j = job(() => Deno.exit(3));
+  assert.equal(await j.done, "failed");
+  assert.match(j.error!.message, /exited with code 3/);
+});
+
+jobTest(
+  "a job runtime killed by a signal fails with the signal's name",
+  async () => {
+    const j = job(() => Deno.kill(Deno.pid, "SIGABRT"));
+    assert.equal(await j.done, "failed");
+    assert.match(j.error!.message, /killed by SIGABRT/);
+  },
+);
+
+jobTest(
+  "a runtime SIGKILLed from outside fails its job, and the next job runs",
+  async () => {
+    const j = pidJob("await new Promise(() => {})");
+    const pid = await shared<number>(j, "pid");
+    Deno.kill(pid, "SIGKILL");
+    assert.equal(await j.done, "failed");
+    assert.match(j.error!.message, /killed by SIGKILL/);
+    assert.equal(await job(() => "alive"), "alive");
+  },
+);
+
+jobTest(
+  "a thrown error comes back as a JobError with the remote stack and cause",
+  async () => {
+    const j = job(() => {
+      throw new RangeError("outer", { cause: new TypeError("inner") });
+    });
+    const error = await Promise.resolve(j).then(() => undefined, (e) => e);
+    assert.ok(error instanceof JobError);
+    assert.equal(error.remote?.name, "RangeError");
+    assert.match(error.message, /failed: RangeError: outer/);
+    assert.match(String(error.stack), /<job>:2:/);
+    assert.equal((error.cause as Error).name, "RangeError");
+    assert.equal(((error.cause as Error).cause as Error).message, "inner");
+    assert.match(jobs.traceback(j), /2 \|\s+throw new RangeError\("outer"/);
+  },
+);
+
+jobTest("an unhandled rejection in a job fails that job", async () => {
+  const j = job(() => {
+    Promise.reject(new Error("nobody caught me"));
+    return new Promise((r) => setTimeout(r, 5000));
+  });
+  assert.equal(await j.done, "failed");
+  assert.match(j.error!.message, /nobody caught me/);
+});
+
+jobTest(
+  "a result that cannot be sent fails the job with a clear message",
+  async () => {
+    const j = job(() => () => 1);
+    assert.equal(await j.done, "failed");
+    assert.match(j.error!.message, /Cannot send the result to the notebook/);
+  },
+);
+
+jobTest("a SIGKILLed parent leaves no job runtime behind", async () => {
+  const script = `
+    import { job } from ${
+    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+  };
+    const a = job(\`share("pid", Deno.pid); while (true) {}\`);
+    const b = job(\`const c = new Deno.Command("sleep", { args: ["1000"] }).spawn();
+      share("pid", Deno.pid); share("child", c.pid); await c.status;\`);
+    const wait = async (j, n) => { while (!(n in j.exports)) await new Promise((r) => setTimeout(r, 5)); return j.exports[n]; };
+    console.log(JSON.stringify([await wait(a, "pid"), await wait(b, "pid"), await wait(b, "child")]));
+    await new Promise(() => {});
+  `;
+  const parent = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const w = parent.stdin.getWriter();
+  await w.write(new TextEncoder().encode(script));
+  await w.close();
+  const reader = parent.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) text += (await reader.read()).value ?? "";
+  const pids: number[] = JSON.parse(text);
+  assert.ok(pids.every(isAlive));
+  Deno.kill(parent.pid, "SIGKILL");
+  await parent.status;
+  assert.ok(
+    await eventually(() => !pids.some(isAlive), 1000),
+    `left: ${pids.filter(isAlive)}`,
+  );
+  await reader.cancel();
+});
+
+jobTest("fault tests leave no runtime behind", async () => {
+  await jobs.shutdown();
+});
