@@ -1,25 +1,19 @@
 /**
  * Real-notebook test harness: a real `deno jupyter` kernel, driven through
- * Debian's `jupyter_client` by `tests/_kernel_driver.py`.
- *
- * ```ts ignore
- * await using k = await startKernel();
- * const cell = await k.execute("1 + 1");
- * assertEquals(cell.text, "2");
- * ```
- *
- * The kernelspec is installed with `installKernelspec` into a temporary
- * `JUPYTER_PATH`, never the user's kernels. The kernel's working directory is
- * the repo root, and {@linkcode MOD_URL} is the absolute URL of `mod.ts` for
- * cells to import.
+ * Debian's `jupyter_client`, with its kernelspec in a temporary `JUPYTER_PATH`
+ * (never the user's kernels) and the repo root as its working directory, so
+ * a cell can `import { job } from "./mod.ts"`. Usage:
+ * `await using k = await startKernel(); (await k.execute("1 + 1")).text // "2"`
  *
  * @module
  */
 import { fileURLToPath } from "node:url";
 import { installKernelspec } from "../kernel_ext/install.ts";
-import { APT_LINE, missingJupyter, PYTHON } from "../tools/_prereq.ts";
+import { APT_LINE, missingJupyter } from "../tools/_prereq.ts";
 import { Cell, isDisplay, type KernelMessage } from "./_kernel_cell.ts";
 import { type DisplayEvent, toDisplayEvent } from "./_kernel_cell.ts";
+import { toKernelMessage } from "./_kernel_cell.ts";
+import { type DriverEvent, KernelProcess } from "./_kernel_process.ts";
 
 export { Cell };
 export type { DisplayEvent, KernelMessage };
@@ -28,7 +22,7 @@ export type { DisplayEvent, KernelMessage };
 export const REPO_ROOT: string = fileURLToPath(new URL("..", import.meta.url));
 /** Absolute `file://` URL of the repo's `mod.ts`. */
 export const MOD_URL: string = new URL("../mod.ts", import.meta.url).href;
-const DRIVER = fileURLToPath(new URL("./_kernel_driver.py", import.meta.url));
+const KERNEL_NAME = "bgjobs-test";
 
 /** Options for {@linkcode startKernel}. */
 export interface StartKernelOptions {
@@ -38,8 +32,9 @@ export interface StartKernelOptions {
   startTimeout?: number;
   /** Default per-cell timeout in ms (from send to idle). @default {60_000} */
   timeout?: number;
-  /** ms to keep listening after a cell's idle status before it resolves
-   * (the Deno kernel can publish stream output just after idle).
+  /** ms to keep listening after a cell's idle status before it resolves:
+   * the Deno kernel sometimes publishes a cell's stream output or even its
+   * execute_result a few ms after the cell's idle status.
    * @default {50} */
   linger?: number;
 }
@@ -59,13 +54,13 @@ export async function startKernel(
   const root = await Deno.makeTempDir({ prefix: "bgjobs_kernel_" });
   let kernel: Kernel | undefined;
   try {
-    await installKernelspec({ dir: `${root}/kernels/bgjobs-test` });
+    await installKernelspec({ dir: `${root}/kernels/${KERNEL_NAME}` });
     kernel = new Kernel(root, options);
     await kernel.ready(options.startTimeout ?? 60_000);
     return kernel;
   } catch (error) {
     await kernel?.shutdown();
-    await Deno.remove(root, { recursive: true }).catch(() => {});
+    await Deno.remove(root, { recursive: true }).catch(() => {}); // if no driver ran
     const missing = await missingJupyter();
     if (missing) {
       throw new Error(`Cannot start a kernel: ${missing}; run ${APT_LINE}`, {
@@ -84,65 +79,32 @@ export class Kernel implements AsyncDisposable {
   // deno-lint-ignore no-explicit-any
   info: Record<string, any> = {};
 
-  #root: string;
-  #child: Deno.ChildProcess;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #process: KernelProcess;
   #options: StartKernelOptions;
   #cells = new Map<string, Cell>();
   #unsent: Cell[] = [];
   #pending = new Set<Cell>();
   #waiters = new Set<() => void>();
-  #stderr = "";
   #dead: string | undefined;
-  #readyResolve!: () => void;
-  #readyReject!: (error: Error) => void;
-  #readyPromise = new Promise<void>((res, rej) => {
-    this.#readyResolve = res;
-    this.#readyReject = rej;
-  });
-  #pumps: Promise<unknown>;
-  #disposed: Promise<void> | undefined;
+  #ready = Promise.withResolvers<void>();
 
-  constructor(root: string, options: StartKernelOptions) {
-    this.#root = root;
+  /** @internal Use {@linkcode startKernel}. */
+  constructor(jupyterPath: string, options: StartKernelOptions) {
     this.#options = options;
-    this.#child = new Deno.Command(PYTHON, {
-      args: [
-        DRIVER,
-        "--kernel",
-        "bgjobs-test",
-        "--cwd",
-        options.cwd ?? REPO_ROOT,
-        "--remove-on-exit",
-        root,
-        "--start-timeout",
-        String((options.startTimeout ?? 60_000) / 1000),
-      ],
-      env: {
-        JUPYTER_PATH: root,
-        JUPYTER_DATA_DIR: `${root}/data`,
-        JUPYTER_RUNTIME_DIR: `${root}/runtime`,
-        PYTHONUNBUFFERED: "1",
-        PYDEVD_DISABLE_FILE_VALIDATION: "1",
-      },
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#writer = this.#child.stdin.getWriter();
-    this.#pumps = Promise.all([
-      this.#readLines(this.#child.stdout, (line) => this.#onLine(line)),
-      this.#readLines(this.#child.stderr, (line) => {
-        this.#stderr = (this.#stderr + line + "\n").slice(-65536);
-      }),
-    ]).then(() => this.#child.status).then((status) => {
-      this.#die(`kernel driver exited (code ${status.code})`);
+    this.#process = new KernelProcess({
+      kernel: KERNEL_NAME,
+      jupyterPath,
+      cwd: options.cwd ?? REPO_ROOT,
+      startTimeout: options.startTimeout ?? 60_000,
+    }, (event) => this.#onEvent(event));
+    this.#process.exited.then((code) => {
+      this.#die(`kernel driver exited (code ${code})`);
     });
   }
 
   /** Kernel and driver stderr seen so far (last 64 KiB). */
   get stderr(): string {
-    return this.#stderr;
+    return this.#process.stderr;
   }
 
   /** @internal Resolves when the kernel answered kernel_info. */
@@ -151,7 +113,7 @@ export class Kernel implements AsyncDisposable {
       () => this.#die(`kernel did not start within ${timeout} ms`),
       timeout,
     );
-    return this.#readyPromise.finally(() => clearTimeout(timer));
+    return this.#ready.promise.finally(() => clearTimeout(timer));
   }
 
   /** Sends a cell now (not waiting for earlier ones) and returns its live record. */
@@ -171,7 +133,7 @@ export class Kernel implements AsyncDisposable {
       );
     }, timeout);
     cell.done.then(() => clearTimeout(timer), () => clearTimeout(timer));
-    this.#send({
+    this.#process.send({
       op: "execute",
       code,
       stop_on_error: options.stopOnError ?? false,
@@ -224,76 +186,33 @@ export class Kernel implements AsyncDisposable {
   }
 
   /** Shuts the kernel down (idempotent); pending cells reject. */
-  shutdown(): Promise<void> {
-    this.#disposed ??= this.#shutdown();
-    return this.#disposed;
+  async shutdown(): Promise<void> {
+    await this.#process.close();
+    this.#die("kernel was shut down");
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown();
   }
 
-  async #shutdown(): Promise<void> {
-    await this.#send({ op: "shutdown" });
-    await this.#writer.close().catch(() => {});
-    const killer = setTimeout(() => {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch { /* already gone */ }
-    }, 15_000);
-    await this.#pumps;
-    clearTimeout(killer);
-    this.#die("kernel was shut down");
-    await Deno.remove(this.#root, { recursive: true }).catch(() => {});
-  }
-
-  async #send(command: Record<string, unknown>): Promise<void> {
-    const line = new TextEncoder().encode(JSON.stringify(command) + "\n");
-    await this.#writer.write(line).catch(() => {});
-  }
-
-  async #readLines(
-    stream: ReadableStream<Uint8Array>,
-    onLine: (line: string) => void,
-  ): Promise<void> {
-    let buffer = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      const lines = (buffer + chunk).split("\n");
-      buffer = lines.pop()!;
-      for (const line of lines) onLine(line);
-    }
-    if (buffer) onLine(buffer);
-  }
-
-  #onLine(line: string): void {
-    if (!line.startsWith("{")) return;
-    const event = JSON.parse(line);
+  #onEvent(event: DriverEvent): void {
     if (event.type === "ready") {
       this.info = event.kernel_info;
-      this.#readyResolve();
+      this.#ready.resolve();
     } else if (event.type === "sent") {
       const cell = this.#unsent.shift()!;
       cell.msgId = event.msg_id;
       cell.sentAt = event.t;
       this.#cells.set(cell.msgId, cell);
     } else if (event.type === "iopub" || event.type === "reply") {
-      this.#onMessage(event.type, event.t, event.msg);
+      this.#onMessage(event.type, toKernelMessage(event.msg, event.t));
     } else if (event.type === "error" || event.type === "died") {
       this.#die(event.message ?? `kernel died (exit code ${event.exit_code})`);
     }
   }
 
-  // deno-lint-ignore no-explicit-any
-  #onMessage(kind: string, t: number, msg: any): void {
-    const message: KernelMessage = {
-      msgType: msg.msg_type,
-      t,
-      parentMsgId: msg.parent_header?.msg_id,
-      header: msg.header,
-      parentHeader: msg.parent_header,
-      metadata: msg.metadata,
-      content: msg.content,
-    };
+  #onMessage(kind: string, message: KernelMessage): void {
+    const t = message.t;
     const cell = this.#cells.get(message.parentMsgId ?? "");
     if (kind === "reply") {
       if (!cell) return;
@@ -316,10 +235,10 @@ export class Kernel implements AsyncDisposable {
 
   #die(reason: string): void {
     if (this.#dead) return;
-    const tail = this.#stderr.trim().split("\n").slice(-20).join("\n");
+    const tail = this.stderr.trim().split("\n").slice(-20).join("\n");
     this.#dead = tail ? `${reason}\nkernel stderr:\n${tail}` : reason;
     const error = new Error(this.#dead);
-    this.#readyReject(error);
+    this.#ready.reject(error);
     for (const cell of this.#pending) cell.fail(error);
     this.#pending.clear();
     for (const check of this.#waiters) check();

@@ -42,6 +42,20 @@ export interface CellError {
 
 const DISPLAY_TYPES = ["display_data", "update_display_data", "execute_result"];
 
+/** Turns a message as the driver printed it into a {@linkcode KernelMessage}. */
+// deno-lint-ignore no-explicit-any
+export function toKernelMessage(msg: any, t: number): KernelMessage {
+  return {
+    msgType: msg.msg_type,
+    t,
+    parentMsgId: msg.parent_header?.msg_id,
+    header: msg.header,
+    parentHeader: msg.parent_header,
+    metadata: msg.metadata,
+    content: msg.content,
+  };
+}
+
 /** Removes ANSI colour codes (the kernel colours `text/plain` values). */
 export function stripAnsi(text: string): string {
   // deno-lint-ignore no-control-regex

@@ -4,20 +4,30 @@
  * source, outputs and run time.
  *
  * It installs the kernelspec into a temporary `JUPYTER_PATH` (never the
- * user's kernels), executes with `jupyter nbconvert --execute`, and writes the
- * executed notebook to a temporary directory, leaving the example as it is.
+ * user's kernels), executes it with nbclient (as `jupyter nbconvert --execute`
+ * does, but keeping outputs the Deno kernel sends just after a cell's idle
+ * status, and live-panel updates for a second after the last cell), and
+ * writes the executed notebook to a temporary directory, leaving the example
+ * as it is.
  * Debian's Jupyter is needed; as root with apt it is installed, otherwise the
  * apt line is printed.
  *
  * @module
  */
 import { basename, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { installKernelspec } from "../kernel_ext/install.ts";
-import { APT_LINE, isRoot, JUPYTER, JUPYTER_PACKAGES } from "./_prereq.ts";
+import { APT_LINE, isRoot, JUPYTER_PACKAGES, PYTHON } from "./_prereq.ts";
 import { missingJupyter } from "./_prereq.ts";
 
 const KERNEL = "bgjobs-deno";
-const DEFAULT_NOTEBOOK = new URL("../examples/quickstart.ipynb", import.meta.url);
+const DEFAULT_NOTEBOOK = fileURLToPath(
+  new URL("../examples/quickstart.ipynb", import.meta.url),
+);
+/** nbclient runner that also keeps late outputs and display updates. */
+const EXECUTE = fileURLToPath(
+  new URL("./_execute_notebook.py", import.meta.url),
+);
 
 // deno-lint-ignore no-control-regex
 const stripAnsi = (text: string): string => text.replace(/\x1b\[[0-9;]*m/g, "");
@@ -32,9 +42,14 @@ async function run(cmd: string, args: string[]): Promise<boolean> {
 async function ensureJupyter(): Promise<boolean> {
   const missing = await missingJupyter();
   if (!missing) return true;
-  const hasApt = await Deno.stat("/usr/bin/apt-get").then(() => true, () => false);
+  const hasApt = await Deno.stat("/usr/bin/apt-get").then(
+    () => true,
+    () => false,
+  );
   if (!isRoot() || !hasApt) {
-    console.error(`The demo needs Debian's Jupyter: ${missing}. Install it with:`);
+    console.error(
+      `The demo needs Debian's Jupyter: ${missing}. Install it with:`,
+    );
     console.error(`  ${APT_LINE}`);
     return false;
   }
@@ -47,28 +62,20 @@ async function ensureJupyter(): Promise<boolean> {
 async function execute(notebook: string, outDir: string): Promise<string> {
   const jupyterPath = join(outDir, "jupyter");
   await installKernelspec({ dir: join(jupyterPath, "kernels", KERNEL) });
-  const output = basename(notebook).replace(/\.ipynb$/, ".executed.ipynb");
-  const result = await new Deno.Command(JUPYTER, {
-    args: [
-      "nbconvert",
-      "--to=notebook",
-      "--execute",
-      "--allow-errors",
-      `--ExecutePreprocessor.kernel_name=${KERNEL}`,
-      "--ExecutePreprocessor.timeout=180",
-      "--ExecutePreprocessor.record_timing=True",
-      `--output-dir=${outDir}`,
-      `--output=${output}`,
-      notebook,
-    ],
+  const output = join(
+    outDir,
+    basename(notebook).replace(/\.ipynb$/, ".executed.ipynb"),
+  );
+  const result = await new Deno.Command(PYTHON, {
+    args: [EXECUTE, notebook, output, `--kernel=${KERNEL}`, "--linger=1"],
     env: { JUPYTER_PATH: jupyterPath, JUPYTER_DATA_DIR: join(outDir, "data") },
     stdin: "null",
   }).output();
   if (!result.success) {
     const stderr = new TextDecoder().decode(result.stderr);
-    throw new Error(`jupyter nbconvert failed:\n${stderr.trim()}`);
+    throw new Error(`Executing the notebook failed:\n${stderr.trim()}`);
   }
-  return join(outDir, output);
+  return output;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -85,10 +92,14 @@ function describeOutput(output: Output): string {
     ? joinText(output.text)
     : output.output_type === "error"
     ? `${output.ename}: ${output.evalue}`
-    : joinText(output.data?.["text/plain"] ?? Object.keys(output.data ?? {}).join(", "));
+    : joinText(
+      output.data?.["text/plain"] ?? Object.keys(output.data ?? {}).join(", "),
+    );
   const lines = stripAnsi(text).replace(/\n$/, "").split("\n");
   const head = `${label[output.output_type] ?? output.output_type}:`.padEnd(9);
-  return lines.map((line, i) => `      ${i === 0 ? head : " ".repeat(9)}${line}`)
+  return lines.map((line, i) =>
+    `      ${i === 0 ? head : " ".repeat(9)}${line}`
+  )
     .join("\n");
 }
 
@@ -100,7 +111,9 @@ function cellTime(cell: Output): string {
   const timing = cell.metadata?.execution ?? {};
   const start = Date.parse(timing["iopub.execute_input"]);
   const end = Date.parse(timing["shell.execute_reply"]);
-  return Number.isNaN(start + end) ? "   ? ms" : `${String(end - start).padStart(4)} ms`;
+  return Number.isNaN(start + end)
+    ? "   ? ms"
+    : `${String(end - start).padStart(4)} ms`;
 }
 
 /** Prints each code cell and returns how many raised an error. */
@@ -121,9 +134,11 @@ function report(notebook: Output): number {
 
 async function main(args: string[]): Promise<number> {
   if (!(await ensureJupyter())) return 1;
-  const notebook = resolve(args[0] ?? DEFAULT_NOTEBOOK.pathname);
+  const notebook = resolve(args[0] ?? DEFAULT_NOTEBOOK);
   const outDir = await Deno.makeTempDir({ prefix: "bgjobs_demo_" });
-  console.log(`Deno ${Deno.version.deno}; running ${notebook} in a real kernel…\n`);
+  console.log(
+    `Deno ${Deno.version.deno}; running ${notebook} in a real kernel…\n`,
+  );
   const started = Date.now();
   let executed: string;
   try {
@@ -134,7 +149,9 @@ async function main(args: string[]): Promise<number> {
   }
   const errors = report(JSON.parse(await Deno.readTextFile(executed)));
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  console.log(`\n${errors} cell error(s); ${seconds} s including kernel start.`);
+  console.log(
+    `\n${errors} cell error(s); ${seconds} s including kernel start.`,
+  );
   console.log(`Executed notebook: ${executed}`);
   return errors === 0 ? 0 : 1;
 }

@@ -4,7 +4,9 @@
  * Deno's own summary does). Exits with `deno test`'s exit code.
  *
  * The notebook tests need Debian's Jupyter; when it is missing this prints
- * the apt line that installs it and fails before running anything.
+ * the apt line that installs it and fails before running anything. A run
+ * that takes longer than `BGJOBS_TEST_TIMEOUT_MIN` minutes (default 30) is
+ * stopped and counted as failed, so a hung test cannot eat a CI run.
  *
  * @module
  */
@@ -62,25 +64,45 @@ async function main(args: string[]): Promise<number> {
     return 1;
   }
   const targets = args.length > 0 ? args : ["tests/"];
+  const env: Record<string, string> = {};
+  if (!Deno.stdout.isTerminal()) env.NO_COLOR = "1"; // plain CI logs
   const child = new Deno.Command(Deno.execPath(), {
     args: ["test", "-A", "--no-check=remote", ...targets],
+    env,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  const minutes = Number(Deno.env.get("BGJOBS_TEST_TIMEOUT_MIN") ?? 30);
+  let timedOut = false;
+  const watchdog = setTimeout(() => {
+    timedOut = true;
+    console.error(`\nTests still running after ${minutes} min: stopping them.`);
+    child.kill("SIGKILL");
+  }, minutes * 60_000);
   let summary: { passed: number; failed: number } | undefined;
   const onLine = (line: string): void => {
     summary = parseSummary(line) ?? summary;
   };
-  await Promise.all([
+  const output = Promise.all([
     tee(child.stdout, Deno.stdout, onLine),
     tee(child.stderr, Deno.stderr, onLine),
   ]);
   const { code } = await child.status;
-  // No summary means deno test stopped early (e.g. a type error): one failure.
-  const { passed, failed } = summary ??
-    { passed: 0, failed: code === 0 ? 0 : 1 };
+  clearTimeout(watchdog);
+  // A process the tests leaked may hold the pipes open: don't wait forever.
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    output,
+    new Promise((r) => grace = setTimeout(r, 10_000)),
+  ]);
+  clearTimeout(grace);
+  // No summary means deno test stopped early (a type error, the watchdog):
+  // count that as one failure.
+  const { passed, failed } = timedOut || !summary
+    ? { passed: summary?.passed ?? 0, failed: (summary?.failed ?? 0) + 1 }
+    : summary;
   console.log(`${passed} passed, ${failed} failed`);
-  return code;
+  return timedOut ? 1 : code;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
