@@ -34,9 +34,8 @@ const stripAnsi = (text: string): string => text.replace(/\x1b\[[0-9;]*m/g, "");
 
 async function run(cmd: string, args: string[]): Promise<boolean> {
   const env = { DEBIAN_FRONTEND: "noninteractive" };
-  const { success } = await new Deno.Command(cmd, { args, env, stdin: "null" })
-    .output();
-  return success;
+  const child = new Deno.Command(cmd, { args, env, stdin: "null" }).spawn();
+  return (await child.status).success;
 }
 
 async function ensureJupyter(): Promise<boolean> {
@@ -146,6 +145,10 @@ async function main(args: string[]): Promise<number> {
   } catch (error) {
     console.error((error as Error).message);
     return 1;
+  }
+  // Keep only the executed notebook: the kernelspec was for this run alone.
+  for (const dir of ["jupyter", "data"]) {
+    await Deno.remove(join(outDir, dir), { recursive: true }).catch(() => {});
   }
   const errors = report(JSON.parse(await Deno.readTextFile(executed)));
   const seconds = ((Date.now() - started) / 1000).toFixed(1);

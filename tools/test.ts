@@ -64,11 +64,8 @@ async function main(args: string[]): Promise<number> {
     return 1;
   }
   const targets = args.length > 0 ? args : ["tests/"];
-  const env: Record<string, string> = {};
-  if (!Deno.stdout.isTerminal()) env.NO_COLOR = "1"; // plain CI logs
   const child = new Deno.Command(Deno.execPath(), {
     args: ["test", "-A", "--no-check=remote", ...targets],
-    env,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
