@@ -227,21 +227,24 @@ async function openedOrExited<T>(
   opening: Promise<T>,
   child: Deno.ChildProcess,
 ): Promise<T> {
-  const timeout = AbortSignal.timeout(30_000);
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const failed = new Promise<never>((_, reject) => {
     child.status.then((s) =>
       reject(
         new Error(`Job runtime exited with code ${s.code} before it was ready`),
       )
     );
-    timeout.addEventListener(
-      "abort",
+    timer = setTimeout(
       () => reject(new Error("Job runtime did not start within 30 s")),
-      { once: true },
+      30_000,
     );
   });
   failed.catch(() => {}); // settles after the race too, when the runtime ends
-  return await Promise.race([opening, failed]);
+  try {
+    return await Promise.race([opening, failed]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function killGroup(pid: number): void {
