@@ -21,11 +21,43 @@ export interface ByteWriterSync {
 
 /** Encodes one message as a frame: a u32 big-endian length, then the bytes. */
 export function encodeFrame(message: unknown): Uint8Array {
-  const body = serialize(message);
-  const frame = new Uint8Array(HEADER + body.byteLength);
-  new DataView(frame.buffer).setUint32(0, body.byteLength);
-  frame.set(body, HEADER);
+  const parts = encodeFrameParts(message);
+  if (parts.length === 1) return parts[0];
+  const frame = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    frame.set(part, offset);
+    offset += part.byteLength;
+  }
   return frame;
+}
+
+// A message whose `value.raw` is a list of byte arrays (a codec packet's big
+// buffers) sends them raw after the body: the length word has its top bit
+// set and is followed by their count and lengths. No serializer touches
+// those bytes, and the reader reads each straight into its own buffer.
+const ATTACHED = 0x80000000;
+
+/** {@linkcode encodeFrame} as parts to write in order, attachments uncopied. */
+export function encodeFrameParts(message: unknown): Uint8Array[] {
+  const value = (message as { value?: { raw?: unknown } } | null)?.value;
+  const raw = value?.raw;
+  if (!Array.isArray(raw) || raw.length === 0) {
+    const body = serialize(message);
+    const head = new Uint8Array(HEADER);
+    new DataView(head.buffer).setUint32(0, body.byteLength);
+    return [head, body];
+  }
+  const { raw: _, ...rest } = value as Record<string, unknown>;
+  const body = serialize({ ...(message as object), value: rest });
+  const head = new Uint8Array(HEADER * 2 + 8 * raw.length);
+  const view = new DataView(head.buffer);
+  view.setUint32(0, (body.byteLength | ATTACHED) >>> 0);
+  view.setUint32(HEADER, raw.length);
+  raw.forEach((bytes: Uint8Array, i) =>
+    view.setFloat64(HEADER * 2 + 8 * i, bytes.byteLength)
+  );
+  return [head, body, ...raw];
 }
 
 /** Writes all of `bytes` to `conn`, however many writes it takes. */
@@ -59,17 +91,43 @@ async function readExact(
   return true;
 }
 
+async function readAll(conn: ByteReader, buf: Uint8Array): Promise<void> {
+  if (!await readExact(conn, buf)) {
+    throw new Error("Job runtime channel closed in the middle of a message");
+  }
+}
+
 /** Reads frames from `conn` until it closes, yielding each decoded message. */
 export async function* readFrames(
   conn: ByteReader,
 ): AsyncGenerator<unknown, void, void> {
   const header = new Uint8Array(HEADER);
   while (await readExact(conn, header)) {
-    const length = new DataView(header.buffer).getUint32(0);
-    const body = new Uint8Array(length);
-    if (!await readExact(conn, body)) {
-      throw new Error("Job runtime channel closed in the middle of a message");
+    const word = new DataView(header.buffer).getUint32(0);
+    let sizes: number[] = [];
+    if (word & ATTACHED) {
+      const count = new Uint8Array(HEADER);
+      await readAll(conn, count);
+      const table = new Uint8Array(8 * new DataView(count.buffer).getUint32(0));
+      await readAll(conn, table);
+      const view = new DataView(table.buffer);
+      sizes = Array.from(
+        { length: table.length / 8 },
+        (_, i) => view.getFloat64(8 * i),
+      );
     }
-    yield deserialize(body);
+    const body = new Uint8Array((word & ~ATTACHED) >>> 0);
+    await readAll(conn, body);
+    const message = deserialize(body);
+    if (sizes.length) {
+      const raw: Uint8Array[] = [];
+      for (const size of sizes) {
+        const bytes = new Uint8Array(size);
+        await readAll(conn, bytes);
+        raw.push(bytes);
+      }
+      message.value.raw = raw;
+    }
+    yield message;
   }
 }

@@ -64,6 +64,19 @@ const TS_EXPRESSIONS = new Set([
  * @returns Each free name, `true` when every use is `typeof name`.
  */
 export function freeNames(program: Node): FreeNames {
+  return analyzeProgram(program).free;
+}
+
+/**
+ * Scope analysis of a program: its free names, and the names its top level
+ * declares (for a module: its own bindings, imports included).
+ *
+ * @param program A Babel `estree` program.
+ * @returns The free names and the top-level names.
+ */
+export function analyzeProgram(
+  program: Node,
+): { free: FreeNames; declared: Set<string> } {
   const top = newScope(undefined, true);
   const refs: Reference[] = [];
   const walker = new Walker(refs);
@@ -75,7 +88,7 @@ export function freeNames(program: Node): FreeNames {
     if (scope) continue;
     free.set(ref.name, (free.get(ref.name) ?? true) && ref.typeofOnly);
   }
-  return free;
+  return { free, declared: top.names };
 }
 
 function newScope(parent: Scope | undefined, varScope: boolean): Scope {
@@ -188,19 +201,19 @@ function block(w: Walker, body: Node[], scope: Scope): void {
 
 const HANDLERS: Record<string, Handler> = {
   Identifier: (w, node, scope) => w.reference(node.name, scope),
-  UnaryExpression(w, node, scope) {
+  UnaryExpression(w, node, scope): void {
     if (node.operator === "typeof" && node.argument.type === "Identifier") {
       return w.reference(node.argument.name, scope, true);
     }
     w.visit(node.argument, scope);
   },
-  MemberExpression(w, node, scope) {
+  MemberExpression(w, node, scope): void {
     w.visit(node.object, scope);
     if (node.computed) w.visit(node.property, scope);
   },
   OptionalMemberExpression: (w, node, scope) =>
     HANDLERS.MemberExpression(w, node, scope),
-  Property(w, node, scope) {
+  Property(w, node, scope): void {
     if (node.computed) w.visit(node.key, scope);
     w.visit(node.value, scope);
   },
@@ -213,7 +226,7 @@ const HANDLERS: Record<string, Handler> = {
   BlockStatement: (w, node, scope) => block(w, node.body, scope),
   StaticBlock: (w, node, scope) =>
     w.statements(node.body, newScope(scope, true)),
-  SwitchStatement(w, node, scope) {
+  SwitchStatement(w, node, scope): void {
     w.visit(node.discriminant, scope);
     const inner = newScope(scope, false);
     for (const c of node.cases) {
@@ -224,12 +237,12 @@ const HANDLERS: Record<string, Handler> = {
   ForStatement: (w, node, scope) => w.children(node, newScope(scope, false)),
   ForInStatement: (w, node, scope) => w.children(node, newScope(scope, false)),
   ForOfStatement: (w, node, scope) => w.children(node, newScope(scope, false)),
-  CatchClause(w, node, scope) {
+  CatchClause(w, node, scope): void {
     const inner = newScope(scope, false);
     w.declare(node.param, inner, inner);
     block(w, node.body.body, inner);
   },
-  VariableDeclaration(w, node, scope) {
+  VariableDeclaration(w, node, scope): void {
     if (node.declare) return;
     const into = node.kind === "var" ? scope.vars : scope;
     for (const d of node.declarations) {
@@ -237,23 +250,26 @@ const HANDLERS: Record<string, Handler> = {
       w.visit(d.init, scope);
     }
   },
-  FunctionDeclaration(w, node, scope) {
+  FunctionDeclaration(w, node, scope): void {
     if (node.declare || !node.body) return;
     if (node.id) scope.names.add(node.id.name);
     w.function(node, scope);
   },
   FunctionExpression: (w, node, scope) => w.function(node, scope),
   ArrowFunctionExpression: (w, node, scope) => w.function(node, scope),
-  ClassDeclaration(w, node, scope) {
+  ClassDeclaration(w, node, scope): void {
     if (node.declare) return;
     if (node.id) scope.names.add(node.id.name);
     w.class(node, scope);
   },
   ClassExpression: (w, node, scope) => w.class(node, scope),
-  ImportDeclaration(_w, node, scope) {
-    for (const s of node.specifiers) scope.names.add(s.local.name);
+  ImportDeclaration(_w, node, scope): void {
+    if (node.importKind === "type") return;
+    for (const s of node.specifiers) {
+      if (s.importKind !== "type") scope.names.add(s.local.name);
+    }
   },
-  ExportNamedDeclaration(w, node, scope) {
+  ExportNamedDeclaration(w, node, scope): void {
     if (node.exportKind === "type") return;
     if (node.declaration) return w.visit(node.declaration, scope);
     if (node.source) return;
@@ -262,7 +278,7 @@ const HANDLERS: Record<string, Handler> = {
     }
   },
   ExportAllDeclaration: () => {},
-  TSEnumDeclaration(w, node, scope) {
+  TSEnumDeclaration(w, node, scope): void {
     if (node.declare) return;
     scope.names.add(node.id.name);
     const inner = newScope(scope, false);
@@ -271,7 +287,7 @@ const HANDLERS: Record<string, Handler> = {
     }
     for (const m of node.members) w.visit(m.initializer, inner);
   },
-  TSModuleDeclaration(w, node, scope) {
+  TSModuleDeclaration(w, node, scope): void {
     if (node.declare || node.id.type !== "Identifier") return;
     scope.names.add(node.id.name);
     let body = node.body;
@@ -279,7 +295,7 @@ const HANDLERS: Record<string, Handler> = {
     while (body?.type === "TSModuleDeclaration") body = body.body;
     if (body) w.statements(body.body, inner);
   },
-  TSImportEqualsDeclaration(w, node, scope) {
+  TSImportEqualsDeclaration(w, node, scope): void {
     scope.names.add(node.id.name);
     if (node.importKind === "type") return;
     let ref = node.moduleReference;

@@ -17,11 +17,18 @@ import { permissionFlags, type ResolvedPermissions } from "./permissions.ts";
 import { RuntimePool } from "./pool.ts";
 import type { RunEnd, RuntimeSpec } from "./runtime_process.ts";
 import { runtimeEnv } from "./_env.ts";
+import { completeJob, receiveShared } from "./capture.ts";
 
 /** What to run in a job runtime. */
 export interface RunRequest {
   kind: "function" | "expression" | "module";
   source: string;
+  /** The notebook names the job uses, encoded (see `capture.ts`). */
+  value?: unknown;
+  /** A module job's own top-level names. */
+  declared?: string[];
+  /** Decodes what the job sends back. */
+  receive?(packet: unknown): unknown;
 }
 
 /** Engine settings, changed with `jobs.configure()`. */
@@ -118,13 +125,14 @@ export async function runJob(
         }, ms);
       }
       state.start();
-      finished = runtime.run({ t: "run", ...request }, {
+      const { kind, source, value, declared } = request;
+      finished = runtime.run({ t: "run", kind, source, value, declared }, {
         onOutput: (text) => {
           state.logs.append(text);
           state.changed();
         },
-        onMessage: (msg) => onMessage(state, msg),
-      }).then((end) => settle(state, end, stopError, context));
+        onMessage: (msg) => onMessage(state, msg, request),
+      }).then((end) => settle(state, end, stopError, context, request));
       await finished;
     } finally {
       running--;
@@ -149,13 +157,17 @@ function statusFor(error: Error): "failed" | "killed" {
   return error instanceof JobTimeoutError ? "failed" : "killed";
 }
 
-function onMessage(state: JobState, msg: Record<string, unknown>): void {
+function onMessage(
+  state: JobState,
+  msg: Record<string, unknown>,
+  request: RunRequest,
+): void {
   if (msg.t === "progress") {
     state.progress = msg.total === undefined
       ? { done: msg.done as number }
       : { done: msg.done as number, total: msg.total as number };
   } else if (msg.t === "share") {
-    state.exports[msg.name as string] = msg.value;
+    receiveShared(state, request, msg.name as string, msg.value);
   }
   state.changed();
 }
@@ -165,10 +177,13 @@ function settle(
   end: RunEnd,
   stopError: Error | undefined,
   context: { id: number; name: string; options: JobOptions },
+  request: RunRequest,
 ): void {
   const label = `Job ${context.id} (${context.name})`;
   if (stopError) return state.fail(stopError, statusFor(stopError));
-  if (end.kind === "result") return state.complete(end.value);
+  if (end.kind === "result") {
+    return completeJob(state, request, end.value, label);
+  }
   if (end.kind === "error") {
     const remote = end.error as RemoteError;
     return state.fail(

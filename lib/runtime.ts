@@ -3,10 +3,18 @@
 // runs it, sends the result and exits. Everything the job prints goes to
 // this process's stdout/stderr, which the kernel reads as the job's logs;
 // the control channel is a separate socket the job's code cannot reach.
-import { encodeFrame, readFrames, writeAllSync } from "./_frames.ts";
+import { encodeFrameParts, readFrames, writeAllSync } from "./_frames.ts";
 import { JOB_HOOKS, type JobHooks } from "./_hooks.ts";
 import { toRemoteError } from "./_remote_error.ts";
 import { progress, share } from "./context.ts";
+import {
+  encodeOutgoing,
+  encodeOutgoingSync,
+  installScope,
+  needsParser,
+  scopeAccessor,
+  takeScopeAccessor,
+} from "./_runtime_scope.ts";
 
 const [dir, revokeRead, revokeWrite] = Deno.args;
 const input = Deno.openSync(`${dir}/in`, { read: true });
@@ -21,7 +29,7 @@ if (revokeWrite === "1") {
 
 // Synchronous, so progress() and share() reach the kernel from a busy loop.
 function send(message: unknown): void {
-  writeAllSync(output, encodeFrame(message));
+  for (const part of encodeFrameParts(message)) writeAllSync(output, part);
 }
 
 const PROGRESS_EVERY_MS = 50;
@@ -45,8 +53,17 @@ const hooks: JobHooks = {
     if (wait <= 0) flushProgress();
     else progressTimer ??= setTimeout(flushProgress, wait);
   },
-  share(name, value) {
-    send({ t: "share", name, value: checkSendable(value, `share("${name}")`) });
+  share(name, value): void {
+    const label = `share("${name}")`;
+    try {
+      send({ t: "share", name, value: encodeOutgoingSync(value, label) });
+    } catch (error) {
+      if (!needsParser(error)) throw error;
+      encodeOutgoing(value, label).then(
+        (packet) => send({ t: "share", name, value: packet }),
+        fail,
+      );
+    }
   },
 };
 Object.defineProperty(globalThis, JOB_HOOKS, { value: hooks });
@@ -70,19 +87,6 @@ function fail(error: unknown): Promise<void> {
   return finish({ t: "error", error: toRemoteError(error) });
 }
 
-function checkSendable(value: unknown, what: string): unknown {
-  try {
-    encodeFrame(value);
-    return value;
-  } catch (error) {
-    throw new TypeError(
-      `Cannot send ${what} to the notebook: ${
-        (error as Error).message
-      }; return plain data`,
-    );
-  }
-}
-
 globalThis.addEventListener("unhandledrejection", (event) => {
   event.preventDefault();
   fail(event.reason);
@@ -96,6 +100,10 @@ interface RunMessage {
   t: "run";
   kind: "function" | "expression" | "module";
   source: string;
+  /** The notebook names the job uses (a codec packet). */
+  value?: Parameters<typeof installScope>[0];
+  /** A module job's own top-level names. */
+  declared?: string[];
 }
 
 function importCode(source: string): Promise<Record<string, unknown>> {
@@ -105,6 +113,7 @@ function importCode(source: string): Promise<Record<string, unknown>> {
 async function execute(message: RunMessage): Promise<void> {
   try {
     let value: unknown;
+    installScope(message.value);
     if (message.kind === "function") {
       const fn = (0, eval)(`(${message.source}\n)`);
       value = await fn();
@@ -112,9 +121,11 @@ async function execute(message: RunMessage): Promise<void> {
       value = await (await importCode(`export default (${message.source}\n);`))
         .default;
     } else {
-      value = { ...await importCode(message.source) };
+      const accessor = scopeAccessor(message.declared ?? []);
+      value = { ...await importCode(message.source + accessor) };
+      takeScopeAccessor(value as Record<string, unknown>);
     }
-    await finish({ t: "result", value: checkSendable(value, "the result") });
+    await finish({ t: "result", value: await encodeOutgoing(value, "result") });
   } catch (error) {
     await fail(error);
   }

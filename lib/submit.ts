@@ -8,7 +8,7 @@ import { checkJobOptions, type JobOptions } from "./options.ts";
 import { resolvePermissions } from "./permissions.ts";
 import { runJob, type RunRequest } from "./engine.ts";
 import { defaults, jobs } from "./registry.ts";
-import { isSingleExpression, parseModule } from "./_parse.ts";
+import { captureCode, captureFunction } from "./capture.ts";
 
 /** Something that wants to know when a job starts (the notebook panel). */
 export type JobObserver = (
@@ -122,8 +122,7 @@ function functionRequest(fn: unknown): RunRequest {
       `Cannot start a job from class ${fn.name}: pass a function, e.g. job(() => new ${fn.name}().run())`,
     );
   }
-  parseModule(`(${source}\n)`, "function");
-  return { kind: "function", source };
+  return captureFunction(fn as () => unknown);
 }
 
 function codeRequest(code: string): RunRequest {
@@ -132,11 +131,7 @@ function codeRequest(code: string): RunRequest {
       "Cannot start a job from empty code: write an expression or statements",
     );
   }
-  const program = parseModule(code);
-  return {
-    kind: isSingleExpression(program) ? "expression" : "module",
-    source: code,
-  };
+  return captureCode(code);
 }
 
 function shortName(source: string): string {

@@ -1,0 +1,109 @@
+// The job runtime's side of the codec: it installs the notebook names a job
+// was sent as globals (so the job's code and the functions sent with it
+// share them, as they did in the notebook), and encodes what goes back.
+// Parsing is only needed when a job sends back a function it made itself;
+// only then is the parser loaded, so runtimes start without it.
+import {
+  decodePacket,
+  encodeValue,
+  type FunctionInfo,
+  GLOBAL,
+  MISSING,
+  type Packet,
+} from "./codec.ts";
+import { RUNTIME_GLOBALS } from "./_globals.ts";
+
+/** The export a module job gets appended, to read its own top-level names. */
+export const SCOPE_EXPORT = "__bgjobs_scope__";
+
+const origins = new WeakMap<object, { id: number; privates?: string[] }>();
+const installed = new Set<string>();
+const moduleNames = new Set<string>();
+let moduleScope: ((name: string) => unknown) | undefined;
+let analyze: ((source: string) => FunctionInfo) | undefined;
+const NEEDS_PARSER = new Error("the parser is not loaded");
+
+/** Makes the notebook names of `packet` globals of this runtime. */
+export function installScope(packet: Packet | undefined): void {
+  if (!packet) return;
+  const { names } = decodePacket(packet, {
+    mode: "global",
+    onFunction(fn, id, record): void {
+      if (record.s !== undefined) {
+        origins.set(fn as object, { id, privates: record.x });
+      }
+    },
+  });
+  for (const name of names.keys()) installed.add(name);
+}
+
+/** Code appended to a module job so functions it exports can be sent. */
+export function scopeAccessor(declared: string[]): string {
+  for (const name of declared) moduleNames.add(name);
+  const cases = declared.map((n) => `case ${JSON.stringify(n)}: return ${n};`);
+  return `\nexport function ${SCOPE_EXPORT}(n: string): unknown {\n` +
+    `  switch (n) { ${cases.join(" ")} }\n}\n`;
+}
+
+/** Takes the accessor out of a module job's exports. */
+export function takeScopeAccessor(exports: Record<string, unknown>): void {
+  moduleScope = exports[SCOPE_EXPORT] as typeof moduleScope;
+  delete exports[SCOPE_EXPORT];
+}
+
+/**
+ * Encodes a value for the notebook, loading the parser first if it holds a
+ * function the job made.
+ */
+export async function encodeOutgoing(
+  value: unknown,
+  label: string,
+): Promise<Packet> {
+  try {
+    return encodeOutgoingSync(value, label);
+  } catch (error) {
+    if (error !== NEEDS_PARSER) throw error;
+  }
+  const url = new URL("./_source.ts", import.meta.url).href;
+  analyze = (await import(url)).analyzeFunction;
+  return encodeOutgoingSync(value, label);
+}
+
+/**
+ * Encodes a value for the notebook now (for `share()`).
+ *
+ * @throws The `NEEDS_PARSER` marker when the parser must be loaded first.
+ */
+export function encodeOutgoingSync(value: unknown, label: string): Packet {
+  return encodeValue(value, label, {
+    to: "notebook",
+    resolve,
+    analyze: (source) => {
+      if (!analyze) throw NEEDS_PARSER;
+      return analyze(source);
+    },
+    origin: (fn) => origins.get(fn as object),
+    snapshot: label !== "result",
+  });
+}
+
+/** Whether an error from {@linkcode encodeOutgoingSync} asks for the parser. */
+export function needsParser(error: unknown): boolean {
+  return error === NEEDS_PARSER;
+}
+
+function resolve(name: string): unknown {
+  if (moduleNames.has(name) && moduleScope) {
+    try {
+      return moduleScope(name);
+    } catch {
+      return MISSING;
+    }
+  }
+  if (installed.has(name) || RUNTIME_GLOBALS.has(name)) return GLOBAL;
+  try {
+    return (0, eval)(name);
+  } catch {
+    return MISSING;
+  }
+}

@@ -1,0 +1,114 @@
+// What a function's or a job's source needs: its free names (by real
+// parsing), and for classes, what they need at definition time and which
+// private members their instances carry. Results are cached by source text,
+// so capturing the same functions again costs a map lookup.
+import { parseModule } from "./_parse.ts";
+import { analyzeProgram, type FreeNames, freeNames } from "./_scope.ts";
+import type { FunctionInfo } from "./_packet.ts";
+
+// deno-lint-ignore no-explicit-any
+type Node = any;
+
+/** What the code form of a job needs. */
+export interface CodeInfo {
+  /** One expression (its value is the result), not a module. */
+  expression: boolean;
+  /** Names it uses without declaring. */
+  free: FreeNames;
+  /** Its top-level bindings (a module's own names, imports included). */
+  declared: string[];
+}
+
+const CACHE_SIZE = 2000;
+const functions = new Map<string, FunctionInfo>();
+
+/**
+ * Analyzes the source of a function or class (`Function.prototype.toString`).
+ *
+ * @param source The source text.
+ * @returns Its free names and shape.
+ * @throws {TypeError} When the source does not parse.
+ */
+export function analyzeFunction(source: string): FunctionInfo {
+  let info = functions.get(source);
+  if (!info) {
+    if (functions.size >= CACHE_SIZE) functions.clear();
+    functions.set(source, info = analyze(source));
+  }
+  return info;
+}
+
+/**
+ * Analyzes job code (TypeScript or JavaScript).
+ *
+ * @param code The code.
+ * @returns Whether it is one expression, its free names and its own names.
+ * @throws {TypeError} When it does not parse.
+ */
+export function analyzeCode(code: string): CodeInfo {
+  const program = parseModule(code);
+  const { free, declared } = analyzeProgram(program);
+  const expression = program.body.length === 1 &&
+    program.body[0].type === "ExpressionStatement" &&
+    program.body[0].directive === undefined;
+  return { expression, free, declared: [...declared] };
+}
+
+function analyze(source: string): FunctionInfo {
+  let program: Node;
+  let method = false;
+  try {
+    program = parseModule(`(${source}\n)`, "function");
+  } catch (error) {
+    // A method's source (`name() {}`) is not an expression on its own.
+    try {
+      program = parseModule(`({${source}\n})`, "function");
+      method = true;
+    } catch {
+      throw error;
+    }
+  }
+  const node = program.body[0]?.expression;
+  const isClass = node?.type === "ClassExpression";
+  return {
+    isClass,
+    method,
+    free: freeNames(program),
+    eager: isClass ? eagerNames(node) : [],
+    privates: isClass ? privateNames(node) : [],
+  };
+}
+
+/** Names a class reads while it is being defined. */
+function eagerNames(node: Node): string[] {
+  const parts: Node[] = [];
+  const expr = (e: Node) =>
+    e && parts.push({ type: "ExpressionStatement", expression: e });
+  expr(node.superClass);
+  for (const d of node.decorators ?? []) expr(d);
+  for (const member of node.body.body) {
+    for (const d of member.decorators ?? []) expr(d);
+    if (member.computed) expr(member.key);
+    if (member.type === "StaticBlock") {
+      parts.push({ type: "BlockStatement", body: member.body });
+    } else if (
+      member.static && member.value &&
+      !member.value.type.endsWith("FunctionExpression")
+    ) {
+      expr(member.value);
+    }
+  }
+  return [...freeNames({ type: "Program", body: parts }).keys()];
+}
+
+/** Private members every instance carries (`#x` fields, methods, accessors). */
+function privateNames(node: Node): string[] {
+  const names: string[] = [];
+  for (const member of node.body.body) {
+    const key = member.key;
+    if (member.static || !key) continue;
+    if (key.type === "PrivateName") names.push(key.id.name);
+    else if (key.type === "PrivateIdentifier") names.push(key.name);
+  }
+  return names;
+}

@@ -1,0 +1,192 @@
+/**
+ * Capture: what a job takes from the notebook when `job()` is called, and
+ * what comes back when it ends.
+ *
+ * The job's function or code is parsed and scope-analyzed; every free name
+ * that is a notebook top-level name (and not a global a fresh job runtime
+ * has anyway) is copied with the codec, functions and classes as source with
+ * the names they use in turn. Anything that cannot be sent makes `job()`
+ * throw a `TypeError` before anything starts. Results and shared values come
+ * back through the same codec; a code job's exports land in the notebook.
+ *
+ * @module
+ */
+import {
+  decodePacket,
+  encodeNames,
+  type EncodeOptions,
+  type Packet,
+} from "./codec.ts";
+import type { JobState } from "./job.ts";
+import { JobError } from "./errors.ts";
+import { resolveNotebookName, writeNotebook } from "./_notebook.ts";
+import { analyzeCode, analyzeFunction } from "./_source.ts";
+
+/** What `job()` sends to a job runtime, and how to read what comes back. */
+export interface Capture {
+  /** How the runtime runs `source`. */
+  kind: "function" | "expression" | "module";
+  /** The function's source, or the code. */
+  source: string;
+  /** The notebook names the job uses, encoded; absent when none. */
+  value?: Packet;
+  /** A module's own top-level names (functions it exports may use them). */
+  declared?: string[];
+  /** The notebook names sent, in the order found. */
+  names: string[];
+  /** Decodes a packet the job sent (result, shared value). */
+  receive(packet: Packet): unknown;
+}
+
+const TO_JOB: EncodeOptions = {
+  to: "job",
+  resolve: resolveNotebookName,
+  analyze: analyzeFunction,
+  snapshot: true,
+};
+
+/**
+ * Captures a function job: its source and the notebook names it uses.
+ *
+ * @param fn The job's function.
+ * @returns What to send.
+ * @throws {TypeError} When its source does not parse, or a name it uses
+ * cannot be sent (the message names it, its path, why, and the fix).
+ * @example Usage
+ * ```ts
+ * import { captureFunction } from "./capture.ts";
+ * const capture = captureFunction(() => Math.max(1, 2));
+ * console.log(capture.names); // [] (Math is a global of every job runtime)
+ * ```
+ */
+export function captureFunction(fn: (...args: never[]) => unknown): Capture {
+  let source = Function.prototype.toString.call(fn);
+  const info = analyzeFunction(source);
+  if (info.method) {
+    source =
+      `Object.values(Object.getOwnPropertyDescriptors({${source}\n}))[0].value`;
+  }
+  return capture("function", source, info.free, undefined);
+}
+
+/**
+ * Captures a code job: one expression, or a module (TypeScript allowed).
+ *
+ * @param code The code.
+ * @returns What to send.
+ * @throws {TypeError} When the code does not parse, or a notebook name it
+ * uses cannot be sent.
+ * @example Usage
+ * ```ts
+ * import { captureCode } from "./capture.ts";
+ * console.log(captureCode("export const x: number = 1").kind); // "module"
+ * ```
+ */
+export function captureCode(code: string): Capture {
+  const info = analyzeCode(code);
+  return info.expression
+    ? capture("expression", code, info.free, undefined)
+    : capture("module", code, info.free, info.declared);
+}
+
+function capture(
+  kind: Capture["kind"],
+  source: string,
+  free: Map<string, boolean>,
+  declared: string[] | undefined,
+): Capture {
+  const { packet, functions } = encodeNames(free, TO_JOB);
+  const names = [...packet.ns?.keys() ?? []];
+  return {
+    kind,
+    source,
+    value: names.length ? packet : undefined,
+    declared,
+    names,
+    receive: (received) =>
+      decodePacket(received, { mode: "closure", origins: functions }).value,
+  };
+}
+
+/** What the engine knows of a job's request, for reading what comes back. */
+export interface Receiver {
+  kind: Capture["kind"];
+  receive?(packet: unknown): unknown;
+}
+
+/**
+ * Completes a job with the result packet its runtime sent: decodes it, and
+ * for a module job writes each export into the notebook (a name the notebook
+ * holds as a `const` stays in `job.exports`, with a warning). A result that
+ * cannot be decoded fails the job.
+ *
+ * @param state The job's state.
+ * @param request The job's request.
+ * @param packet The result packet.
+ * @param label How errors name the job, e.g. `Job 3 (crawl(urls))`.
+ */
+export function completeJob(
+  state: JobState,
+  request: Receiver,
+  packet: unknown,
+  label: string,
+): void {
+  let value: unknown;
+  try {
+    value = request.receive ? request.receive(packet) : packet;
+  } catch (error) {
+    return state.fail(
+      new JobError(
+        `${label} finished, but its result could not be read: ${
+          (error as Error).message
+        }`,
+        { cause: error },
+      ),
+    );
+  }
+  if (request.kind === "module" && value && typeof value === "object") {
+    for (const [name, exported] of Object.entries(value)) {
+      state.exports[name] = exported;
+      const warning = land(name, exported);
+      if (warning) state.warnings.push(warning);
+    }
+  }
+  state.complete(value);
+}
+
+/**
+ * Records a value a job published with `share()` in `job.exports`.
+ *
+ * @param state The job's state.
+ * @param request The job's request.
+ * @param name The name it was shared under.
+ * @param packet The value's packet.
+ */
+export function receiveShared(
+  state: JobState,
+  request: Receiver,
+  name: string,
+  packet: unknown,
+): void {
+  try {
+    state.exports[name] = request.receive ? request.receive(packet) : packet;
+  } catch (error) {
+    state.warnings.push(
+      `Shared value "${name}" could not be read: ${(error as Error).message}`,
+    );
+  }
+}
+
+const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
+
+function land(name: string, value: unknown): string | undefined {
+  if (name === "default" || !IDENTIFIER.test(name)) return undefined;
+  const outcome = writeNotebook(name, value);
+  if (outcome === "const") {
+    return `Export "${name}" was not written to the notebook: "${name}" is a const there; use job.exports.${name}`;
+  }
+  if (outcome === "global") {
+    return `Export "${name}" was not written to the notebook: it would replace the global ${name}; use job.exports.${name}`;
+  }
+  return undefined;
+}
