@@ -47,6 +47,17 @@ Deno.test("kernel harness runs real cells and records their messages", async (t)
     );
   });
 
+  await t.step("run() sends a batch at once and keeps listening", async () => {
+    const [first, second] = await k.run([
+      "setTimeout(() => console.log('late'), 300); 'first'",
+      "'second'",
+    ], { wait: false, listen: 500 });
+    assert.deepEqual([first.text, second.text], ['"first"', '"second"']);
+    assert.ok(second.sentAt - first.sentAt < 50, "sent together");
+    const late = k.messages.find((m) => m.content.text === "late\n");
+    assert.ok(late, "output 300 ms after the last cell was captured");
+  });
+
   await t.step(
     "display updates after the reply are still captured",
     async () => {
