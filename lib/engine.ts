@@ -50,9 +50,21 @@ export function engineLoad(): { running: number; queued: number } {
   return { running, queued: waiting.length };
 }
 
-/** Lets queued jobs start after `maxRunning` was raised. */
+/** Hands free slots to queued jobs (after a job ended or `maxRunning` rose). */
 export function wakeQueue(): void {
-  while (running < settings.maxRunning && waiting.length) waiting.shift()!();
+  while (running < settings.maxRunning && waiting.length) {
+    running++; // the slot passes to the woken job before anything else runs
+    waiting.shift()!();
+  }
+}
+
+/** Takes a slot now, or waits for one to be handed over. */
+function takeSlot(): Promise<void> | void {
+  if (running < settings.maxRunning && waiting.length === 0) {
+    running++;
+    return;
+  }
+  return new Promise<void>((resolve) => waiting.push(resolve));
 }
 
 function specFor(
@@ -106,12 +118,9 @@ export async function runJob(
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     if (options.signal?.aborted) return onAbort();
-    if (running >= settings.maxRunning) {
-      await new Promise<void>((resolve) => waiting.push(resolve));
-    }
-    if (state.finished) return;
-    running++;
+    await takeSlot();
     try {
+      if (state.finished) return;
       const spec = specFor(context.permissions, options.memory);
       const runtime = await pool.acquire(spec, context.isDefault);
       if (state.finished) return void runtime.kill();

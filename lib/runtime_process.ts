@@ -184,6 +184,7 @@ export class RuntimeProcess {
   /** Kills the runtime and everything it started; resolves once gone. */
   async kill(): Promise<void> {
     this.#killed = true;
+    this.#child.ref(); // an idle runtime is unref'd: wait for it all the same
     killGroup(this.pid);
     await this.exited;
     await this.#release();
