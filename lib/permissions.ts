@@ -6,7 +6,7 @@
  */
 
 /** The permission kinds a job can ask for, as in `deno run --allow-<kind>`. */
-export const PERMISSION_NAMES = [
+export const PERMISSION_NAMES: readonly [
   "read",
   "write",
   "net",
@@ -15,10 +15,27 @@ export const PERMISSION_NAMES = [
   "ffi",
   "sys",
   "import",
-] as const;
+] = [
+  "read",
+  "write",
+  "net",
+  "env",
+  "run",
+  "ffi",
+  "sys",
+  "import",
+];
 
 /** One permission kind, e.g. `"net"`. */
-export type PermissionName = typeof PERMISSION_NAMES[number];
+export type PermissionName =
+  | "read"
+  | "write"
+  | "net"
+  | "env"
+  | "run"
+  | "ffi"
+  | "sys"
+  | "import";
 
 /** `true` (all), `false` (none) or a list of paths, hosts, variables or commands. */
 export type PermissionValue = boolean | string[];

@@ -49,7 +49,34 @@ export function job<T>(
   fn: () => T | Promise<T>,
   options?: JobOptions,
 ): Job<Awaited<T>>;
+/**
+ * Starts code in the background: one expression gives its value; statements
+ * run as a module whose exports become the result (and notebook names).
+ *
+ * @param code TypeScript or JavaScript.
+ * @param options Name, permissions, timeout, memory cap, abort signal, display.
+ * @returns The job, already queued or running.
+ * @throws {TypeError} On code that does not parse or bad options.
+ * @example Usage
+ * ```ts ignore
+ * import { job } from "./submit.ts";
+ * console.log(await job("6 * 7")); // 42
+ * ```
+ */
 export function job(code: string, options?: JobOptions): Job<unknown>;
+/**
+ * Tagged-template form: ``job`code` `` is `job("code")`.
+ *
+ * @param code The template's text; `${…}` substitutions are refused.
+ * @param substitutions Must be empty.
+ * @returns The job, already queued or running.
+ * @throws {TypeError} On a substitution.
+ * @example Usage
+ * ```ts ignore
+ * import { job } from "./submit.ts";
+ * console.log(await job`6 * 7`); // 42
+ * ```
+ */
 export function job(
   code: TemplateStringsArray,
   ...substitutions: never[]
