@@ -64,9 +64,45 @@ export async function encodeOutgoing(
   } catch (error) {
     if (error !== NEEDS_PARSER) throw error;
   }
-  const url = new URL("./_source.ts", import.meta.url).href;
-  analyze = (await import(url)).analyzeFunction;
+  // A literal specifier: Deno prepares it with the runtime's module graph,
+  // so it loads without read permission, and only when needed.
+  analyze = (await import("./_source.ts")).analyzeFunction;
   return encodeOutgoingSync(value, label);
+}
+
+let sharing: Promise<void> | undefined;
+
+/**
+ * Sends a value shared with `share()`: at once when it can be encoded now,
+ * else once the parser is loaded (later shares wait their turn).
+ *
+ * @throws {TypeError} When the value cannot be sent.
+ */
+export function sendShared(
+  name: string,
+  value: unknown,
+  send: (message: unknown) => void,
+): void {
+  const label = `share("${name}")`;
+  if (!sharing) {
+    try {
+      return send({
+        t: "share",
+        name,
+        value: encodeOutgoingSync(value, label),
+      });
+    } catch (error) {
+      if (error !== NEEDS_PARSER) throw error;
+    }
+  }
+  sharing = (sharing ?? Promise.resolve()).then(async () => {
+    send({ t: "share", name, value: await encodeOutgoing(value, label) });
+  });
+}
+
+/** Resolves once every shared value is sent; rejects if one could not be. */
+export function sharesSent(): Promise<void> {
+  return sharing ?? Promise.resolve();
 }
 
 /**
@@ -85,11 +121,6 @@ export function encodeOutgoingSync(value: unknown, label: string): Packet {
     origin: (fn) => origins.get(fn as object),
     snapshot: label !== "result",
   });
-}
-
-/** Whether an error from {@linkcode encodeOutgoingSync} asks for the parser. */
-export function needsParser(error: unknown): boolean {
-  return error === NEEDS_PARSER;
 }
 
 function resolve(name: string): unknown {

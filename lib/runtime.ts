@@ -9,10 +9,10 @@ import { toRemoteError } from "./_remote_error.ts";
 import { progress, share } from "./context.ts";
 import {
   encodeOutgoing,
-  encodeOutgoingSync,
   installScope,
-  needsParser,
   scopeAccessor,
+  sendShared,
+  sharesSent,
   takeScopeAccessor,
 } from "./_runtime_scope.ts";
 
@@ -47,23 +47,14 @@ function flushProgress(): void {
 }
 
 const hooks: JobHooks = {
-  progress(done, total) {
+  progress(done, total): void {
     pendingProgress = total === undefined ? { done } : { done, total };
     const wait = lastProgressAt + PROGRESS_EVERY_MS - performance.now();
     if (wait <= 0) flushProgress();
     else progressTimer ??= setTimeout(flushProgress, wait);
   },
   share(name, value): void {
-    const label = `share("${name}")`;
-    try {
-      send({ t: "share", name, value: encodeOutgoingSync(value, label) });
-    } catch (error) {
-      if (!needsParser(error)) throw error;
-      encodeOutgoing(value, label).then(
-        (packet) => send({ t: "share", name, value: packet }),
-        fail,
-      );
-    }
+    sendShared(name, value, send);
   },
 };
 Object.defineProperty(globalThis, JOB_HOOKS, { value: hooks });
@@ -75,7 +66,7 @@ Object.defineProperties(globalThis, {
 });
 
 let finished = false;
-async function finish(message: Record<string, unknown>): Promise<void> {
+function finish(message: Record<string, unknown>): void {
   if (finished) return;
   finished = true;
   flushProgress();
@@ -83,8 +74,8 @@ async function finish(message: Record<string, unknown>): Promise<void> {
   Deno.exit(0);
 }
 
-function fail(error: unknown): Promise<void> {
-  return finish({ t: "error", error: toRemoteError(error) });
+function fail(error: unknown): void {
+  finish({ t: "error", error: toRemoteError(error) });
 }
 
 globalThis.addEventListener("unhandledrejection", (event) => {
@@ -125,9 +116,11 @@ async function execute(message: RunMessage): Promise<void> {
       value = { ...await importCode(message.source + accessor) };
       takeScopeAccessor(value as Record<string, unknown>);
     }
-    await finish({ t: "result", value: await encodeOutgoing(value, "result") });
+    const packet = await encodeOutgoing(value, "result");
+    await sharesSent();
+    finish({ t: "result", value: packet });
   } catch (error) {
-    await fail(error);
+    fail(error);
   }
 }
 
