@@ -39,3 +39,5 @@ export {
   JobTimeoutError,
   type RemoteError,
 } from "./lib/errors.ts";
+// Inside a `deno jupyter` kernel: live panels and the `jobs` table. Elsewhere a no-op.
+import "./kernel_ext/register.ts";

@@ -1,0 +1,160 @@
+/**
+ * What a job's live panel shows, as a Jupyter MIME bundle: HTML for
+ * notebooks and `text/plain` for text frontends. Pure rendering: it reads
+ * the job and sends nothing.
+ *
+ * @module
+ */
+import { type Job, type JobState, stateOf } from "../lib/job.ts";
+import { jobs } from "../lib/registry.ts";
+import { formatTraceback } from "../lib/traceback.ts";
+import { formatElapsed, formatProgress } from "../lib/_table.ts";
+import {
+  badge,
+  clip,
+  escapeHtml,
+  eta,
+  pre,
+  progressHtml,
+  STATUS_COLORS,
+  stripAnsi,
+} from "./_html.ts";
+
+/** Lines of output a panel shows. */
+export const PANEL_LOG_LINES = 10;
+const MAX_LINE = 400;
+const MAX_PREVIEW = 2000;
+
+/** A Jupyter MIME bundle. */
+export type MimeBundle = Record<string, string>;
+
+/**
+ * Renders a job's panel as it is now.
+ *
+ * @param job The job.
+ * @returns `text/html` and `text/plain` renderings.
+ * @example Usage
+ * ```ts ignore
+ * import { renderPanel } from "./panel_view.ts";
+ * Deno.jupyter.broadcast("display_data", { data: renderPanel(j), metadata: {}, transient: {} });
+ * ```
+ */
+export function renderPanel(job: Job<unknown>): MimeBundle {
+  const state = stateOf(job);
+  const parts = panelParts(job, state);
+  return {
+    "text/plain": panelText(job, parts),
+    "text/html": panelHtml(job, parts),
+  };
+}
+
+interface PanelParts {
+  lines: string[];
+  outcome: { kind: "result" | "error"; text: string } | undefined;
+  eta: string | undefined;
+}
+
+function panelParts(job: Job<unknown>, state: JobState): PanelParts {
+  const lines = state.logs.tail(PANEL_LOG_LINES)
+    .map((line) => clip(stripAnsi(line).replace(/\r/g, ""), MAX_LINE));
+  let outcome: PanelParts["outcome"];
+  if (job.status === "completed") {
+    outcome = { kind: "result", text: resultPreview(job.result) };
+  } else if (job.error) {
+    outcome = { kind: "error", text: tracebackOf(job) };
+  }
+  return { lines, outcome, eta: eta(job) };
+}
+
+/** A multi-line preview of a result, cut at {@linkcode MAX_PREVIEW} characters. */
+export function resultPreview(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === "string" ? JSON.stringify(value) : Deno.inspect(
+      value,
+      { depth: 4, iterableLimit: 20, colors: false, breakLength: 80 },
+    );
+  } catch {
+    text = String(value);
+  }
+  return clip(text, MAX_PREVIEW);
+}
+
+function tracebackOf(job: Job<unknown>): string {
+  try {
+    return jobs.traceback(job);
+  } catch { // removed from the registry: no source to show beside frames
+    return formatTraceback(job.error!, "");
+  }
+}
+
+function panelHtml(job: Job<unknown>, parts: PanelParts): string {
+  const color = STATUS_COLORS[job.status];
+  const rows: string[] = [];
+  rows.push(
+    `<div style="display:flex;gap:8px;align-items:center;flex-wrap:wrap">` +
+      `<strong class="bgjobs-name">${escapeHtml(clip(job.name, 80))}</strong>` +
+      `<span style="color:#6b7280">job ${job.id}</span>${badge(job.status)}` +
+      `<span class="bgjobs-elapsed" style="color:#6b7280">` +
+      `${formatElapsed(job.elapsed)}</span></div>`,
+  );
+  const progress = progressHtml(job, 240);
+  if (progress) {
+    const left = parts.eta
+      ? ` · ETA <span class="bgjobs-eta">${parts.eta}</span>`
+      : "";
+    rows.push(
+      `<div style="margin-top:6px;color:#374151">${progress}${left}</div>`,
+    );
+  }
+  if (parts.lines.length > 0) {
+    rows.push(pre(parts.lines.join("\n"), "bgjobs-logs", "#374151"));
+    rows.push(
+      `<div style="color:#9ca3af;font-size:11px">last ${PANEL_LOG_LINES} ` +
+        `lines at most; all output in <code>jobs.get(${job.id}).logs</code></div>`,
+    );
+  }
+  for (const warning of job.warnings) {
+    rows.push(
+      `<div class="bgjobs-warning" style="margin-top:4px;color:#b45309">` +
+        `⚠ ${escapeHtml(warning)}</div>`,
+    );
+  }
+  if (parts.outcome?.kind === "result") {
+    rows.push(`<div style="margin-top:6px;color:#374151">Result</div>`);
+    rows.push(pre(parts.outcome.text, "bgjobs-result"));
+  } else if (parts.outcome) {
+    rows.push(`<div style="margin-top:6px;color:${color}">Error</div>`);
+    rows.push(pre(parts.outcome.text, "bgjobs-error", "#991b1b"));
+  }
+  return `<div class="bgjobs-panel" data-job-id="${job.id}" ` +
+    `data-status="${job.status}" style="font-family:system-ui,-apple-system,` +
+    `'Segoe UI',sans-serif;font-size:13px;border:1px solid #d0d7de;` +
+    `border-left:4px solid ${color};border-radius:6px;padding:8px 10px;` +
+    `max-width:760px;background:#fff">${rows.join("")}</div>`;
+}
+
+function panelText(job: Job<unknown>, parts: PanelParts): string {
+  const out = [
+    `Job ${job.id} · ${clip(job.name, 80)} · ${job.status} · ${
+      formatElapsed(job.elapsed)
+    }`,
+  ];
+  if (job.progress) {
+    const p = job.progress;
+    const bar = p.total ? `[${textBar(p.done / p.total, 20)}] ` : "";
+    const left = parts.eta ? ` · ETA ${parts.eta}` : "";
+    out.push(`${bar}${formatProgress(job)}${left}`);
+  }
+  for (const line of parts.lines) out.push(`│ ${line}`);
+  for (const warning of job.warnings) out.push(`⚠ ${warning}`);
+  if (parts.outcome?.kind === "result") {
+    out.push(`Result: ${parts.outcome.text}`);
+  } else if (parts.outcome) out.push(parts.outcome.text);
+  return out.join("\n");
+}
+
+function textBar(ratio: number, width: number): string {
+  const filled = Math.round(Math.min(1, Math.max(0, ratio)) * width);
+  return "#".repeat(filled) + "·".repeat(width - filled);
+}

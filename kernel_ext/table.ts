@@ -1,0 +1,75 @@
+/**
+ * `jobs` as the value of a notebook cell: an HTML table of every job, with
+ * the text table of `jobs.status()` beside it for text frontends.
+ *
+ * @module
+ */
+import type { Job } from "../lib/job.ts";
+import { formatElapsed, outcome, textTable } from "../lib/_table.ts";
+import {
+  badge,
+  clip,
+  escapeHtml,
+  progressHtml,
+  STATUS_COLORS,
+} from "./_html.ts";
+
+const CELL = "padding:4px 10px;border-bottom:1px solid #e5e7eb;" +
+  "text-align:left;vertical-align:middle";
+const HEAD = `${CELL};font-weight:600;color:#374151;background:#f6f8fa`;
+
+/**
+ * Renders jobs as a Jupyter MIME bundle.
+ *
+ * @param list The jobs, oldest first.
+ * @returns `text/html` (a table) and `text/plain` (the text table).
+ * @example Usage
+ * ```ts
+ * import { renderJobsTable } from "./table.ts";
+ * console.log(renderJobsTable([])["text/plain"]); // "No jobs"
+ * ```
+ */
+export function renderJobsTable(
+  list: readonly Job<unknown>[],
+): Record<string, string> {
+  return { "text/plain": textTable(list), "text/html": htmlTable(list) };
+}
+
+function htmlTable(list: readonly Job<unknown>[]): string {
+  const style = "font-family:system-ui,-apple-system,'Segoe UI',sans-serif;" +
+    "font-size:13px;border-collapse:collapse;margin:0";
+  if (list.length === 0) {
+    return `<div class="bgjobs-table" style="${style};color:#6b7280">` +
+      `No jobs</div>`;
+  }
+  const heads = [
+    "id",
+    "name",
+    "status",
+    "elapsed",
+    "progress",
+    "result / error",
+  ]
+    .map((h) => `<th style="${HEAD}">${h}</th>`).join("");
+  const rows = list.map(row).join("");
+  return `<table class="bgjobs-table" style="${style}"><thead><tr>${heads}` +
+    `</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function row(job: Job<unknown>): string {
+  const text = outcome(job);
+  const color = job.status === "completed" ? "#111" : STATUS_COLORS[job.status];
+  const cells = [
+    `${job.id}`,
+    `<span title="${escapeHtml(job.name)}">${
+      escapeHtml(clip(job.name, 40))
+    }</span>`,
+    badge(job.status),
+    formatElapsed(job.elapsed),
+    progressHtml(job, 80),
+    `<code style="color:${color};white-space:pre">${escapeHtml(text)}</code>`,
+  ];
+  return `<tr data-job-id="${job.id}">${
+    cells.map((c) => `<td style="${CELL}">${c}</td>`).join("")
+  }</tr>`;
+}
