@@ -18,10 +18,16 @@ export interface Columns {
   n: number;
 }
 
+/** What {@linkcode toColumns} found: the columns, and which hold objects. */
+export interface Extracted extends Columns {
+  /** Per column: it holds objects, which the caller still has to encode. */
+  nested: boolean[];
+}
+
 type Extractor = (
   rows: unknown[],
   cols: unknown[][],
-  numeric: boolean[],
+  kinds: number[],
   proto: object,
 ) => boolean;
 type Builder = (cols: ArrayLike<unknown>[], n: number) => unknown[];
@@ -31,9 +37,10 @@ const builders = new Map<string, Builder>();
 
 /**
  * Turns `rows` into columns when every row is a plain object with the same
- * keys in the same order and only primitive values; otherwise `undefined`.
+ * keys in the same order (and no function or symbol values); otherwise
+ * `undefined`.
  */
-export function toColumns(rows: unknown[]): Columns | undefined {
+export function toColumns(rows: unknown[]): Extracted | undefined {
   const first = rows[0];
   if (
     typeof first !== "object" || first === null ||
@@ -45,14 +52,15 @@ export function toColumns(rows: unknown[]): Columns | undefined {
   let extract = extractors.get(signature);
   if (!extract) extractors.set(signature, extract = makeExtractor(keys));
   const cols: unknown[][] = keys.map(() => []);
-  const numeric: boolean[] = [];
-  if (!extract(rows, cols, numeric, Object.prototype)) return undefined;
+  const kinds: number[] = [];
+  if (!extract(rows, cols, kinds, Object.prototype)) return undefined;
   return {
     keys,
     cols: cols.map((col, i) =>
-      numeric[i] ? Float64Array.from(col as number[]) : col
+      kinds[i] === NUMBERS ? Float64Array.from(col as number[]) : col
     ),
     n: rows.length,
+    nested: kinds.map((kind) => kind === OBJECTS),
   };
 }
 
@@ -64,13 +72,17 @@ export function fromColumns(columns: Columns): unknown[] {
   return build(columns.cols, columns.n);
 }
 
+const NUMBERS = 0;
+const OBJECTS = 2;
+
 // The generated loop checks each row's keys with `for…in` (fast on objects
-// of one shape) and records which columns hold only numbers.
+// of one shape) and records what each column holds: only numbers (0), only
+// primitives (1), or objects too (2).
 function makeExtractor(keys: string[]): Extractor {
   const k = keys.length;
   const lines = [
     `const KEYS = ${JSON.stringify(keys)};`,
-    ...keys.map((_, i) => `const c${i} = cols[${i}]; let n${i} = true;`),
+    ...keys.map((_, i) => `const c${i} = cols[${i}]; let k${i} = 0;`),
     "for (let i = 0; i < rows.length; i++) {",
     "  const r = rows[i];",
     "  if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== proto) return false;",
@@ -81,20 +93,22 @@ function makeExtractor(keys: string[]): Extractor {
   keys.forEach((key, i) => {
     lines.push(
       `  const v${i} = r[${JSON.stringify(key)}];`,
-      `  if (typeof v${i} === 'object' ? v${i} !== null : typeof v${i} === 'function' || typeof v${i} === 'symbol') return false;`,
-      `  if (typeof v${i} !== 'number') n${i} = false;`,
+      `  if (typeof v${i} !== 'number') {`,
+      `    if (typeof v${i} === 'function' || typeof v${i} === 'symbol') return false;`,
+      `    k${i} = typeof v${i} === 'object' && v${i} !== null ? 2 : k${i} || 1;`,
+      `  }`,
       `  c${i}.push(v${i});`,
     );
   });
   lines.push(
     "}",
-    ...keys.map((_, i) => `numeric[${i}] = n${i};`),
+    ...keys.map((_, i) => `kinds[${i}] = k${i};`),
     "return true;",
   );
   return new Function(
     "rows",
     "cols",
-    "numeric",
+    "kinds",
     "proto",
     lines.join("\n"),
   ) as Extractor;

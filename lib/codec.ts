@@ -62,6 +62,12 @@ const ERROR_TYPES = [
 ];
 const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
 
+function isPrimitive(x: unknown): boolean {
+  return typeof x === "object"
+    ? x === null
+    : typeof x !== "function" && typeof x !== "symbol";
+}
+
 type ViewConstructor = new (b: ArrayBuffer, o: number, n: number) => object;
 
 /**
@@ -219,7 +225,9 @@ class Encoder {
 
   #plain(v: object, out: Record<string, unknown>): object {
     this.#memo.set(v, out);
-    for (const key of Object.keys(v)) {
+    const own = Object.getPrototypeOf(v) === Object.prototype ? undefined : v;
+    for (const key in v) {
+      if (own && !Object.hasOwn(own, key)) continue;
       const y = this.#child((v as Record<string, unknown>)[key], key);
       if (key === "__proto__") {
         Object.defineProperty(out, key, {
@@ -257,22 +265,58 @@ class Encoder {
   #table(rows: unknown[]): Placeholder | undefined {
     const columns = toColumns(rows);
     if (!columns) return undefined;
+    // Values in columns must not need putting back after the rows are
+    // rebuilt: objects in them hold primitives only.
+    for (let c = 0; c < columns.cols.length; c++) {
+      if (
+        columns.nested[c] && !(columns.cols[c] as unknown[]).every(this.#flat)
+      ) {
+        return undefined;
+      }
+    }
     const token = new TableToken(rows);
     for (let i = 0; i < rows.length; i++) {
-      if (this.#memo.has(rows[i])) { // a row seen before, or twice
+      if (this.#memo.has(rows[i])) {
         for (let j = 0; j < i; j++) this.#memo.delete(rows[j]);
         return undefined;
       }
       this.#memo.set(rows[i], token);
     }
+    for (let c = 0; c < columns.cols.length; c++) {
+      const col = columns.cols[c];
+      if (col instanceof Float64Array) {
+        columns.cols[c] = this.#view(col, true) as Float64Array;
+      } else if (columns.nested[c]) {
+        this.path.push({ m: `[…].${columns.keys[c]}` });
+        columns.cols[c] = this.#array(col as unknown[], false) as unknown[];
+        this.path.pop();
+      }
+    }
     token.ph = new Placeholder();
     this.#memo.set(rows, token.ph);
-    columns.cols = columns.cols.map((col) =>
-      col instanceof Float64Array ? this.#view(col, true) as Float64Array : col
-    );
-    this.#subs.push(token.ph, SUB.table, columns);
+    const { keys, cols, n } = columns;
+    this.#subs.push(token.ph, SUB.table, { keys, cols, n });
     return token.ph;
   }
+
+  /** A plain object or array of primitives, not a row of a table. */
+  #flat = (v: unknown): boolean => {
+    if (typeof v !== "object" || v === null) return true;
+    const proto = Object.getPrototypeOf(v);
+    if (proto === Array.prototype) {
+      const list = v as unknown[];
+      for (let i = 0; i < list.length; i++) {
+        if (!isPrimitive(list[i])) return false;
+      }
+      return true;
+    }
+    if (proto !== Object.prototype) return false;
+    if (this.#memo.get(v) instanceof TableToken) return false;
+    for (const key in v) {
+      if (!isPrimitive((v as Record<string, unknown>)[key])) return false;
+    }
+    return true;
+  };
 
   #rowRef(row: object, token: TableToken): Placeholder {
     const ph = new Placeholder();

@@ -139,7 +139,7 @@ Deno.test("codec sends functions as source with the values they use", async () =
   });
   assert.equal(packet.fns?.length, 1);
   const back = await roundTrip({
-    f: function named(a: number) {
+    f: function named(a: number): number {
       return a + 1;
     },
   }) as {
