@@ -15,9 +15,9 @@ import type { JobState } from "./job.ts";
 import type { JobOptions } from "./options.ts";
 import { permissionFlags, type ResolvedPermissions } from "./permissions.ts";
 import { RuntimePool } from "./pool.ts";
-import type { RunEnd, RuntimeSpec } from "./runtime_process.ts";
+import type { RunEnd, RuntimeProcess, RuntimeSpec } from "./runtime_process.ts";
 import { runtimeEnv } from "./_env.ts";
-import { completeJob, receiveShared } from "./capture.ts";
+import { completeJob, type Receiver, receiveShared } from "./capture.ts";
 
 /** What to run in a job runtime. */
 export interface RunRequest {
@@ -58,8 +58,14 @@ export function wakeQueue(): void {
   }
 }
 
+/** Gives a slot back and wakes the next queued job. */
+export function releaseSlot(): void {
+  running--;
+  wakeQueue();
+}
+
 /** Takes a slot now, or waits for one to be handed over. */
-function takeSlot(): Promise<void> | void {
+export function takeSlot(): Promise<void> | void {
   if (running < settings.maxRunning && waiting.length === 0) {
     running++;
     return;
@@ -67,7 +73,8 @@ function takeSlot(): Promise<void> | void {
   return new Promise<void>((resolve) => waiting.push(resolve));
 }
 
-function specFor(
+/** The launch spec of runtimes with these permissions and memory cap. */
+export function specFor(
   permissions: ResolvedPermissions,
   memory?: number,
 ): RuntimeSpec {
@@ -80,37 +87,66 @@ function specFor(
   };
 }
 
+/** Who a job is and how it runs: what the engine needs besides the work. */
+export interface JobContext {
+  id: number;
+  name: string;
+  permissions: ResolvedPermissions;
+  options: JobOptions;
+  isDefault: boolean;
+}
+
+/** What a job's work gets from {@linkcode drive}. */
+export interface Driver {
+  /** Takes a runtime for this job; stopping the job kills it. */
+  runtime(): Promise<RuntimeProcess>;
+  /** Why the job was stopped (kill, abort, timeout), once it was. */
+  readonly stopped: Error | undefined;
+}
+
 /**
- * Runs a job to its end, writing its state as it goes.
+ * Drives a job's life around its work: waits for a slot under `maxRunning`,
+ * wires `kill()`, `signal` and `timeout` to kill every runtime the work took,
+ * and fails the job when the work cannot start.
  *
  * @param state The job's state.
- * @param request What to run.
- * @param context Its id, name, resolved permissions and options.
+ * @param context Its id, name, permissions and options.
+ * @param work Takes runtimes, calls `state.start()`, and settles the state.
  */
-export async function runJob(
+export async function drive(
   state: JobState,
-  request: RunRequest,
-  context: {
-    id: number;
-    name: string;
-    permissions: ResolvedPermissions;
-    options: JobOptions;
-    isDefault: boolean;
-  },
+  context: JobContext,
+  work: (driver: Driver) => Promise<void>,
 ): Promise<void> {
   const { id, name, options } = context;
-  let stopError: Error | undefined;
-  let stopRuntime: (() => Promise<void>) | undefined;
-  let finished: Promise<void> | undefined;
+  const label = `Job ${id} (${name})`;
+  const runtimes = new Set<RuntimeProcess>();
+  let stopped: Error | undefined;
+  let working: Promise<void> | undefined;
   state.stop = async (error) => {
-    stopError ??= error;
-    if (!stopRuntime) return state.fail(error, statusFor(error));
-    await stopRuntime();
-    await finished;
+    stopped ??= error;
+    if (!working) return state.fail(error, statusFor(error));
+    await Promise.all([...runtimes].map((r) => r.kill()));
+    await working.catch(() => {}); // its failure is the job's, reported there
+  };
+  const driver: Driver = {
+    async runtime() {
+      const spec = specFor(context.permissions, options.memory);
+      const runtime = await pool.acquire(spec, context.isDefault);
+      if (stopped) {
+        await runtime.kill();
+        throw stopped;
+      }
+      runtimes.add(runtime);
+      return runtime;
+    },
+    get stopped() {
+      return stopped;
+    },
   };
   const onAbort = () =>
     state.stop?.(
-      new JobKilledError(`Job ${id} (${name}) was aborted`, {
+      new JobKilledError(`${label} was aborted`, {
         cause: options.signal?.reason,
       }),
     );
@@ -121,48 +157,65 @@ export async function runJob(
     await takeSlot();
     try {
       if (state.finished) return;
-      const spec = specFor(context.permissions, options.memory);
-      const runtime = await pool.acquire(spec, context.isDefault);
-      if (state.finished) return void runtime.kill();
-      stopRuntime = () => runtime.kill();
       if (options.timeout !== undefined) {
-        const ms = options.timeout;
+        const ms = options.timeout; // counted from the start, not the queue
         timer = setTimeout(() => {
           state.stop?.(
-            new JobTimeoutError(`Job ${id} (${name}) timed out after ${ms} ms`),
+            new JobTimeoutError(`${label} timed out after ${ms} ms`),
           );
         }, ms);
       }
-      state.start();
-      const { kind, source, value, declared } = request;
-      finished = runtime.run({ t: "run", kind, source, value, declared }, {
-        onOutput: (text) => {
-          state.logs.append(text);
-          state.changed();
-        },
-        onMessage: (msg) => onMessage(state, msg, request),
-      }).then((end) => settle(state, end, stopError, context, request));
-      await finished;
+      working = work(driver);
+      await working;
     } finally {
-      running--;
-      wakeQueue();
+      releaseSlot();
     }
   } catch (error) {
+    if (stopped) return state.fail(stopped, statusFor(stopped));
     state.fail(
-      new JobError(
-        `Job ${id} (${name}) could not start: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      ),
+      new JobError(`${label} could not start: ${(error as Error).message}`, {
+        cause: error,
+      }),
     );
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);
+    await Promise.all([...runtimes].map((r) => r.kill()));
   }
 }
 
-function statusFor(error: Error): "failed" | "killed" {
+/**
+ * Runs a job to its end in one runtime, writing its state as it goes.
+ *
+ * @param state The job's state.
+ * @param request What to run.
+ * @param context Its id, name, resolved permissions and options.
+ */
+export function runJob(
+  state: JobState,
+  request: RunRequest,
+  context: JobContext,
+): Promise<void> {
+  return drive(state, context, async (driver) => {
+    const runtime = await driver.runtime();
+    state.start();
+    const { kind, source, value, declared } = request;
+    const end = await runtime.run({ t: "run", kind, source, value, declared }, {
+      onOutput: (text) => appendOutput(state, text),
+      onMessage: (msg) => onMessage(state, msg, request),
+    });
+    settle(state, end, driver.stopped, context, request);
+  });
+}
+
+/** Adds a runtime's output to the job's logs. */
+export function appendOutput(state: JobState, text: string): void {
+  state.logs.append(text);
+  state.changed();
+}
+
+/** A stopped job's final status: a timeout fails it, the rest kill it. */
+export function statusFor(error: Error): "failed" | "killed" {
   return error instanceof JobTimeoutError ? "failed" : "killed";
 }
 
@@ -181,12 +234,13 @@ function onMessage(
   state.changed();
 }
 
-function settle(
+/** Turns how a runtime ended into the job's final state. */
+export function settle(
   state: JobState,
   end: RunEnd,
   stopError: Error | undefined,
   context: { id: number; name: string; options: JobOptions },
-  request: RunRequest,
+  request: Receiver,
 ): void {
   const label = `Job ${context.id} (${context.name})`;
   if (stopError) return state.fail(stopError, statusFor(stopError));

@@ -66,6 +66,7 @@ export class RuntimeProcess {
   #writer: Deno.FsFile;
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
   #killed = false;
+  #sending: Promise<void> = Promise.resolve();
 
   private constructor(
     child: Deno.ChildProcess,
@@ -148,6 +149,17 @@ export class RuntimeProcess {
     }
   }
 
+  /**
+   * Sends a message to the runtime; messages go out whole and in order.
+   * Fails silently once the runtime is gone (its run reports how it ended).
+   */
+  send(message: unknown): Promise<void> {
+    const frame = encodeFrame(message);
+    this.#sending = this.#sending.then(() => writeAll(this.#writer, frame))
+      .catch(() => {});
+    return this.#sending;
+  }
+
   /** Lets a plain script exit while this runtime waits in the pool. */
   idle(): void {
     this.#child.unref();
@@ -163,7 +175,7 @@ export class RuntimeProcess {
     const output = pump(this.#child.stdout, handlers.onOutput);
     let end: RunEnd | undefined;
     try {
-      await writeAll(this.#writer, encodeFrame(message));
+      await this.send(message);
       for await (const frame of readFrames(this.#reader)) {
         const msg = frame as Record<string, unknown>;
         if (msg.t === "result") end = { kind: "result", value: msg.value };
@@ -185,9 +197,15 @@ export class RuntimeProcess {
   async kill(): Promise<void> {
     this.#killed = true;
     this.#child.ref(); // an idle runtime is unref'd: wait for it all the same
+    const members = descendants(this.pid);
     killGroup(this.pid);
     await this.exited;
     await this.#release();
+    // The supervisor is reaped first; wait until the runtime and what it
+    // started have died too, so their CPU and memory are free.
+    for (let i = 0; i < 1000 && members.some(running); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
 
   async #release(): Promise<void> {
@@ -248,10 +266,45 @@ async function openedOrExited<T>(
   }
 }
 
+/** SIGKILLs a process group; false when no process of it is left. */
 function killGroup(pid: number): void {
   try {
     Deno.kill(-pid, "SIGKILL");
   } catch { /* already gone */ }
+}
+
+/** The processes below `pid`, from /proc (none where there is no /proc). */
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const visit = (parent: number) => {
+    let children: string;
+    try {
+      children = Deno.readTextFileSync(
+        `/proc/${parent}/task/${parent}/children`,
+      );
+    } catch {
+      return;
+    }
+    for (
+      const child of children.trim().split(" ").filter(Boolean).map(Number)
+    ) {
+      out.push(child);
+      if (out.length < 10_000) visit(child);
+    }
+  };
+  visit(pid);
+  return out;
+}
+
+/** Whether a process still runs (a zombie has released its CPU and memory). */
+function running(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat[stat.lastIndexOf(")") + 2];
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
 }
 
 async function pump(

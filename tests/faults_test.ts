@@ -80,9 +80,9 @@ jobTest("an unhandled rejection in a job fails that job", async () => {
 jobTest(
   "a result that cannot be sent fails the job with a clear message",
   async () => {
-    const j = job(() => () => 1);
+    const j = job(() => new WeakMap());
     assert.equal(await j.done, "failed");
-    assert.match(j.error!.message, /Cannot send the result to the notebook/);
+    assert.match(j.error!.message, /Cannot send "result" to the notebook: a WeakMap cannot be copied/);
   },
 );
 
