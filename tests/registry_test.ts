@@ -3,83 +3,112 @@ import { job, jobs } from "../mod.ts";
 import { stateOf } from "../lib/job.ts";
 import { jobTest } from "./_util.ts";
 
-jobTest("200 jobs with maxRunning 4 all complete, none lost, registry consistent", async () => {
-  jobs.flush();
-  jobs.configure({ maxRunning: 4 });
-  try {
-    let peak = 0;
-    const list = Array.from({ length: 200 }, (_, i) =>
-      job(`${i} * 2`, { name: `double ${i}` }));
-    const sampler = setInterval(() => peak = Math.max(peak, jobs.running.length), 2);
-    const results = await Promise.all(list);
-    clearInterval(sampler);
-    assert.deepEqual(results, list.map((_, i) => i * 2));
-    assert.ok(peak <= 4, `${peak} ran at once`);
-    assert.equal(jobs.completed.length, 200);
-    assert.equal(new Set(list.map((j) => j.id)).size, 200);
-    assert.equal(jobs.running.length + jobs.queued.length + jobs.failed.length, 0);
-  } finally {
-    jobs.configure({ maxRunning: 16 });
-  }
-});
+jobTest(
+  "200 jobs with maxRunning 4 all complete, none lost, registry consistent",
+  async () => {
+    jobs.flush();
+    jobs.configure({ maxRunning: 4 });
+    try {
+      let peak = 0;
+      const list = Array.from(
+        { length: 200 },
+        (_, i) => job(`${i} * 2`, { name: `double ${i}` }),
+      );
+      const sampler = setInterval(
+        () => peak = Math.max(peak, jobs.running.length),
+        2,
+      );
+      const results = await Promise.all(list);
+      clearInterval(sampler);
+      assert.deepEqual(results, list.map((_, i) => i * 2));
+      assert.ok(peak <= 4, `${peak} ran at once`);
+      assert.equal(jobs.completed.length, 200);
+      assert.equal(new Set(list.map((j) => j.id)).size, 200);
+      assert.equal(
+        jobs.running.length + jobs.queued.length + jobs.failed.length,
+        0,
+      );
+    } finally {
+      jobs.configure({ maxRunning: 16 });
+    }
+  },
+);
 
-jobTest("statuses move queued → running → completed with timestamps", async () => {
-  jobs.configure({ maxRunning: 1 });
-  try {
-    const a = job(() => new Promise((r) => setTimeout(() => r("a"), 200)));
-    const b = job(() => "b");
-    assert.equal(b.status, "queued");
-    assert.equal(b.startedAt, undefined);
-    assert.equal(b.elapsed, 0);
-    await a;
-    assert.equal(await b, "b");
-    assert.equal(b.status, "completed");
-    assert.ok(b.startedAt! <= b.endedAt!);
-    assert.ok(a.elapsed >= 150, `a ran ${a.elapsed} ms`);
-    assert.equal(await b.done, "completed");
-  } finally {
-    jobs.configure({ maxRunning: 16 });
-  }
-});
+jobTest(
+  "statuses move queued → running → completed with timestamps",
+  async () => {
+    jobs.configure({ maxRunning: 1 });
+    try {
+      const a = job(() => new Promise((r) => setTimeout(() => r("a"), 200)));
+      const b = job(() => "b");
+      assert.equal(b.status, "queued");
+      assert.equal(b.startedAt, undefined);
+      assert.equal(b.elapsed, 0);
+      await a;
+      assert.equal(await b, "b");
+      assert.equal(b.status, "completed");
+      assert.ok(b.startedAt! <= b.endedAt!);
+      assert.ok(a.elapsed >= 150, `a ran ${a.elapsed} ms`);
+      assert.equal(await b.done, "completed");
+    } finally {
+      jobs.configure({ maxRunning: 16 });
+    }
+  },
+);
 
-jobTest("a runtime serves one job: no state leaks from job to job", async () => {
-  jobs.configure({ warm: 2 });
-  await job(() => {
-    (globalThis as Record<string, unknown>).leak = "secret";
-  });
-  assert.equal(await job(() => typeof (globalThis as Record<string, unknown>).leak), "undefined");
-  jobs.configure({ warm: 1 });
-});
+jobTest(
+  "a runtime serves one job: no state leaks from job to job",
+  async () => {
+    jobs.configure({ warm: 2 });
+    await job(() => {
+      (globalThis as Record<string, unknown>).leak = "secret";
+    });
+    assert.equal(
+      await job(() => typeof (globalThis as Record<string, unknown>).leak),
+      "undefined",
+    );
+    jobs.configure({ warm: 1 });
+  },
+);
 
-jobTest("get, list, result, remove and flush keep the registry straight", async () => {
-  const ok = job(() => 1);
-  const bad = job(() => {
-    throw new Error("nope");
-  });
-  const slow = job(() => new Promise(() => {}));
-  await ok.done;
-  await bad.done;
-  assert.equal(jobs.get(ok.id), ok);
-  assert.equal(jobs.result(ok), 1);
-  assert.throws(() => jobs.result(bad.id), /nope/);
-  assert.throws(() => jobs.result(slow), RangeError);
-  assert.throws(() => jobs.remove(slow), TypeError);
-  assert.equal(jobs.get(slow.id), slow);
-  jobs.remove(ok);
-  assert.equal(jobs.get(ok.id), undefined);
-  assert.throws(() => jobs.remove(ok.id), RangeError);
-  await slow.kill();
-  const removed = jobs.flush();
-  assert.ok(removed >= 2);
-  assert.equal(jobs.list().filter((j) => stateOf(j).finished).length, 0);
-});
+jobTest(
+  "get, list, result, remove and flush keep the registry straight",
+  async () => {
+    const ok = job(() => 1);
+    const bad = job(() => {
+      throw new Error("nope");
+    });
+    const slow = job(() => new Promise(() => {}));
+    await ok.done;
+    await bad.done;
+    assert.equal(jobs.get(ok.id), ok);
+    assert.equal(jobs.result(ok), 1);
+    assert.throws(() => jobs.result(bad.id), /nope/);
+    assert.throws(() => jobs.result(slow), RangeError);
+    assert.throws(() => jobs.remove(slow), TypeError);
+    assert.equal(jobs.get(slow.id), slow);
+    jobs.remove(ok);
+    assert.equal(jobs.get(ok.id), undefined);
+    assert.throws(() => jobs.remove(ok.id), RangeError);
+    await slow.kill();
+    const removed = jobs.flush();
+    assert.ok(removed >= 2);
+    assert.equal(jobs.list().filter((j) => stateOf(j).finished).length, 0);
+  },
+);
 
 jobTest("jobs.status() is a text table of every job", async () => {
   const j = job(() => 6 * 7, { name: "answer" });
   await j;
   const table = jobs.status();
-  assert.match(table.split("\n")[0], /^id\s+name\s+status\s+elapsed\s+progress\s+result \/ error$/);
-  assert.match(table, new RegExp(`^${j.id}\\s+answer\\s+completed\\s+\\d+ ms\\s+42$`, "m"));
+  assert.match(
+    table.split("\n")[0],
+    /^id\s+name\s+status\s+elapsed\s+progress\s+result \/ error$/,
+  );
+  assert.match(
+    table,
+    new RegExp(`^${j.id}\\s+answer\\s+completed\\s+\\d+ ms\\s+42$`, "m"),
+  );
 });
 
 jobTest("bad input leaves the registry as it was", () => {
@@ -96,11 +125,18 @@ jobTest("bad input leaves the registry as it was", () => {
     [(() => 1).bind(null), undefined],
   ];
   for (const [what, options] of bad) {
-    assert.throws(() => job(what as never, options as never), (e: Error) =>
-      (e instanceof TypeError || e instanceof RangeError) && /^Cannot|^Unknown/.test(e.message));
+    assert.throws(
+      () => job(what as never, options as never),
+      (e: Error) =>
+        (e instanceof TypeError || e instanceof RangeError) &&
+        /^Cannot|^Unknown/.test(e.message),
+    );
   }
   const x = 1;
-  const tag = job as unknown as (s: TemplateStringsArray, ...v: unknown[]) => unknown;
+  const tag = job as unknown as (
+    s: TemplateStringsArray,
+    ...v: unknown[]
+  ) => unknown;
   assert.throws(() => tag`${x} + 1`, /substitutions/);
   assert.equal(jobs.list().length, before);
   return Promise.resolve();
