@@ -25,12 +25,13 @@ export interface DecodeOptions {
  *
  * @param packet The packet, as deserialized (attachments in `raw`).
  * @param options The mode, and the receiver's own functions.
- * @returns The value and the names its functions use.
+ * @returns The value, the names its functions use, and the functions by
+ * record index.
  */
 export function decodePacket(
   packet: Packet,
   options: DecodeOptions,
-): { value: unknown; names: Map<string, unknown> } {
+): { value: unknown; names: Map<string, unknown>; functions: unknown[] } {
   const resolved = new Map<unknown, unknown>();
   const fnIndex = new Map<unknown, number>();
   const buffers: ArrayBuffer[] = [];
@@ -91,7 +92,7 @@ export function decodePacket(
   });
   const names = new Map<string, unknown>();
   for (const [name, value] of packet.ns ?? []) names.set(name, fix(value));
-  return { value: fix(packet.v), names };
+  return { value: fix(packet.v), names, functions: fns };
 }
 
 function applySites(

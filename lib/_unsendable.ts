@@ -157,11 +157,11 @@ export function builtinPath(fn: unknown): string | undefined {
     }
     for (const name of RUNTIME_GLOBALS) {
       const value = read(global, name);
+      // Not through `global`, `self` …: the notebook's own names live there.
       if (
-        !value || (typeof value !== "object" && typeof value !== "function")
-      ) {
-        continue;
-      }
+        !value || value === globalThis ||
+        (typeof value !== "object" && typeof value !== "function")
+      ) continue;
       for (const key of Object.getOwnPropertyNames(value)) {
         const member = read(value as Record<string, unknown>, key);
         if (typeof member === "function" && !builtinPaths.has(member)) {

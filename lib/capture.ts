@@ -15,6 +15,7 @@ import {
   decodePacket,
   encodeNames,
   type EncodeOptions,
+  encodeValue,
   type Packet,
 } from "./codec.ts";
 import type { JobState } from "./job.ts";
@@ -38,10 +39,15 @@ export interface Capture {
   receive(packet: Packet): unknown;
 }
 
+// Functions a job sent back keep the values they were sent with (a code
+// job's private names), so they can be sent to a later job in turn.
+const scopes = new WeakMap<object, ReadonlyMap<string, unknown>>();
+
 const TO_JOB: EncodeOptions = {
   to: "job",
   resolve: resolveNotebookName,
   analyze: analyzeFunction,
+  scope: (fn) => scopes.get(fn as object),
   snapshot: true,
 };
 
@@ -103,9 +109,33 @@ function capture(
     value: names.length ? packet : undefined,
     declared,
     names,
-    receive: (received) =>
-      decodePacket(received, { mode: "closure", origins: functions }).value,
+    receive(received): unknown {
+      const decoded = decodePacket(received, {
+        mode: "closure",
+        origins: functions,
+      });
+      received.fns?.forEach((record, index) => {
+        const fn = decoded.functions[index];
+        if (record.s !== undefined && typeof fn === "function") {
+          scopes.set(fn, decoded.names);
+        }
+      });
+      return decoded.value;
+    },
   };
+}
+
+/**
+ * Encodes a value for a job runtime the way notebook names are sent (e.g.
+ * the items of `jobs.map`).
+ *
+ * @param value The value.
+ * @param label How refusals name it, e.g. `"items[3]"`.
+ * @returns The packet.
+ * @throws {TypeError} Naming the path of what cannot be sent.
+ */
+export function encodeForJob(value: unknown, label: string): Packet {
+  return encodeValue(value, label, TO_JOB);
 }
 
 /** What the engine knows of a job's request, for reading what comes back. */

@@ -42,6 +42,8 @@ export interface EncodeOptions {
   resolve(name: string): unknown;
   /** Free names and shape of a function's source. */
   analyze(source: string): FunctionInfo;
+  /** Values a function closes over, that its free names mean first. */
+  scope?(fn: unknown): ReadonlyMap<string, unknown> | undefined;
   /** The id the receiver knows a function by, when it came from there. */
   origin?(fn: unknown): { id: number; privates?: string[] } | undefined;
   /** Copy big buffers now, so later writes to them do not travel. @default {true} */
@@ -117,6 +119,7 @@ class Encoder {
   #infos: (FunctionInfo | undefined)[] = [];
   #ns = new Map<string, unknown>();
   #bound = new Set<string>();
+  #boundValue = new Map<string, unknown>();
   #subs: unknown[] = [];
   #sites: unknown[] = [];
   #rebuilds: unknown[] = [];
@@ -163,6 +166,7 @@ class Encoder {
       this.refuse(freeNameRefusal(name, undefined, this.options.to));
     }
     this.#bound.add(name);
+    this.#boundValue.set(name, value);
     this.#ns.set(name, this.value(value));
     this.path.splice(0, Infinity, ...path);
     this.#via = via;
@@ -576,9 +580,20 @@ class Encoder {
     }
     const where = this.#pathText();
     const values = new Map<string, unknown>();
+    const scope = this.options.scope?.(fn);
     for (const [name, typeofOnly] of info.free) {
-      if (this.#bound.has(name)) continue;
-      const value = this.options.resolve(name);
+      const own = scope?.has(name) ?? false;
+      if (this.#bound.has(name)) {
+        if (own && this.#boundValue.get(name) !== scope!.get(name)) {
+          this.refuse({
+            why:
+              `it uses its own "${name}", and something sent with it uses a different "${name}"`,
+            fix: "rename one of them",
+          });
+        }
+        continue;
+      }
+      const value = own ? scope!.get(name) : this.options.resolve(name);
       if (value === MISSING && !typeofOnly) {
         const refusal = freeNameRefusal(name, where, this.options.to);
         return builtin() ?? (soft ? refusal : this.refuse(refusal));
