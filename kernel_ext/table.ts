@@ -15,7 +15,9 @@ import {
 } from "./_html.ts";
 
 const CELL = "padding:4px 10px;border-bottom:1px solid #e5e7eb;" +
-  "text-align:left;vertical-align:middle";
+  "text-align:left;vertical-align:middle;white-space:nowrap";
+const OUTCOME = "display:inline-block;max-width:220px;overflow:hidden;" +
+  "text-overflow:ellipsis;vertical-align:middle;white-space:pre";
 const HEAD = `${CELL};font-weight:600;color:#374151;background:#f6f8fa`;
 
 /**
@@ -66,8 +68,9 @@ function row(job: Job<unknown>): string {
     }</span>`,
     badge(job.status),
     formatElapsed(job.elapsed),
-    progressHtml(job, 80),
-    `<code style="color:${color};white-space:pre">${escapeHtml(text)}</code>`,
+    progressHtml(job, 60),
+    `<code title="${escapeHtml(text)}" style="${OUTCOME};color:${color}">` +
+    `${escapeHtml(text)}</code>`,
   ];
   return `<tr data-job-id="${job.id}">${
     cells.map((c) => `<td style="${CELL}">${c}</td>`).join("")
