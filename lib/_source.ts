@@ -17,6 +17,8 @@ export interface CodeInfo {
   free: FreeNames;
   /** Its top-level bindings (a module's own names, imports included). */
   declared: string[];
+  /** Relative import specifiers: where they are, as offsets in the code. */
+  relativeImports: { start: number; end: number; specifier: string }[];
 }
 
 const CACHE_SIZE = 2000;
@@ -51,7 +53,36 @@ export function analyzeCode(code: string): CodeInfo {
   const expression = program.body.length === 1 &&
     program.body[0].type === "ExpressionStatement" &&
     program.body[0].directive === undefined;
-  return { expression, free, declared: [...declared] };
+  const relativeImports: CodeInfo["relativeImports"] = [];
+  findImports(program, (source) => {
+    if (/^\.{0,2}\//.test(source.value)) {
+      relativeImports.push({
+        start: source.start,
+        end: source.end,
+        specifier: source.value,
+      });
+    }
+  });
+  return { expression, free, declared: [...declared], relativeImports };
+}
+
+/** Calls `found` with every string literal naming a module to import. */
+function findImports(node: Node, found: (source: Node) => void): void {
+  if (!node || typeof node !== "object") return;
+  if (Array.isArray(node)) {
+    for (const child of node) findImports(child, found);
+    return;
+  }
+  const source = node.source;
+  if (
+    (node.type === "ImportDeclaration" || node.type === "ImportExpression" ||
+      node.type === "ExportAllDeclaration" ||
+      node.type === "ExportNamedDeclaration") &&
+    source?.type === "Literal" && typeof source.value === "string"
+  ) found(source);
+  for (const key in node) {
+    if (key !== "loc" && key !== "extra") findImports(node[key], found);
+  }
 }
 
 function analyze(source: string): FunctionInfo {

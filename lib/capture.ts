@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { pathToFileURL } from "node:url";
 import {
   decodePacket,
   encodeNames,
@@ -29,6 +30,8 @@ export interface Capture {
   kind: "function" | "expression" | "module";
   /** The function's source, or the code. */
   source: string;
+  /** What the runtime runs, when not `source`: relative imports made absolute. */
+  run?: string;
   /** The notebook names the job uses, encoded; absent when none. */
   value?: Packet;
   /** A module's own top-level names (functions it exports may use them). */
@@ -90,9 +93,21 @@ export function captureFunction(fn: (...args: never[]) => unknown): Capture {
  */
 export function captureCode(code: string): Capture {
   const info = analyzeCode(code);
-  return info.expression
+  const captured = info.expression
     ? capture("expression", code, info.free, undefined)
     : capture("module", code, info.free, info.declared);
+  if (info.relativeImports.length) {
+    // Like a cell's, the job's imports resolve against the notebook's folder.
+    const base = pathToFileURL(`${Deno.cwd()}/`);
+    const last = info.relativeImports.toSorted((a, b) => b.start - a.start);
+    let run = code;
+    for (const { start, end, specifier } of last) {
+      const url = JSON.stringify(new URL(specifier, base).href);
+      run = run.slice(0, start) + url + run.slice(end);
+    }
+    captured.run = run;
+  }
+  return captured;
 }
 
 function capture(

@@ -27,6 +27,8 @@ export interface RunRequest {
   value?: unknown;
   /** A module job's own top-level names. */
   declared?: string[];
+  /** What the runtime runs, when not `source` (imports made absolute). */
+  run?: string;
   /** Decodes what the job sends back. */
   receive?(packet: unknown): unknown;
 }
@@ -199,7 +201,8 @@ export function runJob(
   return drive(state, context, async (driver) => {
     const runtime = await driver.runtime();
     state.start();
-    const { kind, source, value, declared } = request;
+    const { kind, value, declared } = request;
+    const source = request.run ?? request.source;
     const end = await runtime.run({ t: "run", kind, source, value, declared }, {
       onOutput: (text) => appendOutput(state, text),
       onMessage: (msg) => onMessage(state, msg, request),

@@ -24,6 +24,8 @@ interface Case {
   returns?: unknown;
   /** Further checks on the result. */
   check?: (result: unknown) => void;
+  /** The job's permissions. @default {"none"} */
+  permissions?: "none" | "inherit";
 }
 
 const CASES: Case[] = [
@@ -581,6 +583,15 @@ const CASES: Case[] = [
     sends: [],
     returns: { t: 1 },
   },
+  {
+    name: "resolves relative imports against the notebook's folder",
+    job:
+      "import { TABLE_MIN } from './lib/_columns.ts';\nexport const min = TABLE_MIN + (await import('./lib/_columns.ts')).TABLE_MIN",
+    code: true,
+    sends: [],
+    returns: { min: 128 },
+    permissions: "inherit",
+  },
 ];
 
 const globalEval = eval;
@@ -593,7 +604,8 @@ for (const c of CASES) {
       const work = c.code ? c.job : globalEval(`(${c.job}\n)`);
       const capture = c.code ? captureCode(work) : captureFunction(work);
       assert.deepEqual([...capture.names].sort(), [...c.sends].sort());
-      const result = await job(work, { permissions: "none" });
+      const permissions = c.permissions ?? "none";
+      const result = await job(work, { permissions });
       if ("returns" in c) assert.deepEqual(result, c.returns);
       c.check?.(result);
     } finally {
