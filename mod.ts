@@ -27,6 +27,7 @@ export { type ConfigureOptions, JobRegistry, jobs } from "./lib/registry.ts";
 export { progress, share } from "./lib/context.ts";
 export { Job, type JobProgress, type JobStatus } from "./lib/job.ts";
 export type { JobOptions } from "./lib/options.ts";
+export type { MapOptions } from "./lib/map.ts";
 export type {
   JobPermissions,
   PermissionName,

@@ -7,6 +7,7 @@ import { type Job, type JobStatus, stateOf } from "./job.ts";
 import type { JobPermissions } from "./permissions.ts";
 import { runtimePool, settings, wakeQueue } from "./engine.ts";
 import { formatTraceback } from "./traceback.ts";
+import { mapJob, type MapOptions } from "./map.ts";
 import { textTable } from "./_table.ts";
 
 /** Defaults for later jobs, set with `jobs.configure()`. */
@@ -228,6 +229,31 @@ export class JobRegistry {
       settings.maxRunning = options.maxRunning;
       wakeQueue();
     }
+  }
+
+  /**
+   * Runs `fn(item, index)` over `items` as one job on several runtimes
+   * (`concurrency`, default the number of cores); its result is the array of
+   * results in order, its progress the items done. An item's failure fails
+   * the job and names the item's index; `kill()` stops every runtime of it.
+   *
+   * @param items An array or any iterable.
+   * @param fn The function, sent with the notebook names it uses.
+   * @param options Job options plus `concurrency`.
+   * @returns The map job.
+   * @throws {TypeError} On bad items, function or options.
+   * @example Usage
+   * ```ts ignore
+   * import { jobs } from "../mod.ts";
+   * const squares = await jobs.map([1, 2, 3], (x) => x * x); // [1, 4, 9]
+   * ```
+   */
+  map<I, R>(
+    items: Iterable<I> | ArrayLike<I>,
+    fn: (item: I, index: number) => R | Promise<R>,
+    options?: MapOptions,
+  ): Job<Awaited<R>[]> {
+    return mapJob(items, fn, options);
   }
 
   /** Kills every job and every idle runtime (for the end of a script or test). */

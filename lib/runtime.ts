@@ -7,6 +7,7 @@ import { encodeFrameParts, readFrames, writeAllSync } from "./_frames.ts";
 import { JOB_HOOKS, type JobHooks } from "./_hooks.ts";
 import { toRemoteError } from "./_remote_error.ts";
 import { progress, share } from "./context.ts";
+import { runItems, startMap } from "./_map_worker.ts";
 import {
   encodeOutgoing,
   installScope,
@@ -89,7 +90,7 @@ globalThis.addEventListener("error", (event) => {
 
 interface RunMessage {
   t: "run";
-  kind: "function" | "expression" | "module";
+  kind: "function" | "expression" | "module" | "map";
   source: string;
   /** The notebook names the job uses (a codec packet). */
   value?: Parameters<typeof installScope>[0];
@@ -105,7 +106,9 @@ async function execute(message: RunMessage): Promise<void> {
   try {
     let value: unknown;
     installScope(message.value);
-    if (message.kind === "function") {
+    if (message.kind === "map") {
+      return startMap((0, eval)(`(${message.source}\n)`));
+    } else if (message.kind === "function") {
       const fn = (0, eval)(`(${message.source}\n)`);
       value = await fn();
     } else if (message.kind === "expression") {
@@ -127,6 +130,8 @@ async function execute(message: RunMessage): Promise<void> {
 for await (const message of readFrames(input)) {
   const msg = message as RunMessage;
   if (msg.t === "run") execute(msg);
+  else if (msg.t === "items") runItems(msg as never, send).catch(fail);
+  else if (msg.t === "end") finish({ t: "result", value: null });
 }
 // The kernel closed the channel: it is gone, and so is this job.
 Deno.exit(finished ? 0 : 1);

@@ -6,9 +6,9 @@
 import { type Job, type JobState, makeJob } from "./job.ts";
 import { checkJobOptions, type JobOptions } from "./options.ts";
 import { resolvePermissions } from "./permissions.ts";
-import { runJob, type RunRequest } from "./engine.ts";
+import { type JobContext, runJob, type RunRequest } from "./engine.ts";
 import { defaults, jobs } from "./registry.ts";
-import { captureCode, captureFunction } from "./capture.ts";
+import { type Capture, captureCode, captureFunction } from "./capture.ts";
 
 /** Something that wants to know when a job starts (the notebook panel). */
 export type JobObserver = (
@@ -101,6 +101,32 @@ export function job(
       ? codeRequest(what)
       : functionRequest(what);
   }
+  return startJob(
+    request.source,
+    options.name ?? shortName(request.source),
+    options,
+    (state, context) => runJob(state, request, context),
+  );
+}
+
+/**
+ * Registers a job and starts its work: resolves its permissions (refusing
+ * what the kernel lacks), gives it the next id, tells the observers (the
+ * notebook panel) and runs `run` in the background.
+ *
+ * @param source The job's source, for tracebacks.
+ * @param name The job's label.
+ * @param options The job's checked options.
+ * @param run The work, given the job's state and context.
+ * @returns The job.
+ * @throws {TypeError} On a permission the kernel does not have.
+ */
+export function startJob(
+  source: string,
+  name: string,
+  options: JobOptions,
+  run: (state: JobState, context: JobContext) => Promise<void>,
+): Job<unknown> {
   const permissions = resolvePermissions(
     options.permissions ?? defaults.permissions,
   );
@@ -109,11 +135,10 @@ export function job(
     defaults.permissions === undefined &&
     memory === undefined;
   const id = jobs.nextId();
-  const name = options.name ?? shortName(request.source);
   const [job, state] = makeJob(id, name);
-  jobs.add(job, request.source);
+  jobs.add(job, source);
   for (const observe of jobObservers) observe(job, state, options);
-  runJob(state, request, {
+  run(state, {
     id,
     name,
     permissions,
@@ -128,7 +153,14 @@ function isTemplate(value: unknown): value is TemplateStringsArray {
     Array.isArray((value as unknown as { raw: unknown }).raw);
 }
 
-function functionRequest(fn: unknown): RunRequest {
+/**
+ * Captures a function for a job, refusing what cannot be a job's function.
+ *
+ * @param fn The function.
+ * @returns What to send.
+ * @throws {TypeError} On a non-function, a native or bound function, a class.
+ */
+export function functionRequest(fn: unknown): Capture {
   if (typeof fn !== "function") {
     throw new TypeError(
       `Cannot start a job from ${
@@ -161,7 +193,8 @@ function codeRequest(code: string): RunRequest {
   return captureCode(code);
 }
 
-function shortName(source: string): string {
+/** A job's default label: its code on one line, shortened. */
+export function shortName(source: string): string {
   const text = source.replace(/\s+/g, " ").trim()
     .replace(/^(async\s*)?\(\s*\)\s*=>\s*/, "")
     .replace(/^\{\s*(return\s+)?(.*?);?\s*\}$/, "$2");
