@@ -56,7 +56,7 @@ interface PanelParts {
 
 function panelParts(job: Job<unknown>, state: JobState): PanelParts {
   const lines = state.logs.tail(PANEL_LOG_LINES)
-    .map((line) => clip(stripAnsi(line).replace(/\r/g, ""), MAX_LINE));
+    .map((line) => clip(stripAnsi(lastRewrite(line)), MAX_LINE));
   let outcome: PanelParts["outcome"];
   if (job.status === "completed") {
     outcome = { kind: "result", text: resultPreview(job.result) };
@@ -64,6 +64,11 @@ function panelParts(job: Job<unknown>, state: JobState): PanelParts {
     outcome = { kind: "error", text: tracebackOf(job) };
   }
   return { lines, outcome, eta: eta(job) };
+}
+
+// A line redrawn with "\r" (a terminal progress bar) shows as it ended.
+function lastRewrite(line: string): string {
+  return line.replace(/\r+$/, "").split("\r").at(-1)!;
 }
 
 /** A multi-line preview of a result, cut at {@linkcode MAX_PREVIEW} characters. */
@@ -124,7 +129,8 @@ function panelHtml(job: Job<unknown>, parts: PanelParts): string {
     rows.push(`<div style="margin-top:6px;color:#374151">Result</div>`);
     rows.push(pre(parts.outcome.text, "bgjobs-result"));
   } else if (parts.outcome) {
-    rows.push(`<div style="margin-top:6px;color:${color}">Error</div>`);
+    const label = job.status === "killed" ? "Killed" : "Error";
+    rows.push(`<div style="margin-top:6px;color:${color}">${label}</div>`);
     rows.push(pre(parts.outcome.text, "bgjobs-error", "#991b1b"));
   }
   return `<div class="bgjobs-panel" data-job-id="${job.id}" ` +

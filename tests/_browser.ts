@@ -1,37 +1,22 @@
 /**
  * Real-browser test harness: Debian's classic Jupyter Notebook server on
  * loopback with a token and the bgjobs kernelspec in a private
- * `JUPYTER_PATH`, and headless Debian Chromium driven by `puppeteer-core`.
- * Both are started in their own process groups and killed with everything
- * they started.
+ * `JUPYTER_PATH`, started in its own process group and killed with
+ * everything it started. Chromium is in `./_chromium.ts`.
  *
  * @module
  */
-import puppeteer, { type Browser } from "npm:puppeteer-core@24";
 import { installKernelspec } from "../kernel_ext/install.ts";
 import { isRoot } from "../tools/_prereq.ts";
+import { CHROMIUM } from "./_chromium.ts";
 
-/** Debian's classic Notebook server and Chromium. */
+/** Debian's classic Notebook server. */
 export const NOTEBOOK = "/usr/bin/jupyter-notebook";
-/** Debian's Chromium. */
-export const CHROMIUM = "/usr/bin/chromium";
 /** The line that installs both. */
 export const BROWSER_APT_LINE =
   "apt-get update && apt-get install -y jupyter-notebook chromium";
 /** The kernel name the notebook's metadata refers to. */
 export const KERNEL_NAME = "bgjobs-browser";
-
-/** Flags headless Chromium needs on this kind of machine. */
-const CHROMIUM_FLAGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-dev-shm-usage",
-];
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
@@ -197,34 +182,6 @@ async function killGroup(child: Deno.ChildProcess, ms: number): Promise<void> {
   await child.status;
   clearTimeout(timer);
   signal("SIGKILL"); // whatever it started and left behind
-}
-
-/** Launches headless Chromium with a fresh profile; close it when done. */
-export async function launchChromium(): Promise<Browser> {
-  const profile = await Deno.makeTempDir({ prefix: "bgjobs_chromium_" });
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`],
-    defaultViewport: { width: 1100, height: 1800, deviceScaleFactor: 1 },
-  });
-  browser.once("disconnected", () => {
-    Deno.remove(profile, { recursive: true }).catch(() => {});
-  });
-  return browser;
-}
-
-/** Closes Chromium, killing it if it does not close within 5 s. */
-export async function closeChromium(browser: Browser): Promise<void> {
-  const process = browser.process();
-  const timer = setTimeout(() => process?.kill("SIGKILL"), 5000);
-  try {
-    await browser.close();
-  } catch {
-    process?.kill("SIGKILL");
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

@@ -10,12 +10,11 @@ import { fileURLToPath } from "node:url";
 import type { Page } from "npm:puppeteer-core@24";
 import { MOD_URL } from "./_kernel.ts";
 import {
-  closeChromium,
-  launchChromium,
   missingBrowserTools,
   startNotebookServer,
   writeNotebook,
 } from "./_browser.ts";
+import { closeChromium, launchChromium } from "./_chromium.ts";
 
 const DOCS = fileURLToPath(new URL("../docs/", import.meta.url));
 const STEPS = 20;

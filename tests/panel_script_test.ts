@@ -108,3 +108,24 @@ Deno.test("a running job's panel timers do not keep a script alive", async () =>
   assert.ok(out.success, new TextDecoder().decode(out.stderr));
   assert.ok(Date.now() - started < 5000, "the script exited");
 });
+
+Deno.test("the panel escapes output, drops colour codes, shows a redrawn line as it ended", () => {
+  const [job, state] = makeJob(9, "render");
+  state.start();
+  state.logs.append("<script>alert(1)</script>\n");
+  state.logs.append("\x1b[31mred\x1b[0m text\n");
+  state.logs.append("10%\r50%\r100%\r\n");
+  state.fail(new Error("stopped by hand"), "killed");
+  const [sent, send] = recorder();
+  showPanel(job, state, {}, { send });
+  const { "text/html": html, "text/plain": text } = sent[0].data;
+  assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+  assert.doesNotMatch(html, /<script>/);
+  assert.ok(!(html + text).includes("\x1b"), "no ANSI codes");
+  assert.match(html, /red text/);
+  assert.match(text, /│ 100%$/m);
+  assert.doesNotMatch(text, /50%/);
+  assert.match(html, /data-status="killed"/);
+  assert.match(html, />Killed<\/div>/);
+  assert.match(html, /stopped by hand/);
+});
