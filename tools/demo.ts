@@ -1,6 +1,6 @@
 /**
- * `deno task demo [notebook.ipynb]`: runs `examples/quickstart.ipynb` (or the
- * notebook given) headlessly in a real Deno kernel and prints each cell's
+ * `deno task demo [notebook.ipynb…]`: runs `examples/quickstart.ipynb` and
+ * `examples/crawl.ipynb` (or the notebooks given) headlessly in a real Deno kernel and prints each cell's
  * source, outputs and run time.
  *
  * It installs the kernelspec into a temporary `JUPYTER_PATH` (never the
@@ -21,8 +21,8 @@ import { APT_LINE, isRoot, JUPYTER_PACKAGES, PYTHON } from "./_prereq.ts";
 import { missingJupyter } from "./_prereq.ts";
 
 const KERNEL = "bgjobs-deno";
-const DEFAULT_NOTEBOOK = fileURLToPath(
-  new URL("../examples/quickstart.ipynb", import.meta.url),
+const DEFAULT_NOTEBOOKS = ["quickstart.ipynb", "crawl.ipynb"].map((name) =>
+  fileURLToPath(new URL(`../examples/${name}`, import.meta.url))
 );
 /** nbclient runner that also keeps late outputs and display updates. */
 const EXECUTE = fileURLToPath(
@@ -131,9 +131,8 @@ function report(notebook: Output): number {
   return errors;
 }
 
-async function main(args: string[]): Promise<number> {
-  if (!(await ensureJupyter())) return 1;
-  const notebook = resolve(args[0] ?? DEFAULT_NOTEBOOK);
+async function runNotebook(path: string): Promise<number> {
+  const notebook = resolve(path);
   const outDir = await Deno.makeTempDir({ prefix: "bgjobs_demo_" });
   console.log(
     `Deno ${Deno.version.deno}; running ${notebook} in a real kernel…\n`,
@@ -155,7 +154,16 @@ async function main(args: string[]): Promise<number> {
   console.log(
     `\n${errors} cell error(s); ${seconds} s including kernel start.`,
   );
-  console.log(`Executed notebook: ${executed}`);
+  console.log(`Executed notebook: ${executed}\n`);
+  return errors;
+}
+
+async function main(args: string[]): Promise<number> {
+  if (!(await ensureJupyter())) return 1;
+  let errors = 0;
+  for (const path of args.length ? args : DEFAULT_NOTEBOOKS) {
+    errors += await runNotebook(path);
+  }
   return errors === 0 ? 0 : 1;
 }
 
