@@ -6,6 +6,8 @@
  * @module
  */
 import { encodeFrame, readFrames, writeAll } from "./_frames.ts";
+import { descendants, exitOf, killGroup, running } from "./_process.ts";
+import { grantChannel, openedOrExited } from "./_channel.ts";
 
 // fd 3 keeps the kernel's end of stdin for the watcher; the runtime itself
 // gets /dev/null, its stderr merged into stdout so output keeps its order.
@@ -42,19 +44,6 @@ export interface RunHandlers {
   /** Text the job wrote to stdout or stderr. */
   onOutput(text: string): void;
 }
-
-const SIGNALS: Record<number, string> = {
-  1: "SIGHUP",
-  2: "SIGINT",
-  4: "SIGILL",
-  5: "SIGTRAP",
-  6: "SIGABRT",
-  7: "SIGBUS",
-  8: "SIGFPE",
-  9: "SIGKILL",
-  11: "SIGSEGV",
-  15: "SIGTERM",
-};
 
 /** One started job runtime, ready to run one job. */
 export class RuntimeProcess {
@@ -218,95 +207,6 @@ export class RuntimeProcess {
   }
 }
 
-// The runtime may open its two FIFOs, and no more: a grant the job's own
-// permissions do not already cover is added here and revoked by the runtime
-// right after opening (a revoke also drops grants of parent directories, so
-// only an uncovered path is ever added).
-function grantChannel(
-  spec: RuntimeSpec,
-  toJob: string,
-  fromJob: string,
-): string[] {
-  const add = (flags: string[], name: string, all: boolean, path: string) => {
-    if (all) return flags;
-    const prefix = `--allow-${name}=`;
-    const own = flags.find((f) => f.startsWith(prefix));
-    const rest = flags.filter((f) => f !== own);
-    return [...rest, own ? `${own},${path}` : `${prefix}${path}`];
-  };
-  return add(
-    add(spec.flags, "read", spec.readAll, toJob),
-    "write",
-    spec.writeAll,
-    fromJob,
-  );
-}
-
-async function openedOrExited<T>(
-  opening: Promise<T>,
-  child: Deno.ChildProcess,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const failed = new Promise<never>((_, reject) => {
-    child.status.then((s) =>
-      reject(
-        new Error(`Job runtime exited with code ${s.code} before it was ready`),
-      )
-    );
-    timer = setTimeout(
-      () => reject(new Error("Job runtime did not start within 30 s")),
-      30_000,
-    );
-  });
-  failed.catch(() => {}); // settles after the race too, when the runtime ends
-  try {
-    return await Promise.race([opening, failed]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** SIGKILLs a process group; false when no process of it is left. */
-function killGroup(pid: number): void {
-  try {
-    Deno.kill(-pid, "SIGKILL");
-  } catch { /* already gone */ }
-}
-
-/** The processes below `pid`, from /proc (none where there is no /proc). */
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  const visit = (parent: number) => {
-    let children: string;
-    try {
-      children = Deno.readTextFileSync(
-        `/proc/${parent}/task/${parent}/children`,
-      );
-    } catch {
-      return;
-    }
-    for (
-      const child of children.trim().split(" ").filter(Boolean).map(Number)
-    ) {
-      out.push(child);
-      if (out.length < 10_000) visit(child);
-    }
-  };
-  visit(pid);
-  return out;
-}
-
-/** Whether a process still runs (a zombie has released its CPU and memory). */
-function running(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat[stat.lastIndexOf(")") + 2];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
-
 async function pump(
   stream: ReadableStream<Uint8Array>,
   onText: (text: string) => void,
@@ -319,15 +219,6 @@ async function pump(
   } catch { /* the pipe closed with the process */ }
   const rest = decoder.decode();
   if (rest) onText(rest);
-}
-
-function exitOf(
-  status: Deno.CommandStatus,
-): { code: number; signal: string | null } {
-  if (status.signal) return { code: status.code, signal: status.signal };
-  // The supervisor reports a runtime killed by signal N as exit code 128 + N.
-  const signal = status.code > 128 ? SIGNALS[status.code - 128] ?? null : null;
-  return { code: status.code, signal };
 }
 
 function delay(ms: number): Promise<void> {
