@@ -70,6 +70,18 @@ export async function encodeOutgoing(
   return encodeOutgoingSync(value, label);
 }
 
+/**
+ * The error a job failed with, encoded (its class, own properties and cause
+ * chain), or `undefined` when it cannot be sent as it is.
+ */
+export function encodeError(error: unknown): Packet | undefined {
+  try {
+    return encodeOutgoingSync(error, "error");
+  } catch {
+    return undefined;
+  }
+}
+
 let sharing: Promise<void> | undefined;
 
 /**

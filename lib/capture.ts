@@ -20,7 +20,7 @@ import {
   type Packet,
 } from "./codec.ts";
 import type { JobState } from "./job.ts";
-import { JobError } from "./errors.ts";
+import { JobError, type RemoteError } from "./errors.ts";
 import { resolveNotebookName, writeNotebook } from "./_notebook.ts";
 import { analyzeCode, analyzeFunction } from "./_source.ts";
 
@@ -155,7 +155,9 @@ export function encodeForJob(value: unknown, label: string): Packet {
 
 /** What the engine knows of a job's request, for reading what comes back. */
 export interface Receiver {
+  /** How the job ran: a module's result is its exports. */
   kind: Capture["kind"];
+  /** Decodes a packet from the job; absent: the packet is the value. */
   receive?(packet: unknown): unknown;
 }
 
@@ -219,6 +221,40 @@ export function receiveShared(
     state.warnings.push(
       `Shared value "${name}" could not be read: ${(error as Error).message}`,
     );
+  }
+}
+
+/**
+ * The error a job failed with, as the notebook gets it: decoded with its
+ * class, own properties and cause chain, with the runtime's cleaned-up
+ * stacks; `undefined` when the runtime could not encode it.
+ *
+ * @param request The job's request.
+ * @param remote The runtime's description of the error, with its packet.
+ * @returns The error, or `undefined`.
+ */
+export function receiveError(
+  request: Receiver,
+  remote: RemoteError,
+): unknown {
+  const { packet } = remote as { packet?: unknown };
+  delete (remote as { packet?: unknown }).packet;
+  if (packet === undefined || !request.receive) return undefined;
+  try {
+    const error = request.receive(packet);
+    let local: unknown = error;
+    for (
+      let r: unknown = remote;
+      r && local instanceof Error;
+      local = local.cause
+    ) {
+      const { stack, cause } = r as RemoteError;
+      if (stack) local.stack = stack;
+      r = cause;
+    }
+    return error;
+  } catch {
+    return undefined;
   }
 }
 

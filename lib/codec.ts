@@ -26,7 +26,8 @@ import {
 import { Placeholder, SUB, TableToken } from "./_packet.ts";
 import type { FunctionInfo, Packet, SourceRecord } from "./_packet.ts";
 
-export type { FunctionInfo, Packet } from "./_packet.ts";
+export type { FunctionInfo, Packet, SourceRecord } from "./_packet.ts";
+export type { Direction } from "./_unsendable.ts";
 export { type DecodeOptions, decodePacket } from "./_materialize.ts";
 
 /** `resolve()` answer: the sender has no such name. */

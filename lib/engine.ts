@@ -17,7 +17,12 @@ import { permissionFlags, type ResolvedPermissions } from "./permissions.ts";
 import { RuntimePool } from "./pool.ts";
 import type { RunEnd, RuntimeProcess, RuntimeSpec } from "./runtime_process.ts";
 import { runtimeEnv } from "./_env.ts";
-import { completeJob, type Receiver, receiveShared } from "./capture.ts";
+import {
+  completeJob,
+  receiveError,
+  type Receiver,
+  receiveShared,
+} from "./capture.ts";
 
 /** What to run in a job runtime. */
 export interface RunRequest {
@@ -252,9 +257,11 @@ export function settle(
   }
   if (end.kind === "error") {
     const remote = end.error as RemoteError;
+    const cause = receiveError(request, remote);
     return state.fail(
       new JobError(`${label} failed: ${remote.name}: ${remote.message}`, {
         remote,
+        cause,
       }),
     );
   }

@@ -9,6 +9,7 @@ import { toRemoteError } from "./_remote_error.ts";
 import { progress, share } from "./context.ts";
 import { runItems, startMap } from "./_map_worker.ts";
 import {
+  encodeError,
   encodeOutgoing,
   installScope,
   scopeAccessor,
@@ -76,7 +77,8 @@ function finish(message: Record<string, unknown>): void {
 }
 
 function fail(error: unknown): void {
-  finish({ t: "error", error: toRemoteError(error) });
+  const packet = encodeError(error);
+  finish({ t: "error", error: { ...toRemoteError(error), packet } });
 }
 
 globalThis.addEventListener("unhandledrejection", (event) => {

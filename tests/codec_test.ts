@@ -213,6 +213,30 @@ jobTest("job() brings shared values back through the codec", async () => {
   assert.equal((j.exports.fn as (x: number) => number)(1), 2);
 });
 
+jobTest(
+  "job() fails with the thrown error as cause: its class, properties and cause chain",
+  async () => {
+    globalEval(
+      "var HttpError = class HttpError extends Error { constructor(m, status) { super(m, { cause: new RangeError('deep') }); this.name = 'HttpError'; this.status = status } }",
+    );
+    try {
+      const HttpError = global.HttpError as new () => Error;
+      const j = job(globalEval("(() => { throw new HttpError('nope', 404) })"));
+      await assert.rejects(() => Promise.resolve(j), (error: Error) => {
+        assert.equal(error.name, "JobError");
+        const cause = error.cause as Error & { status: number };
+        assert.ok(cause instanceof HttpError);
+        assert.equal(cause.status, 404);
+        assert.match(cause.stack ?? "", /^HttpError: nope\n {4}at <job>:1:/);
+        assert.ok(cause.cause instanceof RangeError);
+        return true;
+      });
+    } finally {
+      delete global.HttpError;
+    }
+  },
+);
+
 jobTest("job() fails with the path when a result cannot be sent", async () => {
   const j = job(async () => ({ ok: 1, conn: await Deno.open("/dev/null") }));
   await assert.rejects(() => Promise.resolve(j), (error: Error) => {
