@@ -60,6 +60,16 @@ export function eta(job: Job<unknown>): string | undefined {
   return formatElapsed((job.elapsed / p.done) * left);
 }
 
+/** Units per second so far, e.g. `12.5/s`; `undefined` before the first. */
+export function rate(job: Job<unknown>): string | undefined {
+  const done = job.progress?.done ?? 0;
+  const seconds = job.elapsed / 1000;
+  if (done <= 0 || seconds <= 0) return undefined;
+  const perSecond = done / seconds;
+  const digits = perSecond >= 100 ? 0 : perSecond >= 10 ? 1 : 2;
+  return `${perSecond.toFixed(digits)}/s`;
+}
+
 /** A thin progress bar `width` px wide, filled to `percent`. */
 export function bar(percent: number, width: number, color: string): string {
   return `<span class="bgjobs-bar" style="display:inline-block;` +

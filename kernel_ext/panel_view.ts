@@ -16,6 +16,7 @@ import {
   eta,
   pre,
   progressHtml,
+  rate,
   STATUS_COLORS,
   stripAnsi,
 } from "./_html.ts";
@@ -52,6 +53,7 @@ interface PanelParts {
   lines: string[];
   outcome: { kind: "result" | "error"; text: string } | undefined;
   eta: string | undefined;
+  rate: string | undefined;
 }
 
 function panelParts(job: Job<unknown>, state: JobState): PanelParts {
@@ -63,7 +65,7 @@ function panelParts(job: Job<unknown>, state: JobState): PanelParts {
   } else if (job.error) {
     outcome = { kind: "error", text: tracebackOf(job) };
   }
-  return { lines, outcome, eta: eta(job) };
+  return { lines, outcome, eta: eta(job), rate: rate(job) };
 }
 
 // A line redrawn with "\r" (a terminal progress bar) shows as it ended.
@@ -105,11 +107,14 @@ function panelHtml(job: Job<unknown>, parts: PanelParts): string {
   );
   const progress = progressHtml(job, 240);
   if (progress) {
+    const speed = parts.rate
+      ? ` · <span class="bgjobs-rate">${parts.rate}</span>`
+      : "";
     const left = parts.eta
       ? ` · ETA <span class="bgjobs-eta">${parts.eta}</span>`
       : "";
     rows.push(
-      `<div style="margin-top:6px;color:#374151">${progress}${left}</div>`,
+      `<div style="margin-top:6px;color:#374151">${progress}${speed}${left}</div>`,
     );
   }
   if (parts.lines.length > 0) {
@@ -149,8 +154,9 @@ function panelText(job: Job<unknown>, parts: PanelParts): string {
   if (job.progress) {
     const p = job.progress;
     const bar = p.total ? `[${textBar(p.done / p.total, 20)}] ` : "";
+    const speed = parts.rate ? ` · ${parts.rate}` : "";
     const left = parts.eta ? ` · ETA ${parts.eta}` : "";
-    out.push(`${bar}${formatProgress(job)}${left}`);
+    out.push(`${bar}${formatProgress(job)}${speed}${left}`);
   }
   for (const line of parts.lines) out.push(`│ ${line}`);
   for (const warning of job.warnings) out.push(`⚠ ${warning}`);

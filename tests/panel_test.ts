@@ -101,7 +101,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the panel shows progress with ETA, the result, and a failure's stack",
+  name:
+    "the panel shows progress with rate and ETA, the result, a map's overall progress, and a failure's stack",
   ...opts,
   fn: async () => {
     await using k = await startKernel();
@@ -126,7 +127,18 @@ Deno.test({
       });
     `);
     const failId = panelOf(failing);
-    await k.execute("await p.done; await f.done");
+    const mapped = await k.execute(`
+      const m = jobs.map(Array.from({ length: 40 }, (_, i) => i), async (x) => {
+        await new Promise((r) => setTimeout(r, 20));
+        return x * x;
+      }, { concurrency: 2, name: "squares" });
+    `);
+    const mapPanels = mapped.displays.filter((d) =>
+      d.msgType === "display_data"
+    );
+    assert.equal(mapPanels.length, 1, "one panel for the whole map");
+    const mapId = panelOf(mapped);
+    await k.execute("await p.done; await f.done; await m.done");
     await k.listen(300);
 
     const events = k.displays(progressId).map(html);
@@ -143,6 +155,14 @@ Deno.test({
     const doneText = String(k.displays(progressId).at(-1)!.data["text/plain"]);
     assert.match(doneText, /Job \d+ · counting · completed/);
     assert.match(doneText, /\[#{20}\] 10\/10 \(100%\)/);
+
+    const mapEvents = k.displays(mapId).map(html);
+    const mapFinal = mapEvents.at(-1)!;
+    assert.match(mapFinal, /data-status="completed"/);
+    assert.match(mapFinal, /40\/40 \(100%\)/);
+    assert.match(mapFinal, /class="bgjobs-rate">[\d.]+\/s/);
+    assert.match(mapFinal, /\b361\b/, "the preview holds 19 * 19");
+    assert.match(mapFinal, /20 more items/, "and says what it left out");
 
     const failed = html(k.displays(failId).at(-1));
     assert.match(failed, /data-status="failed"/);
