@@ -30,7 +30,7 @@ Deno.test("the notebook namespace in a real kernel", async (t) => {
   const warm = await k.execute('import "./mod.ts";', { timeout: 120_000 });
   assert.equal(warm.status, "ok", warm.describe());
   const setup = await k.execute(`
-    import { job, jobs } from "./mod.ts";
+    import { job, jobs, progress, share } from "./mod.ts";
     const base = 40;
     let counter = 1;
     const fixed = "notebook";
@@ -55,6 +55,29 @@ Deno.test("the notebook namespace in a real kernel", async (t) => {
       `,
         ),
         [42, 1, 6, "a notebook name that shadows a global"],
+      );
+    },
+  );
+
+  await t.step(
+    "a notebook function calling progress() and share() reports from the job",
+    async () => {
+      assert.deepEqual(
+        await value(
+          k,
+          `
+        function work(n) {
+          for (let i = 1; i <= n; i++) progress(i, n);
+          share("half", n / 2);
+          return n;
+        }
+        work(2); // in the notebook, both do nothing
+        const jw = job(() => work(4));
+        await jw;
+        console.log(JSON.stringify([await jw, jw.progress, jw.exports.half]));
+      `,
+        ),
+        [4, { done: 4, total: 4 }, 2],
       );
     },
   );
