@@ -17,6 +17,7 @@ import { permissionFlags, type ResolvedPermissions } from "./permissions.ts";
 import { RuntimePool } from "./pool.ts";
 import type { RunEnd, RuntimeProcess, RuntimeSpec } from "./runtime_process.ts";
 import { runtimeEnv } from "./_env.ts";
+import { outwardLinks, SCAN_BUDGET } from "./_symlinks.ts";
 import {
   completeJob,
   receiveError,
@@ -84,9 +85,22 @@ export function takeSlot(): Promise<void> | void {
 export function specFor(
   permissions: ResolvedPermissions,
   memory?: number,
+  warn: (warning: string) => void = () => {},
 ): RuntimeSpec {
+  const deny: string[] = [];
+  for (const name of ["read", "write"] as const) {
+    const grant = permissions[name];
+    if (!Array.isArray(grant)) continue;
+    const { links, complete } = outwardLinks(grant);
+    if (links.length) deny.push(`--deny-${name}=${links.join(",")}`);
+    if (!complete) {
+      warn(
+        `The ${name} grant holds over ${SCAN_BUDGET} entries: symlinks past them that lead outside it were not denied; grant smaller directories`,
+      );
+    }
+  }
   return {
-    flags: permissionFlags(permissions),
+    flags: [...permissionFlags(permissions), ...deny],
     readAll: permissions.read === true,
     writeAll: permissions.write === true,
     memory,
@@ -130,6 +144,7 @@ export async function drive(
   const runtimes = new Set<RuntimeProcess>();
   let stopped: Error | undefined;
   let working: Promise<void> | undefined;
+  let spec: RuntimeSpec | undefined;
   state.stop = async (error) => {
     stopped ??= error;
     if (!working) return state.fail(error, statusFor(error));
@@ -138,7 +153,10 @@ export async function drive(
   };
   const driver: Driver = {
     async runtime() {
-      const spec = specFor(context.permissions, options.memory);
+      spec ??= specFor(context.permissions, options.memory, (warning) => {
+        state.warnings.push(warning);
+        state.changed();
+      });
       const runtime = await pool.acquire(spec, context.isDefault);
       if (stopped) {
         await runtime.kill();
