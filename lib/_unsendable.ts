@@ -9,6 +9,8 @@ export type Direction = "job" | "notebook";
 export interface Refusal {
   why: string;
   fix: string;
+  /** For a name a function uses that the sender does not have: that name. */
+  missing?: string;
 }
 
 // Deno's resource classes, by constructor name (most are not on `Deno`).
@@ -110,8 +112,11 @@ export function freeNameRefusal(
 ): Refusal {
   if (to === "notebook") {
     return {
-      why: `it uses "${name}", a variable of an enclosing function`,
-      fix: "define it at the top level of the job's code, or return plain data",
+      why:
+        `it uses "${name}", a variable of the function that made it, which cannot be read from outside`,
+      fix:
+        "return plain data, or define the function and what it uses at the top level of a code job",
+      missing: name,
     };
   }
   if (usedBy === undefined) {
@@ -127,6 +132,7 @@ export function freeNameRefusal(
       `it uses "${name}", which is not a notebook top-level name (it comes from a module or an enclosing function)`,
     fix:
       "import it inside the job with await import(), or use the code form, job(`…`), with an import",
+    missing: name,
   };
 }
 
@@ -152,11 +158,11 @@ export function builtinPath(fn: unknown): string | undefined {
     builtinPaths = new Map();
     const global = globalThis as Record<string, unknown>;
     for (const name of RUNTIME_GLOBALS) {
-      const value = read(global, name);
+      const value = readGlobal(global, name);
       if (typeof value === "function") builtinPaths.set(value, name);
     }
     for (const name of RUNTIME_GLOBALS) {
-      const value = read(global, name);
+      const value = readGlobal(global, name);
       // Not through `global`, `self` …: the notebook's own names live there.
       if (
         !value || value === globalThis ||
@@ -180,6 +186,24 @@ export function atBuiltinPath(path: string): unknown {
     value = (value as Record<string, unknown>)?.[key];
   }
   return value;
+}
+
+// Many of Deno's globals are getters that load them on first use; these
+// few would open storage, or throw.
+const UNREAD = new Set([
+  "localStorage",
+  "sessionStorage",
+  "caches",
+  "location",
+]);
+
+function readGlobal(global: Record<string, unknown>, name: string): unknown {
+  if (UNREAD.has(name)) return undefined;
+  try {
+    return global[name];
+  } catch {
+    return undefined;
+  }
 }
 
 function read(object: Record<string, unknown>, key: string): unknown {

@@ -513,9 +513,12 @@ class Encoder {
       return record;
     }
     const name = (C as { name: string }).name;
-    return typeof record === "number"
-      ? instanceRefusal(name, undefined, this.options.to)
-      : instanceRefusal(name, "its class comes from a module", this.options.to);
+    const detail = typeof record === "number" || !record.missing
+      ? undefined
+      : `its class uses "${record.missing}", which ${
+        this.options.to === "job" ? "the notebook" : "the job's code"
+      } does not have at its top level`;
+    return instanceRefusal(name, detail, this.options.to);
   }
 
   #privates(proto: object): string[] {

@@ -237,6 +237,23 @@ jobTest(
   },
 );
 
+jobTest(
+  "job() fails when a returned function uses its maker's variables",
+  async () => {
+    const j = job(() => {
+      const k = 3;
+      return { times: (x: number) => x * k };
+    });
+    await assert.rejects(() => Promise.resolve(j), (error: Error) => {
+      assert.match(
+        error.message,
+        /Cannot send "result\.times" to the notebook: it uses "k", a variable of the function that made it, which cannot be read from outside; return plain data, or define the function and what it uses at the top level of a code job$/,
+      );
+      return true;
+    });
+  },
+);
+
 jobTest("job() fails with the path when a result cannot be sent", async () => {
   const j = job(async () => ({ ok: 1, conn: await Deno.open("/dev/null") }));
   await assert.rejects(() => Promise.resolve(j), (error: Error) => {
@@ -350,6 +367,28 @@ const REFUSALS: Refusal[] = [
     job: "() => vault",
     message:
       'Cannot send "vault" to a job: instances of Vault have private members (#key), which cannot be copied; send plain data and build the Vault on the other side',
+  },
+  {
+    what: "an instance of a class made inside a function",
+    notebook: () => {
+      const Scaled = (() => {
+        const k = 2;
+        return class Scaled {
+          v = k;
+        };
+      })();
+      global.scaled = new Scaled();
+    },
+    job: "() => scaled.v",
+    message:
+      'Cannot send "scaled" to a job: it is a Scaled, which is not serializable (its class uses "k", which the notebook does not have at its top level); send plain data and build the Scaled inside the job',
+  },
+  {
+    what: "a builtin object that cannot be copied",
+    notebook: () => global.headers = { auth: new Headers({ a: "b" }) },
+    job: "() => headers",
+    message:
+      'Cannot send "headers.auth" to a job: it is a Headers, which is not serializable; send plain data and build the Headers inside the job',
   },
   {
     what: "a SharedArrayBuffer view",
