@@ -2,6 +2,7 @@
 // encoder and decoder share. A packet is plain data `node:v8` serializes,
 // except `raw`, which frames carry as attachments.
 import type { Columns } from "./_columns.ts";
+import type { Direction } from "./_unsendable.ts";
 
 /** What scope analysis says about a function's source. */
 export interface FunctionInfo {
@@ -81,3 +82,24 @@ export class TableToken {
 }
 
 export type { Columns };
+
+/** `resolve()` answer: the sender has no such name. */
+export const MISSING: unique symbol = Symbol("bgjobs.missing") as never;
+/** `resolve()` answer: the receiver has this name already; do not send it. */
+export const GLOBAL: unique symbol = Symbol("bgjobs.global") as never;
+
+/** How the encoder finds what functions refer to. */
+export interface EncodeOptions {
+  /** Which way the value goes (for the wording of refusals). */
+  to: Direction;
+  /** The sender's value of a name a function uses, `MISSING` or `GLOBAL`. */
+  resolve(name: string): unknown;
+  /** Free names and shape of a function's source. */
+  analyze(source: string): FunctionInfo;
+  /** Values a function closes over, that its free names mean first. */
+  scope?(fn: unknown): ReadonlyMap<string, unknown> | undefined;
+  /** The id the receiver knows a function by, when it came from there. */
+  origin?(fn: unknown): { id: number; privates?: string[] } | undefined;
+  /** Copy big buffers now, so later writes to them do not travel. @default {true} */
+  snapshot?: boolean;
+}

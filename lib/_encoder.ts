@@ -1,0 +1,277 @@
+// The encoder's state and its walk over plain data. It copies the value into
+// something `node:v8` can serialize, putting a placeholder where the other
+// side has work to do, and records where each placeholder sits. Typed data,
+// tables and errors are in `_encode_data.ts`; functions, classes and
+// instances in `_encode_code.ts`.
+import { TABLE_MIN } from "./_columns.ts";
+import {
+  type EncodeOptions,
+  type FunctionInfo,
+  GLOBAL,
+  MISSING,
+  type Packet,
+  Placeholder,
+  type SourceRecord,
+  TableToken,
+} from "./_packet.ts";
+import {
+  builtinRefusal,
+  freeNameRefusal,
+  moduleRefusal,
+  type Refusal,
+} from "./_unsendable.ts";
+import {
+  encodeBuffer,
+  encodeError,
+  encodeMap,
+  encodeSet,
+  encodeTable,
+  encodeView,
+  rowRef,
+} from "./_encode_data.ts";
+import { encodeFunction, encodeInstance } from "./_encode_code.ts";
+
+/** A step of the path refusals name: a key, an index, or literal text. */
+export type PathPart = string | number | { m: string };
+
+/** One encoding in progress. */
+export interface Encoder {
+  readonly options: EncodeOptions;
+  /** Where the walk is, for refusals. */
+  path: PathPart[];
+  /** The function whose names are being bound, for refusals. */
+  via: string | undefined;
+  /** Original object → its copy, placeholder or table token. */
+  readonly memo: Map<unknown, unknown>;
+  /** Bound names → the sender's value. */
+  readonly bound: Map<string, unknown>;
+  readonly ns: Map<string, unknown>;
+  readonly records: SourceRecord[];
+  readonly recordOf: Map<unknown, number>;
+  readonly infos: (FunctionInfo | undefined)[];
+  /** The functions and classes sent, by record index. */
+  readonly values: unknown[];
+  readonly subs: unknown[];
+  readonly sites: unknown[];
+  readonly rebuilds: unknown[];
+  readonly protos: unknown[];
+  readonly extras: unknown[];
+  readonly raw: Uint8Array[];
+  readonly rawOf: Map<ArrayBufferLike, number>;
+}
+
+/** Starts an encoding. */
+export function newEncoder(options: EncodeOptions): Encoder {
+  return {
+    options,
+    path: [],
+    via: undefined,
+    memo: new Map(),
+    bound: new Map(),
+    ns: new Map(),
+    records: [],
+    recordOf: new Map(),
+    infos: [],
+    values: [],
+    subs: [],
+    sites: [],
+    rebuilds: [],
+    protos: [],
+    extras: [],
+    raw: [],
+    rawOf: new Map(),
+  };
+}
+
+/** The packet of an encoding whose value (copied) is `v`. */
+export function toPacket(enc: Encoder, v: unknown): Packet {
+  const p: Packet = { v };
+  if (enc.ns.size) p.ns = enc.ns;
+  if (enc.records.length) p.fns = enc.records;
+  if (enc.subs.length) p.subs = enc.subs;
+  if (enc.sites.length) p.sites = enc.sites;
+  if (enc.rebuilds.length) p.rebuilds = enc.rebuilds;
+  if (enc.protos.length) p.protos = enc.protos;
+  if (enc.extras.length) p.extras = enc.extras;
+  if (enc.raw.length) p.raw = enc.raw;
+  return p;
+}
+
+/** Adds a name the sent code uses, with its value, to the namespace. */
+export function bindName(
+  enc: Encoder,
+  name: string,
+  typeofOnly: boolean,
+  usedBy: string | undefined,
+): void {
+  if (!enc.bound.has(name)) {
+    bindValue(enc, name, enc.options.resolve(name), typeofOnly, usedBy);
+  }
+}
+
+/** {@linkcode bindName} with the value already resolved. */
+export function bindValue(
+  enc: Encoder,
+  name: string,
+  value: unknown,
+  typeofOnly: boolean,
+  usedBy: string | undefined,
+): void {
+  if (value === GLOBAL || (value === MISSING && typeofOnly)) return;
+  const { path, via } = enc;
+  enc.path = [name];
+  enc.via = usedBy;
+  if (value === MISSING) {
+    refuse(enc, freeNameRefusal(name, undefined, enc.options.to));
+  }
+  enc.bound.set(name, value);
+  enc.ns.set(name, encode(enc, value));
+  enc.path = path;
+  enc.via = via;
+}
+
+/** Throws the `TypeError` for what is at the current path. */
+export function refuse(enc: Encoder, refusal: Refusal): never {
+  const where = enc.path.map((p, i) =>
+    typeof p === "number"
+      ? `[${p}]`
+      : typeof p === "object"
+      ? p.m
+      : i === 0
+      ? p
+      : /^[A-Za-z_$][\w$]*$/.test(p)
+      ? `.${p}`
+      : `[${JSON.stringify(p)}]`
+  ).join("");
+  const via = enc.via ? ` (used by "${enc.via}")` : "";
+  const to = enc.options.to === "job" ? "a job" : "the notebook";
+  throw new TypeError(
+    `Cannot send "${where}"${via} to ${to}: ${refusal.why}; ${refusal.fix}`,
+  );
+}
+
+/** The current path as plain text (for "used by"). */
+export function pathText(enc: Encoder): string {
+  return enc.path.map((p) => typeof p === "object" ? p.m : String(p))
+    .join(".");
+}
+
+/** Encodes any value. */
+export function encode(enc: Encoder, v: unknown): unknown {
+  if (typeof v === "object") return v === null ? v : encodeObject(enc, v);
+  if (typeof v === "function") return encodeFunction(enc, v);
+  if (typeof v === "symbol") {
+    refuse(enc, {
+      why: "it is a symbol, which cannot be copied to another process",
+      fix: "use a string",
+    });
+  }
+  return v;
+}
+
+/** Encodes a value found under `key` of what is being encoded. */
+export function encodeChild(enc: Encoder, v: unknown, key: PathPart): unknown {
+  if (
+    typeof v !== "object" && typeof v !== "function" && typeof v !== "symbol"
+  ) {
+    return v;
+  }
+  if (v === null) return v;
+  enc.path.push(key);
+  const out = encode(enc, v);
+  enc.path.pop();
+  return out;
+}
+
+function encodeObject(enc: Encoder, v: object): unknown {
+  const seen = enc.memo.get(v);
+  if (seen !== undefined) {
+    return seen instanceof TableToken ? rowRef(enc, v, seen) : seen;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto === Object.prototype) return encodePlain(enc, v, {});
+  if (proto === Array.prototype) return encodeArray(enc, v as unknown[], true);
+  return encodeSpecial(enc, v, proto);
+}
+
+/** Copies an object's own enumerable properties into `out`. */
+export function encodePlain(
+  enc: Encoder,
+  v: object,
+  out: Record<string, unknown>,
+): object {
+  enc.memo.set(v, out);
+  const own = Object.getPrototypeOf(v) === Object.prototype ? undefined : v;
+  for (const key in v) {
+    if (own && !Object.hasOwn(own, key)) continue;
+    const y = encodeChild(enc, (v as Record<string, unknown>)[key], key);
+    if (key === "__proto__") {
+      Object.defineProperty(out, key, {
+        value: y,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else out[key] = y;
+    if (y instanceof Placeholder) enc.sites.push(out, key);
+  }
+  return out;
+}
+
+/** Copies an array (holes stay holes), or sends it as a table. */
+export function encodeArray(
+  enc: Encoder,
+  v: unknown[],
+  asTable: boolean,
+): unknown[] | Placeholder {
+  if (asTable && v.length >= TABLE_MIN) {
+    const table = encodeTable(enc, v);
+    if (table) return table;
+  }
+  const out: unknown[] = [];
+  enc.memo.set(v, out);
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (x === undefined && !(i in v)) {
+      out.length = i + 1;
+      continue;
+    }
+    const y = encodeChild(enc, x, i);
+    out.push(y);
+    if (y instanceof Placeholder) enc.sites.push(out, i);
+  }
+  return out;
+}
+
+function encodeSpecial(enc: Encoder, v: object, proto: object | null): unknown {
+  if (proto === null) {
+    if (Object.prototype.toString.call(v) === "[object Module]") {
+      refuse(enc, moduleRefusal(enc.options.to));
+    }
+    return encodePlain(enc, v, {});
+  }
+  if (proto === Map.prototype) {
+    return encodeMap(enc, v as Map<unknown, unknown>);
+  }
+  if (proto === Set.prototype) return encodeSet(enc, v as Set<unknown>);
+  if (proto === Date.prototype) return keep(enc, v, new Date(+v));
+  if (proto === RegExp.prototype) return keep(enc, v, new RegExp(v as RegExp));
+  if (ArrayBuffer.isView(v)) return encodeView(enc, v, false);
+  if (proto === ArrayBuffer.prototype) {
+    return encodeBuffer(enc, v as ArrayBuffer);
+  }
+  if (v instanceof Error) return encodeError(enc, v, proto);
+  if (
+    proto === Number.prototype || proto === String.prototype ||
+    proto === Boolean.prototype || proto === BigInt.prototype
+  ) return keep(enc, v, v);
+  const refusal = builtinRefusal(proto, enc.options.to);
+  if (refusal) refuse(enc, refusal);
+  return encodeInstance(enc, v, proto);
+}
+
+/** Remembers `copy` as what `v` is sent as. */
+export function keep<T extends object>(enc: Encoder, v: object, copy: T): T {
+  enc.memo.set(v, copy);
+  return copy;
+}
