@@ -12,7 +12,9 @@ interface Warm {
 }
 
 function keyOf(spec: RuntimeSpec): string {
-  return JSON.stringify([spec.flags, spec.memory ?? 0, spec.env]);
+  // Sorted: Deno.env.toObject() lists variables in no fixed order.
+  const env = Object.entries(spec.env).sort(([a], [b]) => (a < b ? -1 : 1));
+  return JSON.stringify([spec.flags, spec.memory ?? 0, env]);
 }
 
 /** A pool of idle runtimes, by launch spec. */
@@ -20,6 +22,13 @@ export class RuntimePool {
   #idle = new Map<string, Warm[]>();
   #warm = 1;
   #warmSpec: RuntimeSpec | undefined;
+  #started = 0;
+  #reused = 0;
+
+  /** How many runtimes this pool started, and how many jobs got a warm one. */
+  get stats(): { started: number; reused: number } {
+    return { started: this.#started, reused: this.#reused };
+  }
 
   /** How many idle runtimes to keep for the default spec. */
   get warm(): number {
@@ -48,10 +57,12 @@ export class RuntimePool {
       if (warm.dead) continue;
       const runtime = await warm.runtime.catch(() => undefined);
       if (runtime && !warm.dead) {
+        this.#reused++;
         this.#refill();
         return runtime;
       }
     }
+    this.#started++;
     const runtime = RuntimeProcess.start(spec);
     runtime.then(() => this.#refill(), () => {});
     return await runtime;
@@ -64,6 +75,7 @@ export class RuntimePool {
     const idle = this.#idle.get(key) ?? [];
     this.#idle.set(key, idle);
     while (idle.filter((w) => !w.dead).length < this.#warm) {
+      this.#started++;
       const warm: Warm = { runtime: RuntimeProcess.start(spec), dead: false };
       warm.runtime.then(
         (r) => r.exited.then(() => warm.dead = true),

@@ -7,7 +7,7 @@
  */
 import { encodeFrame, readFrames, writeAll } from "./_frames.ts";
 import { descendants, exitOf, killGroup, running } from "./_process.ts";
-import { grantChannel, openedOrExited } from "./_channel.ts";
+import { channelDir, grantChannel, openedOrExited } from "./_channel.ts";
 
 // fd 3 keeps the kernel's end of stdin for the watcher; the runtime itself
 // gets /dev/null, its stderr merged into stdout so output keeps its order.
@@ -79,21 +79,9 @@ export class RuntimeProcess {
    * writes to its FIFO synchronously, so `progress()` works in a busy loop.
    */
   static async start(spec: RuntimeSpec): Promise<RuntimeProcess> {
-    const dir = await Deno.makeTempDir({ prefix: "bgjobs-" });
+    const dir = await channelDir();
     const toJob = `${dir}/in`;
     const fromJob = `${dir}/out`;
-    const made = await new Deno.Command("mkfifo", {
-      args: ["-m", "600", toJob, fromJob],
-    })
-      .output();
-    if (!made.success) {
-      await Deno.remove(dir, { recursive: true });
-      throw new Error(
-        `Cannot make the job channel in ${dir}: ${
-          new TextDecoder().decode(made.stderr)
-        }`,
-      );
-    }
     const flags = grantChannel(spec, toJob, fromJob);
     const v8 = spec.memory
       ? [`--v8-flags=--max-old-space-size=${spec.memory}`]

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { job, jobs } from "../mod.ts";
 import { stateOf } from "../lib/job.ts";
+import { runtimePool } from "../lib/engine.ts";
 import { jobTest } from "./_util.ts";
 
 jobTest(
@@ -68,6 +69,27 @@ jobTest(
       "undefined",
     );
     jobs.configure({ warm: 1 });
+  },
+);
+
+jobTest(
+  "the next default job gets the warm runtime the pool started",
+  async () => {
+    await job(() => 1);
+    await new Promise((r) => setTimeout(r, 500)); // the pool refills meanwhile
+    const before = runtimePool().stats;
+    await job(() => 2);
+    const after = runtimePool().stats;
+    assert.equal(
+      after.reused,
+      before.reused + 1,
+      "the job took a warm runtime",
+    );
+    assert.equal(
+      after.started,
+      before.started + 1,
+      "and the pool started one to replace it",
+    );
   },
 );
 
