@@ -178,6 +178,13 @@ export class Job<T = unknown> implements PromiseLike<T> {
     return killState(this.#state, `Job ${this.id} (${this.name}) was killed`);
   }
 
+  /** `console.log(job)` prints one line: id, name, status, elapsed, progress. */
+  [Symbol.for("Deno.customInspect")](): string {
+    const p = this.progress;
+    const progress = p ? ` · ${p.done}${p.total ? `/${p.total}` : ""}` : "";
+    return `Job ${this.id} (${this.name}) · ${this.status} · ${this.elapsed} ms${progress}`;
+  }
+
   /**
    * Waits for the result, like a promise.
    *

@@ -267,6 +267,11 @@ export class JobRegistry {
     return registryDisplay.render?.(this.list()) ??
       { "text/plain": this.status() };
   }
+
+  /** Outside Jupyter, `console.log(jobs)` prints the text table. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.status();
+  }
 }
 
 /** The registry of this kernel. */

@@ -133,6 +133,16 @@ jobTest("jobs.status() is a text table of every job", async () => {
   );
 });
 
+jobTest("outside Jupyter, jobs and a job print as text", async () => {
+  const j = job(() => "x", { name: "printable" });
+  await j;
+  assert.match(
+    Deno.inspect(j),
+    new RegExp(`^Job ${j.id} \\(printable\\) · completed · \\d+ ms$`),
+  );
+  assert.equal(Deno.inspect(jobs), jobs.status());
+});
+
 jobTest("bad input leaves the registry as it was", () => {
   const before = jobs.list().length;
   const bad: [unknown, unknown][] = [
