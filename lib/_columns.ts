@@ -66,6 +66,11 @@ export function toColumns(rows: unknown[]): Extracted | undefined {
 
 /** Rebuilds the records of {@linkcode toColumns}. */
 export function fromColumns(columns: Columns): unknown[] {
+  const { keys } = columns;
+  if (
+    !Array.isArray(keys) || keys.length > MAX_KEYS ||
+    !keys.every((key) => typeof key === "string")
+  ) throw new TypeError("A table's keys are not a list of names");
   const signature = JSON.stringify(columns.keys);
   let build = builders.get(signature);
   if (!build) builders.set(signature, build = makeBuilder(columns.keys));

@@ -18,7 +18,41 @@ export interface DecodeOptions {
   origins?: readonly unknown[];
   /** Called for each function or class made from a record. */
   onFunction?(fn: unknown, index: number, record: SourceRecord): void;
+  /**
+   * Checks a record's source before it is evaluated; throws to refuse it.
+   * The notebook checks that what a job sent only defines a function or
+   * class, and runs nothing while being defined.
+   */
+  verify?(record: SourceRecord, sent: ReadonlySet<string>): void;
 }
+
+const VIEWS: Record<
+  string,
+  new (b: ArrayBuffer, o: number, n: number) => unknown
+> = Object.fromEntries(
+  [
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+    DataView,
+    ...("Float16Array" in globalThis
+      ? [
+        (globalThis as unknown as { Float16Array: typeof Float32Array })
+          .Float16Array,
+      ]
+      : []),
+  ].map((View) => [View.name, View]),
+);
+
+const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
 
 /**
  * Decodes a packet made by the codec.
@@ -55,18 +89,15 @@ export function decodePacket(
         number,
         number,
       ];
-      const View = (globalThis as unknown as Record<
-        string,
-        new (
-          b: ArrayBuffer,
-          o: number,
-          n: number,
-        ) => unknown
-      >)[type];
+      const View = VIEWS[type];
+      if (!View) throw new TypeError(`Unknown view type ${String(type)}`);
       resolved.set(ph, new View(buffer(raw), offset, length));
     } else if (code === SUB.table) {
       const columns = arg as Parameters<typeof fromColumns>[0];
       columns.cols = columns.cols.map(fix) as typeof columns.cols;
+      if (columns.cols.some((col) => !(col.length >= columns.n))) {
+        throw new TypeError("A table's columns are shorter than its rows");
+      }
       resolved.set(ph, fromColumns(columns));
     } else if (code === SUB.row) {
       const [table, row] = arg as [unknown, number];
@@ -174,6 +205,15 @@ function materialize(
   }
   const init = new Map(data);
   namesOf.forEach((names, i) => names.forEach((n) => init.set(n, fns[i])));
+  for (const name of init.keys()) {
+    if (!IDENTIFIER.test(name) || name.startsWith("__bgjobs_")) {
+      throw new TypeError(`Cannot decode a name that is not an identifier`);
+    }
+  }
+  const sent = new Set(init.keys());
+  for (const i of order) {
+    if (records[i].s !== undefined) options.verify?.(records[i], sent);
+  }
   const lines = ['"use strict";'];
   if (init.size) {
     lines.push(

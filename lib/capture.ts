@@ -22,7 +22,7 @@ import {
 import type { JobState } from "./job.ts";
 import { JobError, type RemoteError } from "./errors.ts";
 import { resolveNotebookName, writeNotebook } from "./_notebook.ts";
-import { analyzeCode, analyzeFunction } from "./_source.ts";
+import { analyzeCode, analyzeFunction, checkDefinition } from "./_source.ts";
 
 /** What `job()` sends to a job runtime, and how to read what comes back. */
 export interface Capture {
@@ -128,6 +128,8 @@ function capture(
       const decoded = decodePacket(received, {
         mode: "closure",
         origins: functions,
+        verify: (record, sent) =>
+          checkDefinition(record.s!, record.m === 1, sent),
       });
       received.fns?.forEach((record, index) => {
         const fn = decoded.functions[index];

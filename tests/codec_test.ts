@@ -15,6 +15,7 @@ import {
 } from "../lib/codec.ts";
 import { encodeFrame, readFrames } from "../lib/_frames.ts";
 import { analyzeFunction } from "../lib/_source.ts";
+import { captureFunction } from "../lib/capture.ts";
 import { jobTest } from "./_util.ts";
 
 const global = globalThis as Record<string, unknown>;
@@ -263,6 +264,52 @@ jobTest("job() fails with the path when a result cannot be sent", async () => {
     );
     return true;
   });
+});
+
+// A job's runtime is not trusted: a packet it crafts cannot make the
+// notebook run code while the packet is read.
+
+const CRAFTED: [string, Record<string, unknown>, RegExp][] = [
+  ["code with a side effect", {
+    fns: [{ s: "(globalThis.pwned = 1, () => 1)" }],
+  }, /does more than define a function or class/],
+  ["a class with a static block", {
+    fns: [{ s: "class X { static { globalThis.pwned = 1 } }" }],
+  }, /does more than define/],
+  ["a class with a computed static field", {
+    fns: [{ s: "class X { static v = (globalThis.pwned = 1) }" }],
+  }, /does more than define/],
+  ["a static field made by a function it sent", {
+    ns: new Map([["Map", {}]]),
+    fns: [{ s: "class X { static v = new Map() }" }],
+  }, /does more than define/],
+  ["a name that is not an identifier", {
+    ns: new Map([["a = (globalThis.pwned = 1), b", 1]]),
+    fns: [{ s: "function f() {}" }],
+  }, /not an identifier/],
+];
+
+for (const [what, fields, error] of CRAFTED) {
+  Deno.test(`the notebook refuses to run ${what} sent by a job`, () => {
+    const capture = captureFunction(() => 1);
+    const ph = {};
+    const packet = { v: ph, subs: [ph, 0, 0], ...fields };
+    assert.throws(() => capture.receive(packet as Packet), error);
+    assert.equal(global.pwned, undefined);
+  });
+}
+
+Deno.test("the notebook refuses a view type that is not a typed array", () => {
+  const ph = {};
+  const packet = {
+    v: ph,
+    subs: [ph, 2, [0, "Worker", 0, 1]],
+    raw: [new Uint8Array(8)],
+  };
+  assert.throws(
+    () => captureFunction(() => 1).receive(packet),
+    /Unknown view type Worker/,
+  );
 });
 
 // Refusals: job() throws before anything starts.
