@@ -68,10 +68,19 @@ Object.defineProperties(globalThis, {
 });
 
 let finished = false;
+let endMarker = "";
 function finish(message: Record<string, unknown>): void {
   if (finished) return;
   finished = true;
   flushProgress();
+  // Everything the job printed is in the pipe before this marker, so the
+  // kernel can settle the job as soon as it reads it, without waiting for
+  // this process to exit.
+  if (endMarker) {
+    try {
+      Deno.stdout.writeSync(new TextEncoder().encode(endMarker));
+    } catch { /* stdout closed by the job: the kernel waits for the exit */ }
+  }
   send(message);
   Deno.exit(0);
 }
@@ -98,6 +107,8 @@ interface RunMessage {
   value?: Parameters<typeof installScope>[0];
   /** A module job's own top-level names. */
   declared?: string[];
+  /** Written to stdout right before the job's end is sent. */
+  marker?: string;
 }
 
 function importCode(source: string): Promise<Record<string, unknown>> {
@@ -131,8 +142,10 @@ async function execute(message: RunMessage): Promise<void> {
 
 for await (const message of readFrames(input)) {
   const msg = message as RunMessage;
-  if (msg.t === "run") execute(msg);
-  else if (msg.t === "items") runItems(msg as never, send).catch(fail);
+  if (msg.t === "run") {
+    endMarker = msg.marker ?? "";
+    execute(msg);
+  } else if (msg.t === "items") runItems(msg as never, send).catch(fail);
   else if (msg.t === "end") finish({ t: "result", value: null });
 }
 // The kernel closed the channel: it is gone, and so is this job.

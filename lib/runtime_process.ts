@@ -147,12 +147,14 @@ export class RuntimeProcess {
    * `handlers`, and resolves with how the run ended, once the runtime and
    * everything it started are gone.
    */
-  async run(message: unknown, handlers: RunHandlers): Promise<RunEnd> {
+  async run(message: object, handlers: RunHandlers): Promise<RunEnd> {
     this.#child.ref();
-    const output = pump(this.#child.stdout, handlers.onOutput);
+    const marker = `\0bgjobs-end-${crypto.randomUUID()}\0`;
+    const output = new OutputFilter(marker, handlers.onOutput);
+    const drained = pump(this.#child.stdout, output);
     let end: RunEnd | undefined;
     try {
-      await this.send(message);
+      await this.send({ ...message, marker });
       for await (const frame of readFrames(this.#reader)) {
         const msg = frame as Record<string, unknown>;
         if (msg.t === "result") end = { kind: "result", value: msg.value };
@@ -163,11 +165,27 @@ export class RuntimeProcess {
     } catch {
       // The channel broke: the runtime died; its exit status says how.
     }
+    // The job has ended: kill the group (quicker than Deno's exit, and it
+    // takes the job's leftovers too) and wait for its output up to the marker.
+    const finishing = this.#finish(drained, end !== undefined);
+    if (end && !this.#killed) {
+      await Promise.race([output.ended, finishing]);
+      return end;
+    }
+    return { kind: "exit", ...exitOf(await finishing) };
+  }
+
+  async #finish(
+    drained: Promise<void>,
+    ended: boolean,
+  ): Promise<Deno.CommandStatus> {
+    // Without an end the runtime died by itself: let its status tell how.
+    if (ended) killGroup(this.pid);
     const status = await this.exited;
+    killGroup(this.pid);
     await this.#release();
-    await Promise.race([output, delay(1000)]);
-    if (end && !this.#killed) return end;
-    return { kind: "exit", ...exitOf(status) };
+    await Promise.race([drained, delay(1000)]);
+    return status;
   }
 
   /** Kills the runtime and everything it started; resolves once gone. */
@@ -195,18 +213,58 @@ export class RuntimeProcess {
   }
 }
 
+/**
+ * Passes a runtime's output on, minus the end marker the runtime writes just
+ * before it sends the job's end; `ended` resolves once the marker was read.
+ * Text is held back only from a NUL that may begin the marker.
+ */
+class OutputFilter {
+  readonly ended: Promise<void>;
+  #seen!: () => void;
+  #carry = "";
+
+  constructor(
+    readonly marker: string,
+    readonly emit: (text: string) => void,
+  ) {
+    this.ended = new Promise((resolve) => this.#seen = resolve);
+  }
+
+  write(chunk: string): void {
+    const text = this.#carry + chunk;
+    this.#carry = "";
+    const at = text.indexOf(this.marker);
+    if (at >= 0) {
+      const rest = text.slice(0, at) + text.slice(at + this.marker.length);
+      if (rest) this.emit(rest);
+      return this.#seen();
+    }
+    const nul = text.lastIndexOf("\0");
+    if (nul >= 0 && this.marker.startsWith(text.slice(nul))) {
+      this.#carry = text.slice(nul);
+      if (nul > 0) this.emit(text.slice(0, nul));
+    } else this.emit(text);
+  }
+
+  close(): void {
+    if (this.#carry) this.emit(this.#carry);
+    this.#carry = "";
+  }
+}
+
 async function pump(
   stream: ReadableStream<Uint8Array>,
-  onText: (text: string) => void,
+  output: OutputFilter,
 ): Promise<void> {
   const decoder = new TextDecoder();
   try {
     for await (const chunk of stream) {
-      onText(decoder.decode(chunk, { stream: true }));
+      output.write(decoder.decode(chunk, { stream: true }));
     }
   } catch { /* the pipe closed with the process */ }
   const rest = decoder.decode();
-  if (rest) onText(rest);
+  if (rest) output.write(rest);
+  output.close();
 }
 
 function delay(ms: number): Promise<void> {
