@@ -9,12 +9,14 @@ import { encodeFrame, readFrames, writeAll } from "./_frames.ts";
 import { descendants, exitOf, killGroup, running } from "./_process.ts";
 import { channelDir, grantChannel, openedOrExited } from "./_channel.ts";
 
-// fd 3 keeps the kernel's end of stdin for the watcher; the runtime itself
-// gets /dev/null, its stderr merged into stdout so output keeps its order.
-// When stdin reaches end-of-file (the kernel closed it, or the kernel died),
-// the watcher SIGKILLs the process group: the runtime and all it started.
-const SUPERVISOR = "exec 3<&0 2>&1; (cat >/dev/null; kill -KILL 0) <&3 " +
-  '>/dev/null 2>&1 & exec 3<&-; "$@" </dev/null & wait $!';
+// fd 3 keeps the kernel's end of stdin for the watcher (a subshell using
+// the shell's own `read`, so no extra program); the runtime itself gets
+// /dev/null, its stderr merged into stdout so output keeps its order. When
+// stdin reaches end-of-file (the kernel closed it, or the kernel died), the
+// watcher SIGKILLs the process group: the runtime and all it started.
+const SUPERVISOR =
+  "exec 3<&0 2>&1; (while read -r _; do :; done; kill -KILL 0) " +
+  '<&3 >/dev/null 2>&1 & exec 3<&-; "$@" </dev/null & wait $!';
 
 const RUNTIME_URL = new URL("./runtime.ts", import.meta.url).href;
 
