@@ -2,7 +2,7 @@
 // parsing), and for classes, what they need at definition time and which
 // private members their instances carry. Results are cached by source text,
 // so capturing the same functions again costs a map lookup.
-import { parseModule } from "./_parse.ts";
+import { parse } from "npm:@babel/parser@7.26.3";
 import { analyzeProgram, type FreeNames, freeNames } from "./_scope.ts";
 import type { FunctionInfo } from "./_packet.ts";
 
@@ -19,6 +19,39 @@ export interface CodeInfo {
   declared: string[];
   /** Relative import specifiers: where they are, as offsets in the code. */
   relativeImports: { start: number; end: number; specifier: string }[];
+}
+
+// What Deno runs: TypeScript, TC39 decorators and `accessor`, `using`,
+// import attributes; top-level await.
+const PLUGINS = [
+  "typescript",
+  "estree",
+  ["decorators", { decoratorsBeforeExport: false }],
+  "decoratorAutoAccessors",
+  "explicitResourceManagement",
+  "importAttributes",
+] as const;
+
+/**
+ * Parses code as a module.
+ *
+ * @throws {TypeError} With Babel's message and position when it does not parse.
+ */
+function parseModule(code: string, what = "job code"): Node {
+  try {
+    return parse(code, {
+      sourceType: "module",
+      plugins: PLUGINS as never,
+      allowAwaitOutsideFunction: true,
+    }).program;
+  } catch (error) {
+    throw new TypeError(
+      `Cannot start a job: its ${what} does not parse: ${
+        (error as Error).message
+      }; fix the code`,
+      { cause: error },
+    );
+  }
 }
 
 const CACHE_SIZE = 2000;

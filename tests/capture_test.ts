@@ -592,6 +592,15 @@ const CASES: Case[] = [
     returns: { min: 128 },
     permissions: "inherit",
   },
+  {
+    name: "sends names decorators and using declarations read",
+    notebook: "var tagged = []; var opened = 0",
+    job:
+      "function mark(value: unknown, context: ClassDecoratorContext) { tagged.push(context.name) }\n@mark class Marked {}\n{ using res = { [Symbol.dispose]() { opened++ } }; }\nexport const out = [tagged, opened]",
+    code: true,
+    sends: ["opened", "tagged"],
+    returns: { out: [["Marked"], 1] },
+  },
 ];
 
 const globalEval = eval;
