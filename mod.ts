@@ -23,7 +23,8 @@
  * @module
  */
 export { job } from "./lib/submit.ts";
-export { type ConfigureOptions, JobRegistry, jobs } from "./lib/registry.ts";
+export { JobRegistry, jobs } from "./lib/registry.ts";
+export type { ConfigureOptions } from "./lib/configure.ts";
 export { progress, share } from "./lib/context.ts";
 export { Job, type JobProgress, type JobStatus } from "./lib/job.ts";
 export type { JobOptions } from "./lib/options.ts";

@@ -13,11 +13,11 @@ import {
 } from "./errors.ts";
 import type { JobState } from "./job.ts";
 import type { JobOptions } from "./options.ts";
-import { permissionFlags, type ResolvedPermissions } from "./permissions.ts";
+import type { ResolvedPermissions } from "./permissions.ts";
 import { RuntimePool } from "./pool.ts";
 import type { RunEnd, RuntimeProcess, RuntimeSpec } from "./runtime_process.ts";
-import { runtimeEnv } from "./_env.ts";
-import { outwardLinks, SCAN_BUDGET } from "./_symlinks.ts";
+import { releaseSlot, takeSlot } from "./_slots.ts";
+import { specFor } from "./_spec.ts";
 import {
   completeJob,
   receiveError,
@@ -39,73 +39,11 @@ export interface RunRequest {
   receive?(packet: unknown): unknown;
 }
 
-/** Engine settings, changed with `jobs.configure()`. */
-export const settings = {
-  maxRunning: Math.max(8, 4 * (navigator.hardwareConcurrency ?? 2)),
-};
-
 const pool = new RuntimePool();
-const waiting: (() => void)[] = [];
-let running = 0;
 
 /** The pool of warm runtimes. */
 export function runtimePool(): RuntimePool {
   return pool;
-}
-
-/** How many jobs run now, and how many wait for a slot. */
-export function engineLoad(): { running: number; queued: number } {
-  return { running, queued: waiting.length };
-}
-
-/** Hands free slots to queued jobs (after a job ended or `maxRunning` rose). */
-export function wakeQueue(): void {
-  while (running < settings.maxRunning && waiting.length) {
-    running++; // the slot passes to the woken job before anything else runs
-    waiting.shift()!();
-  }
-}
-
-/** Gives a slot back and wakes the next queued job. */
-export function releaseSlot(): void {
-  running--;
-  wakeQueue();
-}
-
-/** Takes a slot now, or waits for one to be handed over. */
-export function takeSlot(): Promise<void> | void {
-  if (running < settings.maxRunning && waiting.length === 0) {
-    running++;
-    return;
-  }
-  return new Promise<void>((resolve) => waiting.push(resolve));
-}
-
-/** The launch spec of runtimes with these permissions and memory cap. */
-export function specFor(
-  permissions: ResolvedPermissions,
-  memory?: number,
-  warn: (warning: string) => void = () => {},
-): RuntimeSpec {
-  const deny: string[] = [];
-  for (const name of ["read", "write"] as const) {
-    const grant = permissions[name];
-    if (!Array.isArray(grant)) continue;
-    const { links, complete } = outwardLinks(grant);
-    if (links.length) deny.push(`--deny-${name}=${links.join(",")}`);
-    if (!complete) {
-      warn(
-        `The ${name} grant holds over ${SCAN_BUDGET} entries: symlinks past them that lead outside it were not denied; grant smaller directories`,
-      );
-    }
-  }
-  return {
-    flags: [...permissionFlags(permissions), ...deny],
-    readAll: permissions.read === true,
-    writeAll: permissions.write === true,
-    memory,
-    env: runtimeEnv(permissions),
-  };
 }
 
 /** Who a job is and how it runs: what the engine needs besides the work. */

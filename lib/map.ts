@@ -12,7 +12,7 @@ import type { Job, JobState } from "./job.ts";
 import { checkJobOptions, type JobOptions } from "./options.ts";
 import type { Packet } from "./codec.ts";
 import type { RunEnd, RuntimeProcess } from "./runtime_process.ts";
-import { defaults } from "./registry.ts";
+import { defaults } from "./configure.ts";
 import { functionRequest, shortName, startJob } from "./submit.ts";
 
 /** Options of `jobs.map()`: a job's options and how many runtimes to use. */

@@ -5,52 +5,11 @@
  */
 import { type Job, type JobStatus, stateOf } from "./job.ts";
 import type { JobPermissions } from "./permissions.ts";
-import { runtimePool, settings, wakeQueue } from "./engine.ts";
+import { runtimePool } from "./engine.ts";
+import { configure, type ConfigureOptions } from "./configure.ts";
 import { formatTraceback } from "./traceback.ts";
 import { mapJob, type MapOptions } from "./map.ts";
 import { textTable } from "./_table.ts";
-
-/** Defaults for later jobs, set with `jobs.configure()`. */
-export interface ConfigureOptions {
-  /**
-   * Permissions of jobs that do not name their own.
-   *
-   * @default {"inherit"}
-   */
-  permissions?: JobPermissions;
-  /**
-   * Heap cap in MB of jobs that do not name their own.
-   *
-   * @default {Deno's default}
-   */
-  memory?: number;
-  /**
-   * Runtimes per `jobs.map()`.
-   *
-   * @default {navigator.hardwareConcurrency}
-   */
-  concurrency?: number;
-  /**
-   * Idle runtimes kept started for the default permissions; 0 stops
-   * (and kills) the idle ones.
-   *
-   * @default {1}
-   */
-  warm?: number;
-  /**
-   * Jobs running at once; later ones wait as `"queued"`.
-   *
-   * @default {max(8, 4 × cores)}
-   */
-  maxRunning?: number;
-}
-
-/** The registry's current defaults. */
-export const defaults: {
-  permissions?: JobPermissions;
-  memory?: number;
-  concurrency: number;
-} = { concurrency: navigator.hardwareConcurrency ?? 2 };
 
 const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
 
@@ -207,28 +166,11 @@ export class JobRegistry {
    * Sets defaults for later jobs and the engine's limits.
    *
    * @param options What to change.
+   * @throws {TypeError} On options that are not an object, or bad permissions.
    * @throws {RangeError} On a count out of range.
    */
   configure(options: ConfigureOptions): void {
-    const count = (name: string, v: unknown, min: number) => {
-      if (v !== undefined && (!Number.isInteger(v) || (v as number) < min)) {
-        throw new RangeError(
-          `Cannot use ${name} ${String(v)}: pass a whole number ≥ ${min}`,
-        );
-      }
-    };
-    count("warm", options.warm, 0);
-    count("maxRunning", options.maxRunning, 1);
-    count("concurrency", options.concurrency, 1);
-    count("memory", options.memory, 16);
-    if ("permissions" in options) defaults.permissions = options.permissions;
-    if ("memory" in options) defaults.memory = options.memory;
-    if (options.concurrency) defaults.concurrency = options.concurrency;
-    if (options.warm !== undefined) runtimePool().setWarm(options.warm);
-    if (options.maxRunning) {
-      settings.maxRunning = options.maxRunning;
-      wakeQueue();
-    }
+    configure(options);
   }
 
   /**

@@ -7,7 +7,8 @@ import { type Job, type JobState, makeJob } from "./job.ts";
 import { checkJobOptions, type JobOptions } from "./options.ts";
 import { resolvePermissions } from "./permissions.ts";
 import { type JobContext, runJob, type RunRequest } from "./engine.ts";
-import { defaults, jobs } from "./registry.ts";
+import { jobs } from "./registry.ts";
+import { defaults } from "./configure.ts";
 import { type Capture, captureCode, captureFunction } from "./capture.ts";
 
 /** Something that wants to know when a job starts (the notebook panel). */

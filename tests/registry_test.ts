@@ -133,6 +133,17 @@ jobTest("jobs.status() is a text table of every job", async () => {
   );
 });
 
+Deno.test("jobs.configure() refuses bad options and changes nothing", () => {
+  assert.throws(
+    () => jobs.configure({ permissions: { nett: true } as never }),
+    TypeError,
+  );
+  assert.throws(() => jobs.configure({ maxRunning: 0 }), RangeError);
+  assert.throws(() => jobs.configure({ warm: 1.5 }), RangeError);
+  assert.throws(() => jobs.configure(null as never), TypeError);
+  assert.doesNotThrow(() => jobs.configure({}));
+});
+
 jobTest("outside Jupyter, jobs and a job print as text", async () => {
   const j = job(() => "x", { name: "printable" });
   await j;
