@@ -10,6 +10,7 @@ function cleanStack(stack: string | undefined): string | undefined {
     .map((line) =>
       line
         .replace(/eval at execute \([^)]*\), <anonymous>/, "<job>")
+        .replace(/eval at materialize \([^)]*\), <anonymous>/, "<notebook>")
         .replace(
           /data:application\/typescript,\S*?:(\d+:\d+)(?=\)?$)/,
           "<job>:$1",

@@ -5,10 +5,26 @@
  * @module
  */
 import type { JobError } from "./errors.ts";
+import { lookupNotebook } from "./_notebook.ts";
 
-// The runtime names frames in the job's code `<job>:LINE:COL`, lines counted
-// in the user's own source from 1.
-const FRAME = /<job>:(\d+):(\d+)\)?\s*$/;
+// The runtime names frames in the job's code `<job>:LINE:COL`, and frames in
+// a notebook function sent with it `NAME (<notebook>:LINE:COL)`, lines
+// counted from 1 in the source as the user wrote it.
+const FRAME = /(?:at (\S+) \()?<(job|notebook)>:(\d+):(\d+)\)?\s*$/;
+/** `"use strict";(` precedes a notebook function's first line when it is evaluated. */
+const FIRST_LINE_SHIFT = 14;
+
+function notebookSource(name: string | undefined): string | undefined {
+  if (!name) return undefined;
+  try {
+    const value = lookupNotebook(name);
+    return typeof value === "function"
+      ? Function.prototype.toString.call(value)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Formats a failed job's error with source context.
@@ -36,14 +52,16 @@ export function formatTraceback(error: Error, source: string): string {
     out.push(frame);
     const match = frame.match(FRAME);
     if (!match) continue;
-    const line = Number(match[1]);
-    const text = lines[line - 1];
+    const [, name, where, lineText, columnText] = match;
+    const line = Number(lineText);
+    let column = Number(columnText);
+    const text = where === "job"
+      ? lines[line - 1]
+      : notebookSource(name)?.split("\n")[line - 1];
     if (text === undefined) continue;
-    const number = String(line).padStart(5);
-    out.push(`${number} | ${text}`);
-    out.push(
-      `${" ".repeat(5)} | ${" ".repeat(Math.max(0, Number(match[2]) - 1))}^`,
-    );
+    if (where === "notebook" && line === 1) column -= FIRST_LINE_SHIFT;
+    out.push(`${String(line).padStart(5)} | ${text}`);
+    out.push(`${" ".repeat(5)} | ${" ".repeat(Math.max(0, column - 1))}^`);
   }
   return out.join("\n");
 }

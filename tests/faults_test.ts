@@ -68,6 +68,30 @@ jobTest(
   },
 );
 
+jobTest(
+  "traceback() shows the source line of a notebook function the job called",
+  async () => {
+    (globalThis as Record<string, unknown>).parseRow = function parseRow(
+      row: string,
+    ) {
+      if (!row) throw new Error("empty row");
+      return row.length;
+    };
+    try {
+      const j = job(`["a", ""].map((r) => parseRow(r))`);
+      assert.equal(await j.done, "failed");
+      const tb = jobs.traceback(j);
+      assert.match(
+        tb,
+        /at parseRow \(<notebook>:2:\d+\)\n\s+2 \|\s+if \(!row\) throw new Error\("empty row"\);/,
+      );
+      assert.match(tb, /<job>:1:\d+\)?\n\s+1 \| \["a", ""\]\.map/);
+    } finally {
+      delete (globalThis as Record<string, unknown>).parseRow;
+    }
+  },
+);
+
 jobTest("an unhandled rejection in a job fails that job", async () => {
   const j = job(() => {
     Promise.reject(new Error("nobody caught me"));
@@ -82,7 +106,10 @@ jobTest(
   async () => {
     const j = job(() => new WeakMap());
     assert.equal(await j.done, "failed");
-    assert.match(j.error!.message, /Cannot send "result" to the notebook: a WeakMap cannot be copied/);
+    assert.match(
+      j.error!.message,
+      /Cannot send "result" to the notebook: a WeakMap cannot be copied/,
+    );
   },
 );
 
