@@ -90,7 +90,7 @@ export async function drive(
     await working.catch(() => {}); // its failure is the job's, reported there
   };
   const driver: Driver = {
-    async runtime() {
+    async runtime(): Promise<RuntimeProcess> {
       spec ??= specFor(context.permissions, options.memory, (warning) => {
         state.warnings.push(warning);
         state.changed();
@@ -103,7 +103,7 @@ export async function drive(
       runtimes.add(runtime);
       return runtime;
     },
-    get stopped() {
+    get stopped(): Error | undefined {
       return stopped;
     },
   };

@@ -4,7 +4,6 @@
  * @module
  */
 import { type Job, type JobStatus, stateOf } from "./job.ts";
-import type { JobPermissions } from "./permissions.ts";
 import { runtimePool } from "./engine.ts";
 import { configure, type ConfigureOptions } from "./configure.ts";
 import { formatTraceback } from "./traceback.ts";

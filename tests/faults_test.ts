@@ -73,7 +73,7 @@ jobTest(
   async () => {
     (globalThis as Record<string, unknown>).parseRow = function parseRow(
       row: string,
-    ) {
+    ): number {
       if (!row) throw new Error("empty row");
       return row.length;
     };
