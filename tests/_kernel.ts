@@ -30,6 +30,8 @@ export interface StartKernelOptions extends SessionOptions {
   cwd?: string;
   /** ms to wait for the kernel to answer. @default {60_000} */
   startTimeout?: number;
+  /** More environment for the kernel, e.g. `{ DENO_V8_FLAGS: "--expose-gc" }`. */
+  env?: Record<string, string>;
 }
 
 /** Starts a real Deno kernel; dispose it (`await using`) to shut it down. */
@@ -47,6 +49,7 @@ export async function startKernel(
         jupyterPath: root,
         cwd: options.cwd ?? REPO_ROOT,
         startTimeout,
+        env: options.env,
       }, onEvent), options);
     await kernel.ready(startTimeout);
     return kernel;

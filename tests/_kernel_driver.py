@@ -5,9 +5,14 @@ Starts the kernel named by --kernel (found through JUPYTER_PATH) in --cwd, then
 speaks JSON lines:
 
   stdin  {"op": "execute", "code": str, "stop_on_error": bool}
+         {"op": "interrupt", "mode": "frontend" | "message" | "signal"}
+                 what a frontend's Interrupt does (the kernelspec's
+                 interrupt_mode), an interrupt_request on the control
+                 channel, or SIGINT to the kernel's process group
          {"op": "shutdown"}
   stdout {"type": "ready", "t": ms, "kernel_info": {...}}
          {"type": "sent", "t": ms, "msg_id": str}      one per execute, in order
+         {"type": "interrupted", "t": ms}              once the interrupt was sent
          {"type": "iopub" | "reply", "t": ms, "msg": {...}}
          {"type": "died", "t": ms, "exit_code": int | None}
          {"type": "error", "message": str}
@@ -146,6 +151,7 @@ def serve(km: KernelManager, shell, iopub) -> int:
     poller.register(iopub, zmq.POLLIN)
     poller.register(sys.stdin.fileno(), zmq.POLLIN)
     pending = b""
+    control = None
     next_alive_check = 0.0
     while True:
         events = dict(poller.poll(200))
@@ -168,6 +174,16 @@ def serve(km: KernelManager, shell, iopub) -> int:
                 command = json.loads(line)
                 if command["op"] == "shutdown":
                     return 0
+                if command["op"] == "interrupt":
+                    mode = command.get("mode", "frontend")
+                    if mode == "frontend":
+                        km.interrupt_kernel()
+                    elif mode == "signal":
+                        km.signal_kernel(signal.SIGINT)
+                    else:
+                        control = control or km.connect_control()
+                        km.session.send(control, km.session.msg("interrupt_request", {}))
+                    emit({"type": "interrupted", "t": now_ms()})
                 if command["op"] == "execute":
                     msg = km.session.msg("execute_request", {
                         "code": command["code"],

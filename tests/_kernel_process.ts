@@ -25,6 +25,8 @@ export interface DriverOptions {
   cwd: string;
   /** ms the driver waits for the kernel to answer `kernel_info`. */
   startTimeout: number;
+  /** More environment for the driver and the kernel (e.g. `DENO_V8_FLAGS`). */
+  env?: Record<string, string>;
 }
 
 /** A running driver process. */
@@ -47,6 +49,7 @@ export class KernelProcess {
         `--start-timeout=${options.startTimeout / 1000}`,
       ],
       env: {
+        ...options.env,
         JUPYTER_PATH: root,
         JUPYTER_DATA_DIR: `${root}/data`,
         JUPYTER_RUNTIME_DIR: `${root}/runtime`,

@@ -52,6 +52,7 @@ export class Kernel implements AsyncDisposable {
   #waiters = new Set<() => void>();
   #dead: string | undefined;
   #ready = Promise.withResolvers<void>();
+  #interrupts: ((t: number) => void)[] = [];
 
   /** @internal Use `startKernel()`, which makes the driver process. */
   constructor(
@@ -102,6 +103,24 @@ export class Kernel implements AsyncDisposable {
       stop_on_error: options.stopOnError ?? false,
     });
     return cell;
+  }
+
+  /**
+   * Interrupts the kernel: `"frontend"` as a frontend's Interrupt button does
+   * (jupyter_client's `interrupt_kernel()`, by the kernelspec's
+   * `interrupt_mode`), `"message"` with an `interrupt_request` on the
+   * control channel, `"signal"` with SIGINT to the kernel's process group.
+   * Resolves with the epoch ms it was sent (NaN when the kernel died first).
+   */
+  interrupt(
+    mode: "frontend" | "message" | "signal" = "frontend",
+  ): Promise<number> {
+    if (this.#dead) return Promise.reject(new Error(this.#dead));
+    const sent = new Promise<number>((resolve) =>
+      this.#interrupts.push(resolve)
+    );
+    this.#process.send({ op: "interrupt", mode });
+    return sent;
   }
 
   /** Sends a cell and resolves with its record once the kernel is idle again. */
@@ -175,6 +194,8 @@ export class Kernel implements AsyncDisposable {
       cell.msgId = event.msg_id;
       cell.sentAt = event.t;
       this.#cells.set(cell.msgId, cell);
+    } else if (event.type === "interrupted") {
+      this.#interrupts.shift()?.(event.t);
     } else if (event.type === "iopub" || event.type === "reply") {
       this.#onMessage(event.type, toKernelMessage(event.msg, event.t));
     } else if (event.type === "error" || event.type === "died") {
@@ -212,6 +233,7 @@ export class Kernel implements AsyncDisposable {
     this.#ready.reject(error);
     for (const cell of this.#pending) cell.fail(error);
     this.#pending.clear();
+    for (const sent of this.#interrupts.splice(0)) sent(NaN);
     for (const check of this.#waiters) check();
   }
 }
