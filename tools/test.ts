@@ -1,5 +1,6 @@
 /**
- * `deno task test [files…]`: runs the test suite (`deno test -A`), streams its
+ * `deno task test [files…]`: runs the test suite (`deno test -A`, with the
+ * JSDoc examples of the library), streams its
  * output, and ends with one line `N passed, N failed` (N counts tests, as
  * Deno's own summary does). Exits with `deno test`'s exit code.
  *
@@ -55,6 +56,23 @@ async function writeAll(
   }
 }
 
+/**
+ * The modules whose JSDoc examples run as tests: the public API and the
+ * library, but not the job runtime (a process's main module, not a library).
+ */
+function docModules(): string[] {
+  const root = new URL("../", import.meta.url);
+  const modules = ["mod.ts"];
+  for (const dir of ["lib", "kernel_ext"]) {
+    for (const entry of Deno.readDirSync(new URL(dir, root))) {
+      if (entry.name.endsWith(".ts") && entry.name !== "runtime.ts") {
+        modules.push(`${dir}/${entry.name}`);
+      }
+    }
+  }
+  return modules.sort();
+}
+
 async function main(args: string[]): Promise<number> {
   const missing = await missingJupyter();
   if (missing) {
@@ -63,7 +81,7 @@ async function main(args: string[]): Promise<number> {
     console.log("0 passed, 1 failed");
     return 1;
   }
-  const targets = args.length > 0 ? args : ["tests/"];
+  const targets = args.length > 0 ? args : ["--doc", "tests/", ...docModules()];
   const child = new Deno.Command(Deno.execPath(), {
     args: ["test", "-A", "--no-check=remote", ...targets],
     stdout: "piped",
