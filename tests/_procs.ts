@@ -63,3 +63,21 @@ export async function eventually(
   }
   return check();
 }
+
+/** Every live process below `pid` (children, their children …). */
+export function descendantsOf(pid: number): ProcInfo[] {
+  const all = allProcesses();
+  const out: ProcInfo[] = [];
+  const parents = new Set([pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of all) {
+      if (parents.has(p.ppid) && !parents.has(p.pid)) {
+        parents.add(p.pid);
+        out.push(p);
+        grew = true;
+      }
+    }
+  }
+  return out;
+}
