@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { job, JobError, jobs } from "../mod.ts";
+import { type Job, job, JobError, jobs } from "../mod.ts";
 import { eventually, isAlive } from "./_procs.ts";
 import { jobTest, pidJob, shared } from "./_util.ts";
 
@@ -147,6 +147,86 @@ jobTest("a SIGKILLed parent leaves no job runtime behind", async () => {
   );
   await reader.cancel();
 });
+
+/** Starts a job that spawns `count` `sleep 1000`s, shares their pids, waits. */
+function forkJob(count: number, detached: boolean): Job<unknown> {
+  return job(`
+    const kids = Array.from({ length: ${count} }, () =>
+      new Deno.Command("sleep", { args: ["1000"], detached: ${detached} }).spawn());
+    share("pids", kids.map((k) => k.pid));
+    await new Promise(() => {});`);
+}
+
+for (const detached of [false, true]) {
+  // Fails today for detached ones: kill() SIGKILLs the runtime's process
+  // group, and a subprocess started with { detached: true } has its own.
+  jobTest(
+    `kill() of a job with 50 ${
+      detached ? "detached " : ""
+    }subprocesses leaves none`,
+    async () => {
+      const j = forkJob(50, detached);
+      const pids = await shared<number[]>(j, "pids");
+      try {
+        assert.equal(pids.filter(isAlive).length, 50);
+        const t0 = performance.now();
+        await j.kill();
+        const took = performance.now() - t0;
+        assert.equal(j.status, "killed");
+        assert.ok(
+          await eventually(() => !pids.some(isAlive), 1000),
+          `${pids.filter(isAlive).length} of 50 left`,
+        );
+        assert.ok(took < 1000, `kill() took ${took.toFixed(0)} ms`); // generous; bench measures the real number
+      } finally {
+        for (const pid of pids.filter(isAlive)) Deno.kill(pid, "SIGKILL");
+      }
+    },
+  );
+}
+
+jobTest(
+  "an unwritable temp dir fails the job with a clear JobError and the process goes on",
+  async () => {
+    const script = await Deno.makeTempFile({ suffix: ".ts" });
+    await Deno.writeTextFile(
+      script,
+      `import { job, jobs } from ${
+        JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+      };
+      const out = [];
+      for (const work of [() => 1, "2"]) {
+        const j = job(work);
+        out.push([await j.done, j.error?.name, j.error?.message]);
+      }
+      await jobs.shutdown();
+      console.log(JSON.stringify(out));`,
+    );
+    try {
+      // Missing, unwritable even for root, and not a directory.
+      for (const tmp of ["/nonexistent-bgjobs", "/proc", "/etc/hostname"]) {
+        const { code, stdout, stderr } = await new Deno.Command(
+          Deno.execPath(),
+          { args: ["run", "-A", script], env: { TMPDIR: tmp } },
+        ).output();
+        const said = new TextDecoder().decode(stderr);
+        assert.equal(code, 0, `TMPDIR=${tmp}: ${said}`);
+        const out = JSON.parse(new TextDecoder().decode(stdout));
+        assert.equal(out.length, 2);
+        for (const [status, name, message] of out) {
+          assert.equal(status, "failed");
+          assert.equal(name, "JobError");
+          assert.match(
+            message,
+            /^Job \d+ \(.+\) could not start: .*(No such file|Not a directory|denied|Read-only)/,
+          );
+        }
+      }
+    } finally {
+      await Deno.remove(script);
+    }
+  },
+);
 
 jobTest("fault tests leave no runtime behind", async () => {
   await jobs.shutdown();
