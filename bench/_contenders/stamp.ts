@@ -1,0 +1,1 @@
+console.log(performance.timeOrigin + performance.now());

@@ -1,0 +1,199 @@
+/**
+ * The targets bgjobs is held to (issues 3, 4, 5, collected in issue 6),
+ * checked against the records of a run. Quick mode checks nothing: its
+ * verdicts say so.
+ *
+ * @module
+ */
+import type { BenchRecord } from "./_stats.ts";
+
+/** One target's outcome. */
+export interface Verdict {
+  target: string;
+  measured: string;
+  verdict: "met" | "missed" | "not measured" | "quick mode";
+}
+
+type Find = (scenario: string, contender: string) => BenchRecord | undefined;
+
+function num(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value)
+    ? value
+    : undefined;
+}
+
+function check(
+  target: string,
+  measure: () => { value?: number; text: string; ok?: boolean },
+): Verdict {
+  try {
+    const { value, text, ok } = measure();
+    if (value === undefined || ok === undefined) {
+      return { target, measured: text, verdict: "not measured" };
+    }
+    return { target, measured: text, verdict: ok ? "met" : "missed" };
+  } catch (error) {
+    return {
+      target,
+      measured: (error as Error).message,
+      verdict: "not measured",
+    };
+  }
+}
+
+function usable(record: BenchRecord | undefined, what: string): BenchRecord {
+  if (!record) throw new Error(`${what}: no record`);
+  if (record.outcome !== "ok") {
+    throw new Error(
+      `${what}: ${record.outcome}${record.note ? ` (${record.note})` : ""}`,
+    );
+  }
+  return record;
+}
+
+/** Checks every target against the records. */
+export function verdicts(records: BenchRecord[], quick: boolean): Verdict[] {
+  const find: Find = (s, c) =>
+    records.find((r) => r.scenario === s && r.contender === c);
+  const out: Verdict[] = [];
+  const warm = (scenario: string, where: string) =>
+    check(`start, warm, p50 ≤ 5 ms (${where})`, () => {
+      const r = usable(find(scenario, "bgjobs (warm)"), "bgjobs (warm)");
+      const value = num(r.median_ms);
+      const hit = num(r.pool_hit_rate);
+      return {
+        value,
+        text: `${value} ms${
+          hit !== undefined
+            ? `, ${Math.round(hit * 100)}% of jobs found a warm runtime`
+            : ""
+        }`,
+        ok: value !== undefined && value <= 5,
+      };
+    });
+  out.push(warm("start.plain", "script"), warm("start.kernel", "kernel"));
+  out.push(
+    check("start, cold, ≤ 1.3× a bare `deno run` of an empty script", () => {
+      const cold = usable(
+        find("start.plain", "bgjobs (cold)"),
+        "bgjobs (cold)",
+      );
+      const bare = usable(
+        find("start.plain", "Deno.Command subprocess"),
+        "bare deno run",
+      );
+      const c = num(cold.median_ms);
+      const b = num(bare.median_ms);
+      const value = c !== undefined && b ? c / b : undefined;
+      return {
+        value,
+        text: `${c} ms vs ${b} ms = ${value?.toFixed(2)}×`,
+        ok: value !== undefined && value <= 1.3,
+      };
+    }),
+  );
+  const kills = records.filter((r) =>
+    r.scenario.startsWith("kill.") && r.contender === "bgjobs"
+  );
+  for (const r of kills) {
+    out.push(
+      check(
+        `kill \`${r.scenario}\`: p50 ≤ 20 ms, max ≤ 100 ms, nothing left`,
+        () => {
+          usable(r, "bgjobs");
+          const p50 = num(r.median_ms);
+          const max = num(r.max_ms);
+          return {
+            value: p50,
+            text: `p50 ${p50} ms, max ${max} ms`,
+            ok: p50 !== undefined && max !== undefined && p50 <= 20 &&
+              max <= 100,
+          };
+        },
+      ),
+    );
+  }
+  out.push(
+    check("map: ≤ 10 µs overhead per item (100,000 trivial items)", () => {
+      const r = usable(find("map.trivial", "bgjobs"), "bgjobs");
+      const value = num(r.us_per_item);
+      return {
+        value,
+        text: `${value} µs/item over ${r.items} items`,
+        ok: value !== undefined && value <= 10,
+      };
+    }),
+  );
+  out.push(
+    check("map: CPU-bound speedup ≥ 1.8× on 2 cores vs in-process", () => {
+      const r = usable(find("map.cpu", "bgjobs"), "bgjobs");
+      const value = num(r.speedup);
+      return {
+        value,
+        text: `${value}× on ${r.concurrency} runtimes`,
+        ok: value !== undefined && value >= 1.8,
+      };
+    }),
+  );
+  out.push(check("transfer: 50 MB Float64Array result ≥ 1 GB/s", () => {
+    const r = usable(find("transfer.f64", "bgjobs"), "bgjobs");
+    const value = num(r.gb_per_s);
+    return {
+      value,
+      text: `${value} GB/s (${r.median_ms} ms)`,
+      ok: value !== undefined && value >= 1,
+    };
+  }));
+  out.push(check("transfer: 200,000 small objects ≤ 250 ms", () => {
+    const r = usable(find("transfer.objects", "bgjobs"), "bgjobs");
+    const value = num(r.median_ms);
+    return {
+      value,
+      text: `${value} ms`,
+      ok: value !== undefined && value <= 250,
+    };
+  }));
+  out.push(
+    check(
+      "responsiveness under load ≤ 2× idle + 20 ms (trivial cell round trip)",
+      () => {
+        const idle = usable(find("responsive.kernel", "idle kernel"), "idle");
+        const busy = usable(
+          find("responsive.kernel", "bgjobs: 2 CPU jobs + log flood"),
+          "loaded",
+        );
+        const i = num(idle.median_ms);
+        const b = num(busy.median_ms);
+        const limit = i !== undefined ? 2 * i + 20 : undefined;
+        return {
+          value: b,
+          text: `${b} ms loaded vs ${i} ms idle (limit ${
+            limit?.toFixed(1)
+          } ms)`,
+          ok: b !== undefined && limit !== undefined && b <= limit,
+        };
+      },
+    ),
+  );
+  out.push(
+    check("memory of an idle warm runtime ≤ 1.2× a bare idle deno", () => {
+      const rt = usable(find("memory.idle", "bgjobs warm runtime"), "runtime");
+      const bare = usable(find("memory.idle", "bare idle deno run"), "bare");
+      const a = num(rt.median_mb);
+      const b = num(bare.median_mb);
+      const value = a !== undefined && b ? a / b : undefined;
+      return {
+        value,
+        text: `${a} MB vs ${b} MB = ${value?.toFixed(2)}×`,
+        ok: value !== undefined && value <= 1.2,
+      };
+    }),
+  );
+  if (quick) {
+    return out.map((v) => ({
+      ...v,
+      verdict: v.verdict === "not measured" ? v.verdict : "quick mode",
+    }));
+  }
+  return out;
+}

@@ -1,0 +1,199 @@
+/**
+ * `deno task bench [--quick]`: bgjobs against the alternatives, side by side
+ * in one run. Every case runs its contenders in turn, round after round
+ * (rotating who goes first), each batch in a fresh process; then it prints
+ * a table of medians, min/max and ratios to bgjobs, and writes
+ * `bench/results.json` and `bench/RESULTS.md`.
+ *
+ * Flags: `--quick` (a smoke run, under 3 minutes: few, small samples, no
+ * apt-get), `--only=start.plain,kill` (cases whose id starts so),
+ * `--contenders=bgjobs,Worker` (contenders whose name contains one),
+ * `--out=DIR` (where to write; default `bench/`), `--no-install`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { runBatch } from "./_batch.ts";
+import { describeMachine, loadAverage } from "./_machine.ts";
+import { addRatios, textTable, toRecord, writeMarkdown } from "./_report.ts";
+import type { Report } from "./_report.ts";
+import type { Contender, RunContext, Scenario, Variant } from "./_scenario.ts";
+import { type Setup, setup } from "./_setup.ts";
+import {
+  addBatch,
+  type BenchRecord,
+  newTally,
+  rotate,
+  type Tally,
+} from "./_stats.ts";
+import { verdicts } from "./_targets.ts";
+import start from "./start.ts";
+import kill from "./kill.ts";
+import map from "./map.ts";
+import transfer from "./transfer.ts";
+import responsive from "./responsive.ts";
+import memory from "./memory.ts";
+
+/** Every scenario, in the order they run. */
+export const SCENARIOS: Scenario[] = [
+  start,
+  kill,
+  map,
+  transfer,
+  responsive,
+  memory,
+];
+
+/** What `main` was asked to do. */
+export interface BenchOptions {
+  quick: boolean;
+  only: string[];
+  contenders: string[];
+  out: string;
+  install: boolean;
+}
+
+function log(line: string): void {
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+}
+
+function wanted(options: BenchOptions, variant: Variant): boolean {
+  return options.only.length === 0 ||
+    options.only.some((prefix) => variant.id.startsWith(prefix));
+}
+
+function picks(options: BenchOptions, name: string): boolean {
+  return options.contenders.length === 0 ||
+    options.contenders.some((part) => name.includes(part));
+}
+
+async function runCase(
+  scenario: Scenario,
+  variant: Variant,
+  options: BenchOptions,
+  env: Setup,
+): Promise<Map<string, Tally>> {
+  if (variant.custom) {
+    const all = await variant.custom({
+      quick: options.quick,
+      work: env.work,
+      log,
+    });
+    return new Map([...all].filter(([name]) => picks(options, name)));
+  }
+  const tallies = new Map<string, Tally>();
+  const runnable: Contender[] = [];
+  for (const c of scenario.contenders) {
+    if (c.variants && !c.variants.includes(variant.id)) continue;
+    if (!picks(options, c.name)) continue;
+    const tally = newTally();
+    tallies.set(c.name, tally);
+    const missing = c.needs && env.missing[c.needs];
+    if (missing) {
+      addBatch(tally, { samples: [], outcome: "unavailable", note: missing });
+    } else runnable.push(c);
+  }
+  const { rounds, perBatch } = scenario.plan(options.quick);
+  for (let round = 0; round < rounds; round++) {
+    for (const c of rotate(runnable, round)) {
+      log(`${variant.id}: ${c.name} (round ${round + 1}/${rounds})`);
+      const ctx: RunContext = {
+        variant: variant.id,
+        n: c.perSample ? 1 : perBatch,
+        quick: options.quick,
+        work: env.work,
+        nodeModules: env.nodeModules,
+        params: variant.params?.(options.quick) ?? {},
+      };
+      const times = c.perSample ? perBatch : 1;
+      for (let i = 0; i < times; i++) {
+        addBatch(tallies.get(c.name)!, await runBatch(scenario, c, ctx));
+      }
+    }
+  }
+  return tallies;
+}
+
+/**
+ * Runs the bench.
+ *
+ * @returns The records written to `results.json`.
+ */
+export async function main(options: BenchOptions): Promise<BenchRecord[]> {
+  const started = performance.now();
+  const machine = await describeMachine();
+  const env = await setup({ install: options.install && !options.quick, log });
+  const cases: Report["cases"] = [];
+  const records: BenchRecord[] = [];
+  for (const scenario of SCENARIOS) {
+    for (const variant of scenario.variants) {
+      if (!wanted(options, variant)) continue;
+      const tallies = await runCase(scenario, variant, options, env);
+      const caseRecords = [...tallies].map(([name, tally]) =>
+        toRecord(variant, name, tally, options.quick)
+      );
+      addRatios(caseRecords, scenario.reference);
+      records.push(...caseRecords);
+      cases.push({ variant, title: scenario.title, records: caseRecords });
+      console.log(textTable(
+        `${variant.id} — ${variant.metric}`,
+        variant.unit ?? "ms",
+        caseRecords,
+      ));
+    }
+  }
+  machine.load_end = loadAverage();
+  const checked = verdicts(records, options.quick);
+  console.log("\nTargets");
+  for (const v of checked) {
+    console.log(`  ${v.verdict.padEnd(12)} ${v.target}: ${v.measured}`);
+  }
+  await Deno.mkdir(options.out, { recursive: true });
+  await Deno.writeTextFile(
+    `${options.out}/results.json`,
+    JSON.stringify({ machine, quick: options.quick, records }, null, 2) + "\n",
+  );
+  const command = `deno task bench${options.quick ? " --quick" : ""}`;
+  await writeMarkdown(`${options.out}/RESULTS.md`, {
+    machine,
+    quick: options.quick,
+    command,
+    durationS: (performance.now() - started) / 1000,
+    cases,
+    verdicts: checked,
+  });
+  log(
+    `wrote ${options.out}/results.json and RESULTS.md in ${
+      ((performance.now() - started) / 1000).toFixed(0)
+    } s`,
+  );
+  return records;
+}
+
+/** Reads the command line. */
+export function parseOptions(args: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args,
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string", default: "" },
+      contenders: { type: "string", default: "" },
+      out: { type: "string", default: new URL(".", import.meta.url).pathname },
+      "no-install": { type: "boolean", default: false },
+    },
+  });
+  const list = (text: string) =>
+    text.split(",").map((s) => s.trim()).filter(Boolean);
+  return {
+    quick: values.quick,
+    only: list(values.only),
+    contenders: list(values.contenders),
+    out: values.out.replace(/\/$/, ""),
+    install: !values["no-install"],
+  };
+}
+
+if (import.meta.main) {
+  await main(parseOptions(Deno.args));
+  Deno.exit(0);
+}

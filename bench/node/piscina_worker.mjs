@@ -1,0 +1,2 @@
+// piscina's worker: one named export per task.
+export { cpu, double, stamp } from "./_tasks.mjs";

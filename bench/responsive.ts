@@ -1,0 +1,125 @@
+/**
+ * Scenario 5, notebook responsiveness under load, in a real `deno jupyter`
+ * kernel: the round trip of a trivial cell (execute_request sent →
+ * execute_reply received, as the frontend sees it) while the kernel is
+ * idle, and while two CPU-bound jobs and one job printing ~100,000 lines a
+ * second run. Rounds alternate idle and loaded.
+ *
+ * @module
+ */
+import { benchKernel, cellJson, type Kernel } from "./_kernel.ts";
+import type { CustomContext, Scenario } from "./_scenario.ts";
+import { addBatch, type Batch, newTally, sleep, type Tally } from "./_stats.ts";
+
+const IDLE = "idle kernel";
+const LOADED = "bgjobs: 2 CPU jobs + log flood";
+
+const LOAD = `
+const benchCpu1 = job(() => { while (true) {} }, { name: "cpu 1" });
+const benchCpu2 = job(() => { while (true) {} }, { name: "cpu 2" });
+const benchFlood = job(async () => {
+  let n = 0;
+  for (;;) {
+    for (let i = 0; i < 1000; i++) console.log("flood line " + n++);
+    progress(n);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}, { name: "flood" });
+0`;
+
+const KERNEL_RSS =
+  'JSON.stringify(Number(/VmRSS:\\s+(\\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))[1]) / 1024)';
+
+async function roundTrips(kernel: Kernel, count: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    await sleep(50);
+    const cell = await kernel.execute("1");
+    if (cell.status !== "ok") throw new Error(cell.describe());
+    out.push(cell.repliedAt - cell.sentAt);
+  }
+  return out;
+}
+
+async function responsiveness(ctx: CustomContext): Promise<Map<string, Tally>> {
+  const tallies = new Map([[IDLE, newTally()], [LOADED, newTally()]]);
+  const kernel = await benchKernel();
+  if (typeof kernel === "string") {
+    for (const tally of tallies.values()) {
+      addBatch(tally, { samples: [], outcome: "unavailable", note: kernel });
+    }
+    return tallies;
+  }
+  const { rounds, cells } = ctx.quick
+    ? { rounds: 1, cells: 5 }
+    : { rounds: 3, cells: 12 };
+  try {
+    for (let round = 0; round < rounds; round++) {
+      ctx.log(`responsive.kernel: idle (round ${round + 1}/${rounds})`);
+      await sleep(500);
+      const idle: Batch = {
+        samples: await roundTrips(kernel, cells),
+        extra: {},
+      };
+      idle.extra!.kernel_rss_mb = [await cellJson<number>(kernel, KERNEL_RSS)];
+      addBatch(tallies.get(IDLE)!, idle);
+
+      ctx.log(`responsive.kernel: loaded (round ${round + 1}/${rounds})`);
+      const load = await kernel.execute(LOAD);
+      if (load.status !== "ok") throw new Error(load.describe());
+      await sleep(1000); // let the jobs get going
+      const started = await cellJson<number>(
+        kernel,
+        "JSON.stringify(benchFlood.progress?.done ?? 0)",
+      );
+      const t0 = performance.now();
+      const loaded: Batch = {
+        samples: await roundTrips(kernel, cells),
+        extra: {},
+      };
+      const [done, running] = await cellJson<[number, number]>(
+        kernel,
+        "JSON.stringify([benchFlood.progress?.done ?? 0, jobs.running.length])",
+      );
+      loaded.extra!.flood_lines_per_s = [
+        (done - started) / ((performance.now() - t0) / 1000),
+      ];
+      loaded.extra!.kernel_rss_mb = [
+        await cellJson<number>(kernel, KERNEL_RSS),
+      ];
+      if (running !== 3) {
+        loaded.outcome = "failed";
+        loaded.note = `${running} of the 3 load jobs were running`;
+      }
+      addBatch(tallies.get(LOADED)!, loaded);
+      await kernel.execute("await jobs.killAll(); 0", { timeout: 30_000 });
+    }
+  } catch (error) {
+    const note = `kernel case stopped: ${
+      (error as Error).message.slice(0, 300)
+    }`;
+    for (const tally of tallies.values()) {
+      addBatch(tally, { samples: [], outcome: "failed", note });
+    }
+  } finally {
+    await kernel.shutdown();
+  }
+  return tallies;
+}
+
+const scenario: Scenario = {
+  id: "responsive",
+  title: "Notebook responsiveness under load",
+  url: import.meta.url,
+  reference: IDLE,
+  variants: [{
+    id: "responsive.kernel",
+    metric:
+      "ms round trip of a trivial cell (execute_request → execute_reply) in a real kernel",
+    custom: responsiveness,
+  }],
+  contenders: [],
+  plan: () => ({ rounds: 1, perBatch: 1 }),
+};
+
+export default scenario;

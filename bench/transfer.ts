@@ -1,0 +1,176 @@
+/**
+ * Scenario 4, result transfer: a 50 MB `Float64Array` and 200,000 small
+ * objects made in the background, timed from the moment the work has its
+ * result (stamped there) to the moment the notebook side holds it.
+ *
+ * @module
+ */
+import { bgjobs } from "./_contenders/bgjobs.ts";
+import { startThread, type ThreadKind } from "./_contenders/threads.ts";
+import type { Contender, RunContext, Scenario } from "./_scenario.ts";
+import { type Batch, epochNow, median, sleep, type Tally } from "./_stats.ts";
+
+const STAMP = "performance.timeOrigin + performance.now()";
+
+/** JavaScript that builds the payload into `value`, sized by `count`. */
+function makeCode(variant: string, count: number): string {
+  return variant === "transfer.f64"
+    ? `const value = new Float64Array(${count}); for (let i = 0; i < ${count}; i++) value[i] = i * 0.5;`
+    : `const value = Array.from({ length: ${count} }, (_, i) => ({ id: i, name: "item" + i, value: i * 1.5, ok: i % 2 === 0 }));`;
+}
+
+/** The payload's element count and bytes (the typed array's byte length). */
+function sizes(ctx: RunContext): { count: number; bytes: number } {
+  return { count: ctx.params.count, bytes: ctx.params.bytes ?? 0 };
+}
+
+function verify(variant: string, value: unknown, count: number): void {
+  const ok = variant === "transfer.f64"
+    ? value instanceof Float64Array && value.length === count &&
+      value[count - 1] === (count - 1) * 0.5
+    : Array.isArray(value) && value.length === count &&
+      (value[count - 1] as { name: string }).name === `item${count - 1}`;
+  if (!ok) throw new Error("the result arrived wrong");
+}
+
+async function bgjobsTransfer(ctx: RunContext): Promise<Batch> {
+  const { job, jobs } = await bgjobs();
+  const { count } = sizes(ctx);
+  const batch: Batch = { samples: [], extra: { fixed_ms: [] } };
+  await job(() => 0); // start the warm pool
+  const body = makeCode(ctx.variant, count);
+  for (let i = 0; i < ctx.n; i++) {
+    await sleep(500);
+    const j = job(
+      `(() => { ${body} share("end", ${STAMP}); return value; })()`,
+    );
+    const value = await j;
+    batch.samples.push(epochNow() - (j.exports.end as number));
+    verify(ctx.variant, value, count);
+    // The same with an empty result: what every result pays.
+    await sleep(500);
+    const e = job(`(() => { share("end", ${STAMP}); return 0; })()`);
+    await e;
+    batch.extra!.fixed_ms.push(epochNow() - (e.exports.end as number));
+  }
+  await jobs.shutdown();
+  return batch;
+}
+
+async function threadTransfer(
+  ctx: RunContext,
+  kind: ThreadKind,
+  move: boolean,
+): Promise<Batch> {
+  const { count } = sizes(ctx);
+  const batch: Batch = { samples: [] };
+  const transfer = move ? "[value.buffer]" : "[]";
+  for (let i = 0; i < ctx.n; i++) {
+    const thread = startThread(
+      kind,
+      `${makeCode(ctx.variant, count)} send([${STAMP}, value], ${transfer});`,
+    );
+    const [end, value] = await new Promise<[number, unknown]>((resolve) =>
+      thread.listen((m) => resolve(m as [number, unknown]))
+    );
+    batch.samples.push(epochNow() - end);
+    verify(ctx.variant, value, count);
+    await thread.terminate();
+  }
+  return batch;
+}
+
+async function jsonTransfer(ctx: RunContext): Promise<Batch> {
+  const { count } = sizes(ctx);
+  const f64 = ctx.variant === "transfer.f64";
+  const script = `${ctx.work}/transfer-json.ts`;
+  const encode = f64
+    ? "JSON.stringify(Array.from(value))"
+    : "JSON.stringify(value)";
+  await Deno.writeTextFile(
+    script,
+    `${makeCode(ctx.variant, count)}\nconst end = ${STAMP};\n` +
+      `const text = ${encode};\n` +
+      `const bytes = new TextEncoder().encode(end + "\\n" + text);\n` +
+      `let off = 0; while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));\n`,
+  );
+  const batch: Batch = { samples: [] };
+  for (let i = 0; i < ctx.n; i++) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script],
+      stdout: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    const cut = text.indexOf("\n");
+    const parsed = JSON.parse(text.slice(cut + 1));
+    const value = f64 ? Float64Array.from(parsed as number[]) : parsed;
+    // The child's exit is not waited for: the stamp is when it had the result.
+    batch.samples.push(epochNow() - Number(text.slice(0, cut)));
+    verify(ctx.variant, value, count);
+  }
+  return batch;
+}
+
+const contenders: Contender[] = [
+  { name: "bgjobs", run: bgjobsTransfer },
+  {
+    name: "Deno Worker postMessage",
+    run: (ctx) => threadTransfer(ctx, "deno", false),
+  },
+  {
+    name: "Deno Worker postMessage (transfer list)",
+    run: (ctx) => threadTransfer(ctx, "deno", true),
+    variants: ["transfer.f64"],
+  },
+  {
+    name: "node:worker_threads postMessage",
+    run: (ctx) => threadTransfer(ctx, "node", false),
+  },
+  { name: "JSON through a Deno.Command pipe", run: jsonTransfer },
+];
+
+function rate(tally: Tally, quick: boolean): Record<string, unknown> {
+  const { bytes } = params(quick).f64;
+  const ms = median(tally.samples);
+  return { mb: bytes / 2 ** 20, gb_per_s: bytes / 1e9 / (ms / 1000) };
+}
+
+function params(quick: boolean): {
+  f64: Record<string, number>;
+  objects: Record<string, number>;
+} {
+  const mb = quick ? 10 : 50;
+  const count = mb * 2 ** 20 / 8;
+  return {
+    f64: { count, bytes: count * 8 },
+    objects: { count: quick ? 20_000 : 200_000 },
+  };
+}
+
+const scenario: Scenario = {
+  id: "transfer",
+  title:
+    "Result transfer: from the work having its result to the notebook holding it",
+  url: import.meta.url,
+  reference: "bgjobs",
+  variants: [
+    {
+      id: "transfer.f64",
+      metric: "ms to bring back a 50 MiB Float64Array (quick: 10 MiB)",
+      params: (quick) => params(quick).f64,
+      derive: rate,
+    },
+    {
+      id: "transfer.objects",
+      metric:
+        "ms to bring back 200,000 objects { id, name, value, ok } (quick: 20,000)",
+      params: (quick) => params(quick).objects,
+      derive: (_tally, quick) => ({ objects: params(quick).objects.count }),
+    },
+  ],
+  contenders,
+  plan: (quick) =>
+    quick ? { rounds: 1, perBatch: 2 } : { rounds: 3, perBatch: 3 },
+};
+
+export default scenario;
