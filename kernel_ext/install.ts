@@ -138,6 +138,9 @@ export async function installKernelspec(
     ],
     display_name: options.displayName ?? "Deno (bgjobs)",
     language: "typescript",
+    // Deno's kernel does not survive SIGINT, Jupyter's default way to
+    // interrupt; it does handle an interrupt_request message.
+    interrupt_mode: "message",
     metadata: { [MARKER]: { name: basename(dir) } },
   };
   await mkdir(dir, { recursive: true });

@@ -110,10 +110,8 @@ Deno.test("an interrupt stops a busy cell and no job: running jobs complete", as
   });
 });
 
-// Fails today: kernel_ext/install.ts writes no "interrupt_mode", so Jupyter
-// interrupts with SIGINT, which the Deno kernel does not handle: it dies
-// (exit -2), taking every job with it. With "interrupt_mode": "message" in
-// the kernelspec the same Interrupt stops the cell in ~60 ms (test above).
+// The kernelspec asks for "interrupt_mode": "message": the Deno kernel dies
+// on SIGINT (Jupyter's default), taking every job with it.
 Deno.test("Interrupt from a frontend stops a busy cell; the kernel and its jobs live on", async () => {
   await using k = await kernelWithBgjobs();
   await value<number[]>(k, slowJobs(2, 2000));
