@@ -25,23 +25,49 @@ export function killGroup(pid: number): void {
 export function descendants(pid: number): number[] {
   const out: number[] = [];
   const visit = (parent: number) => {
-    let children: string;
+    let tasks: Deno.DirEntry[];
     try {
-      children = Deno.readTextFileSync(
-        `/proc/${parent}/task/${parent}/children`,
-      );
+      tasks = [...Deno.readDirSync(`/proc/${parent}/task`)];
     } catch {
       return;
     }
-    for (
-      const child of children.trim().split(" ").filter(Boolean).map(Number)
-    ) {
-      out.push(child);
-      if (out.length < 10_000) visit(child);
+    // A child belongs to the thread that started it: read every thread's list.
+    for (const task of tasks) {
+      let children = "";
+      try {
+        children = Deno.readTextFileSync(
+          `/proc/${parent}/task/${task.name}/children`,
+        );
+      } catch { /* the thread ended */ }
+      for (const child of children.split(" ").filter(Boolean).map(Number)) {
+        out.push(child);
+        if (out.length < 10_000) visit(child);
+      }
     }
   };
   visit(pid);
   return out;
+}
+
+/**
+ * SIGKILLs a runtime's process group and every process below it, including
+ * those started `detached` (in a group of their own). The group is stopped
+ * first, so nothing new starts while the tree is read.
+ *
+ * @returns The processes that were below `pid`.
+ */
+export function killTree(pid: number): number[] {
+  try {
+    Deno.kill(-pid, "SIGSTOP");
+  } catch { /* already gone */ }
+  const members = descendants(pid);
+  killGroup(pid);
+  for (const member of members) {
+    try {
+      Deno.kill(member, "SIGKILL");
+    } catch { /* already gone */ }
+  }
+  return members;
 }
 
 /** Whether a process still runs (a zombie has released its CPU and memory). */

@@ -6,7 +6,7 @@
  * @module
  */
 import { encodeFrame, readFrames, writeAll } from "./_frames.ts";
-import { descendants, exitOf, killGroup, running } from "./_process.ts";
+import { exitOf, killGroup, killTree, running } from "./_process.ts";
 import { channelDir, grantChannel, openedOrExited } from "./_channel.ts";
 import { OutputFilter, pump } from "./_output.ts";
 
@@ -183,7 +183,7 @@ export class RuntimeProcess {
     ended: boolean,
   ): Promise<Deno.CommandStatus> {
     // Without an end the runtime died by itself: let its status tell how.
-    if (ended) killGroup(this.pid);
+    if (ended) killTree(this.pid);
     const status = await this.exited;
     killGroup(this.pid);
     await this.#release();
@@ -195,8 +195,7 @@ export class RuntimeProcess {
   async kill(): Promise<void> {
     this.#killed = true;
     this.#child.ref(); // an idle runtime is unref'd: wait for it all the same
-    const members = descendants(this.pid);
-    killGroup(this.pid);
+    const members = killTree(this.pid);
     await this.exited;
     await this.#release();
     // The supervisor is reaped first; wait until the runtime and what it

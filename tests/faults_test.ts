@@ -158,8 +158,8 @@ function forkJob(count: number, detached: boolean): Job<unknown> {
 }
 
 for (const detached of [false, true]) {
-  // Fails today for detached ones: kill() SIGKILLs the runtime's process
-  // group, and a subprocess started with { detached: true } has its own.
+  // A subprocess started with { detached: true } has a process group of its
+  // own: kill() finds it below the runtime in /proc.
   jobTest(
     `kill() of a job with 50 ${
       detached ? "detached " : ""
