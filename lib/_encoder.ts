@@ -204,7 +204,7 @@ export function encodePlain(
   const own = Object.getPrototypeOf(v) === Object.prototype ? undefined : v;
   for (const key in v) {
     if (own && !Object.hasOwn(own, key)) continue;
-    const y = encodeChild(enc, (v as Record<string, unknown>)[key], key);
+    const y = encodeChild(enc, readProperty(enc, v, key), key);
     if (key === "__proto__") {
       Object.defineProperty(out, key, {
         value: y,
@@ -216,6 +216,23 @@ export function encodePlain(
     if (y instanceof Placeholder) enc.sites.push(out, key);
   }
   return out;
+}
+
+/** Reads `v[key]`; a getter that throws is refused naming its path. */
+function readProperty(enc: Encoder, v: object, key: string): unknown {
+  try {
+    return (v as Record<string, unknown>)[key];
+  } catch (error) {
+    enc.path.push(key);
+    const { name, message } = error instanceof Error
+      ? error
+      : { name: "Error", message: String(error) };
+    refuse(enc, {
+      why: `reading it threw ${name}: ${message}`,
+      fix:
+        "send plain data, e.g. a copy made with structuredClone() or a literal",
+    });
+  }
 }
 
 /** Copies an array (holes stay holes), or sends it as a table. */

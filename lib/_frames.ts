@@ -37,19 +37,31 @@ export function encodeFrame(message: unknown): Uint8Array {
 // set and is followed by their count and lengths. No serializer touches
 // those bytes, and the reader reads each straight into its own buffer.
 const ATTACHED = 0x80000000;
+/** The top bit of the length word flags attachments: bodies stay below it. */
+const MAX_BODY = ATTACHED - 1;
+
+function checkSize(body: Uint8Array): Uint8Array {
+  if (body.byteLength > MAX_BODY) {
+    const gib = (body.byteLength / 2 ** 30).toFixed(1);
+    throw new RangeError(
+      `Cannot send ${gib} GiB in one message: the most is 2 GiB; send less (or typed arrays, which travel apart), or write it to a file`,
+    );
+  }
+  return body;
+}
 
 /** {@linkcode encodeFrame} as parts to write in order, attachments uncopied. */
 export function encodeFrameParts(message: unknown): Uint8Array[] {
   const value = (message as { value?: { raw?: unknown } } | null)?.value;
   const raw = value?.raw;
   if (!Array.isArray(raw) || raw.length === 0) {
-    const body = serialize(message);
+    const body = checkSize(serialize(message));
     const head = new Uint8Array(HEADER);
     new DataView(head.buffer).setUint32(0, body.byteLength);
     return [head, body];
   }
   const { raw: _, ...rest } = value as Record<string, unknown>;
-  const body = serialize({ ...(message as object), value: rest });
+  const body = checkSize(serialize({ ...(message as object), value: rest }));
   const head = new Uint8Array(HEADER * 2 + 8 * raw.length);
   const view = new DataView(head.buffer);
   view.setUint32(0, (body.byteLength | ATTACHED) >>> 0);
@@ -118,7 +130,19 @@ export async function* readFrames(
     }
     const body = new Uint8Array((word & ~ATTACHED) >>> 0);
     await readAll(conn, body);
-    const message = deserialize(body);
+    let message;
+    try {
+      message = deserialize(body);
+    } catch (error) {
+      // The stream is still in step (the whole body was read): report it.
+      for (const size of sizes) await readAll(conn, new Uint8Array(size));
+      yield {
+        t: "unreadable",
+        name: (error as Error).name,
+        message: String((error as Error).message),
+      };
+      continue;
+    }
     if (sizes.length) {
       const raw: Uint8Array[] = [];
       for (const size of sizes) {

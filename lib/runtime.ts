@@ -71,6 +71,21 @@ let finished = false;
 let endMarker = "";
 function finish(message: Record<string, unknown>): void {
   if (finished) return;
+  let parts: Uint8Array[];
+  try {
+    parts = encodeFrameParts(message);
+  } catch (error) {
+    // The result cannot be sent (too deep, too big): the job fails with why.
+    if (message.t !== "error") return fail(error);
+    const why = (error as Error).message;
+    parts = encodeFrameParts({
+      t: "error",
+      error: {
+        name: "Error",
+        message: `The job failed, and its error could not be sent: ${why}`,
+      },
+    });
+  }
   finished = true;
   flushProgress();
   // Everything the job printed is in the pipe before this marker, so the
@@ -81,7 +96,7 @@ function finish(message: Record<string, unknown>): void {
       Deno.stdout.writeSync(new TextEncoder().encode(endMarker));
     } catch { /* stdout closed by the job: the kernel waits for the exit */ }
   }
-  send(message);
+  for (const part of parts) writeAllSync(output, part);
   Deno.exit(0);
 }
 

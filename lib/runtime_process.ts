@@ -134,7 +134,10 @@ export class RuntimeProcess {
    * Fails silently once the runtime is gone (its run reports how it ended).
    */
   send(message: unknown): Promise<void> {
-    const frame = encodeFrame(message);
+    return this.#write(encodeFrame(message));
+  }
+
+  #write(frame: Uint8Array): Promise<void> {
     this.#sending = this.#sending.then(() => writeAll(this.#writer, frame))
       .catch(() => {});
     return this.#sending;
@@ -156,13 +159,32 @@ export class RuntimeProcess {
     const output = new OutputFilter(marker, handlers.onOutput);
     const drained = pump(this.#child.stdout, output);
     let end: RunEnd | undefined;
+    let frame: Uint8Array;
     try {
-      await this.send({ ...message, marker });
+      frame = encodeFrame({ ...message, marker });
+    } catch (error) {
+      await this.kill();
+      const { name, message } = error as Error;
+      return {
+        kind: "error",
+        error: { name, message: `Cannot send the job its data: ${message}` },
+      };
+    }
+    try {
+      await this.#write(frame);
       for await (const frame of readFrames(this.#reader)) {
         const msg = frame as Record<string, unknown>;
         if (msg.t === "result") end = { kind: "result", value: msg.value };
         else if (msg.t === "error") end = { kind: "error", error: msg.error };
-        else handlers.onMessage(msg);
+        else if (msg.t === "unreadable") {
+          end = {
+            kind: "error",
+            error: {
+              name: msg.name,
+              message: `What the job sent could not be read: ${msg.message}`,
+            },
+          };
+        } else handlers.onMessage(msg);
         if (end) break;
       }
     } catch {

@@ -65,10 +65,8 @@ async function withNames(
   }
 }
 
-// Reading a getter runs notebook code; its error is the reason. Today it
-// comes out as thrown (an Error naming neither the name nor the path); a
-// TypeError `Cannot send "account.balance" to a job: reading it threw …`
-// would be clearer, so either is accepted.
+// Reading a getter runs notebook code; its error is the reason, named with
+// the path of the property that threw.
 jobTest(
   "job() with a value whose getter throws refuses it before anything starts",
   () =>
@@ -82,8 +80,8 @@ jobTest(
     }, async () => {
       await refusedBeforeStart(
         globalEval("() => account.owner"),
-        /balance is locked/,
-        [Error as ErrorConstructor],
+        /^Cannot send "account\.balance" to a job: reading it threw Error: balance is locked; /,
+        [TypeError],
       );
     }),
 );
@@ -172,11 +170,9 @@ function warmEncoder(): void {
   }
 }
 
-// Fails today (hangs until the timeout): once the encoder is optimized it
-// accepts deeper data than V8's serializer can write, and the serializer's
-// RangeError in RuntimeProcess.run (lib/runtime_process.ts, `await
-// this.send(message)`) is taken for a broken channel: the kernel then waits
-// for a runtime that is still waiting for its job.
+// Once the encoder is optimized it accepts deeper data than V8's serializer
+// can write: the run message cannot be encoded, and the job fails with why
+// (it once hung, the error taken for a broken channel).
 jobTest(
   "data nested 5,000 deep never hangs a job: job() refuses it or the job ends with the reason",
   () =>
@@ -196,11 +192,9 @@ jobTest(
     }),
 );
 
-// Fail today. 3,000 deep: the runtime writes the result, the kernel's
-// deserializer cannot read it, and the job "exited with code 0 before the
-// job finished". 5,000 deep: the runtime's serializer throws in finish()
-// (lib/runtime.ts) after `finished` is set, so fail() sends nothing and the
-// job hangs until its timeout.
+// 3,000 deep: the runtime can write the result but the kernel cannot read
+// it; 5,000 deep: the runtime cannot write it. Either way the job fails with
+// the reason (they once misreported an exit and hung).
 for (const depth of [3000, 5000]) {
   jobTest(
     `a result nested ${depth} deep fails its job with the reason, never a hang`,
@@ -239,11 +233,9 @@ jobTest(
     }),
 );
 
-// Fails today, and needs ~5 GB and a minute, so it runs only with
-// BGJOBS_HEAVY=1. A message over 2 GiB sets the top bit of its frame's
-// length word (lib/_frames.ts encodeFrameParts), which readFrames takes for
-// the "attachments follow" flag: the kernel misreads the result and the job
-// hangs (the runtime blocks writing the rest into the pipe).
+// Needs ~5 GB and a minute, so it runs only with BGJOBS_HEAVY=1. A message
+// over 2 GiB would set the flag bit of its frame's length word: the runtime
+// refuses to send it and the job fails saying so (it once hung).
 Deno.test({
   name: "a result over 2 GiB fails its job with a clear error, never a hang",
   ignore: !Deno.env.get("BGJOBS_HEAVY"),
