@@ -79,7 +79,10 @@ jobTest("jobs.map() refuses bad input before starting anything", () => {
   assert.throws(() => jobs.map(42 as never, (x) => x), TypeError);
   assert.throws(() => jobs.map([1], "x" as never), TypeError);
   assert.throws(() => jobs.map([1], (x) => x, { concurrency: 0 }), RangeError);
-  assert.throws(() => jobs.map([1, Symbol("s")], (x) => x), /Cannot send "items\[1\]" to a job: it is a symbol/);
+  assert.throws(
+    () => jobs.map([1, Symbol("s")], (x) => x),
+    /Cannot send "items\[1\]" to a job: it is a symbol/,
+  );
   assert.equal(jobs.list().length, before);
   return Promise.resolve();
 });
