@@ -93,11 +93,14 @@ async function bgjobsKill(ctx: RunContext): Promise<Batch> {
     await sleep(STUCK_MS);
     if (mode === "subprocess") await sleepUnder(() => [pid]);
     if (j.status !== "running") throw new Error(`job ${j.status}: ${j.error}`);
+    // Poll the group's known processes (a full /proc scan takes ~2 ms),
+    // then make sure with a scan that nothing else of the group is left.
+    const members = groupOf(pgid);
     const t0 = performance.now();
     await j.kill();
     record(batch, "kill_resolved_ms", performance.now() - t0);
     const gone = await timeUntil(
-      () => groupOf(pgid).length === 0,
+      () => !members.some(isAlive) && groupOf(pgid).length === 0,
       windowMs(ctx.quick),
       t0,
     );

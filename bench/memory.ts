@@ -39,7 +39,7 @@ async function bgjobsMemory(ctx: RunContext): Promise<Batch> {
   const { job, jobs } = await bgjobs();
   jobs.configure({ warm: 1 });
   // Several jobs first: the pool should still hold just one idle runtime.
-  for (let i = 0; i < 5; i++) await job(() => i);
+  for (let i = 0; i < 5; i++) await job(() => 0);
   await timeUntil(() => runtimeGroups().length > 0, 10_000);
   await sleep(SETTLE_MS);
   const groups = runtimeGroups();

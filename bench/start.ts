@@ -27,20 +27,46 @@ import {
 const STAMP = new URL("./_contenders/stamp.ts", import.meta.url).pathname;
 const STAMP_BODY = "send(performance.timeOrigin + performance.now());";
 
+/**
+ * Watches the event loop: the longest gap between two timer turns is how
+ * long something held the thread (e.g. a `spawn()` that forks).
+ */
+function stallMonitor(): { stop(): number } {
+  let last = performance.now();
+  let worst = 0;
+  let timer = setTimeout(function tick(): void {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+    timer = setTimeout(tick, 0);
+  }, 0);
+  return {
+    stop(): number {
+      clearTimeout(timer);
+      return Math.max(worst, performance.now() - last);
+    },
+  };
+}
+
 async function bgjobsStart(
   ctx: RunContext,
   mode: "warm" | "cold",
+  heapMb = 0,
 ): Promise<Batch> {
+  // A notebook that holds data: the kernel process is that much bigger.
+  const data = new Float64Array(heapMb * 2 ** 20 / 8).fill(1);
   const { job, jobs } = await preparePool(mode, ctx.quick);
   const samples: number[] = [];
   const extra: Record<string, number[]> = {
     call_returns_ms: [],
     pool_hit: [],
+    loop_stall_ms: [],
     ...(mode === "cold" ? { mkfifo_ms: [], runtime_imports_ms: [] } : {}),
   };
   const graph = mode === "cold" ? await runtimeGraphScript(ctx.work) : "";
   for (let i = 0; i < ctx.n; i++) {
     if (mode === "warm") await sleep(ctx.quick ? 300 : 500);
+    const stall = stallMonitor();
     const t0 = epochNow();
     const j = job(() => [
       performance.timeOrigin + performance.now(),
@@ -49,6 +75,7 @@ async function bgjobsStart(
     extra.call_returns_ms.push(epochNow() - t0);
     const [ran, runtimeBorn] = await j;
     samples.push(ran - t0);
+    extra.loop_stall_ms.push(stall.stop());
     // A runtime born after the call was started for this job: a pool miss.
     extra.pool_hit.push(runtimeBorn < t0 ? 1 : 0);
     if (mode === "cold") {
@@ -57,7 +84,11 @@ async function bgjobsStart(
     }
   }
   await jobs.shutdown();
-  return { samples, extra };
+  return {
+    samples,
+    extra,
+    info: heapMb ? { notebook_heap_mb: data.byteLength / 2 ** 20 } : {},
+  };
 }
 
 /** ms from spawning `deno run script` to the script's first line. */
@@ -220,12 +251,16 @@ function hitRate(tally: Tally): Record<string, unknown> {
 const contenders: Contender[] = [
   { name: "bgjobs (warm)", run: (ctx) => bgjobsStart(ctx, "warm") },
   { name: "bgjobs (cold)", run: (ctx) => bgjobsStart(ctx, "cold") },
+  {
+    name: "bgjobs (warm, notebook holding 1 GB)",
+    run: (ctx) => bgjobsStart(ctx, "warm", ctx.quick ? 256 : 1024),
+  },
   { name: "Deno.Command subprocess", run: subprocessStart },
   { name: "Deno Worker", run: (ctx) => threadStart(ctx, "deno") },
   { name: "node:worker_threads", run: (ctx) => threadStart(ctx, "node") },
   ...externalContenders(["start.plain"]),
 ];
-for (const c of contenders.slice(0, 5)) c.variants = ["start.plain"];
+for (const c of contenders.slice(0, 6)) c.variants = ["start.plain"];
 
 const scenario: Scenario = {
   id: "start",

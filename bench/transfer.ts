@@ -111,6 +111,47 @@ async function jsonTransfer(ctx: RunContext): Promise<Batch> {
   return batch;
 }
 
+/**
+ * The ceiling of bgjobs' channel: the same bytes, raw, from a child's
+ * synchronous writes into a FIFO to the parent's reads (as the runtime and
+ * the kernel do), without any encoding.
+ */
+async function fifoTransfer(ctx: RunContext): Promise<Batch> {
+  const { bytes } = sizes(ctx);
+  const fifo = `${ctx.work}/transfer-fifo-${crypto.randomUUID()}`;
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  const script = `${ctx.work}/transfer-fifo.ts`;
+  await Deno.writeTextFile(
+    script,
+    `const bytes = new Uint8Array(${bytes}).fill(7);\n` +
+      `const out = Deno.openSync(Deno.args[0], { write: true });\n` +
+      `console.log(${STAMP});\n` +
+      `let off = 0; while (off < bytes.length) off += out.writeSync(bytes.subarray(off));\n`,
+  );
+  const batch: Batch = { samples: [] };
+  for (let i = 0; i < ctx.n; i++) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, fifo],
+      stdout: "piped",
+    }).spawn();
+    const input = await Deno.open(fifo, { read: true });
+    const buffer = new Uint8Array(bytes);
+    let off = 0;
+    while (off < bytes) {
+      const n = await input.read(buffer.subarray(off));
+      if (n === null) break;
+      off += n;
+    }
+    const end = epochNow();
+    input.close();
+    const out = await child.output();
+    batch.samples.push(end - Number(new TextDecoder().decode(out.stdout)));
+    if (off !== bytes) throw new Error(`read ${off} of ${bytes} bytes`);
+  }
+  await Deno.remove(fifo).catch(() => {});
+  return batch;
+}
+
 const contenders: Contender[] = [
   { name: "bgjobs", run: bgjobsTransfer },
   {
@@ -127,6 +168,11 @@ const contenders: Contender[] = [
     run: (ctx) => threadTransfer(ctx, "node", false),
   },
   { name: "JSON through a Deno.Command pipe", run: jsonTransfer },
+  {
+    name: "raw bytes through a FIFO (bgjobs' channel, no codec)",
+    run: fifoTransfer,
+    variants: ["transfer.f64"],
+  },
 ];
 
 function rate(tally: Tally, quick: boolean): Record<string, unknown> {
