@@ -100,6 +100,7 @@ const HIDDEN = new Set([
   "n",
   "ratio_to_bgjobs",
   "note",
+  "load_1m",
 ]);
 
 function details(record: BenchRecord): string {
@@ -252,7 +253,9 @@ export async function writeMarkdown(
     lines.push(
       `### \`${c.variant.id}\` — ${c.title}`,
       "",
-      c.variant.metric + ".",
+      `${c.variant.metric}. Load average (1 min) when the case began: ${
+        c.records[0]?.load_1m ?? "?"
+      }.`,
       "",
     );
     lines.push(markdownTable(c.variant.unit ?? "ms", c.records), "");

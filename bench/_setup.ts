@@ -53,6 +53,7 @@ function lastLine(text: string): string {
 
 async function nodeSetup(
   work: string,
+  install: boolean,
   log: (line: string) => void,
 ): Promise<{ nodeModules?: string; missing?: string }> {
   if (!(await run("node", ["--version"])).ok) return { missing: "no node" };
@@ -71,6 +72,7 @@ async function nodeSetup(
     installed === manifest && await present("piscina") &&
     await present("workerpool")
   ) return { nodeModules: modules };
+  if (!install) return { missing: "piscina and workerpool are not installed" };
   log("setup: npm install piscina workerpool into bench/.work/node");
   await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(`${dir}/package.json`, manifest);
@@ -127,15 +129,15 @@ async function pythonSetup(
 /**
  * Makes the scratch directory and installs what is missing.
  *
- * @param options `install: false` only checks (no apt-get).
+ * @param options `npm`: may run `npm install`; `apt`: may run `apt-get`.
  */
 export async function setup(
-  options: { install: boolean; log: (line: string) => void },
+  options: { npm: boolean; apt: boolean; log: (line: string) => void },
 ): Promise<Setup> {
   const work = `${BENCH}.work`;
   await Deno.mkdir(work, { recursive: true });
-  const node = await nodeSetup(work, options.log);
-  const missing = await pythonSetup(options.install, options.log);
+  const node = await nodeSetup(work, options.npm, options.log);
+  const missing = await pythonSetup(options.apt, options.log);
   if (node.missing) missing.node = node.missing;
   return { work, nodeModules: node.nodeModules, missing };
 }

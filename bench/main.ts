@@ -122,21 +122,28 @@ async function runCase(
 export async function main(options: BenchOptions): Promise<BenchRecord[]> {
   const started = performance.now();
   const machine = await describeMachine();
-  const env = await setup({ install: options.install && !options.quick, log });
+  // apt-get takes a minute: not in a quick run (npm takes seconds).
+  const env = await setup({
+    npm: options.install,
+    apt: options.install && !options.quick,
+    log,
+  });
   const cases: Report["cases"] = [];
   const records: BenchRecord[] = [];
   for (const scenario of SCENARIOS) {
     for (const variant of scenario.variants) {
       if (!wanted(options, variant)) continue;
+      const load = loadAverage();
       const tallies = await runCase(scenario, variant, options, env);
-      const caseRecords = [...tallies].map(([name, tally]) =>
-        toRecord(variant, name, tally, options.quick)
-      );
+      const caseRecords = [...tallies].map(([name, tally]) => ({
+        ...toRecord(variant, name, tally, options.quick),
+        load_1m: load,
+      }));
       addRatios(caseRecords, scenario.reference);
       records.push(...caseRecords);
       cases.push({ variant, title: scenario.title, records: caseRecords });
       console.log(textTable(
-        `${variant.id} — ${variant.metric}`,
+        `${variant.id} — ${variant.metric} (load ${load})`,
         variant.unit ?? "ms",
         caseRecords,
       ));

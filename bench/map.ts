@@ -14,7 +14,7 @@ import {
   type ThreadKind,
 } from "./_contenders/threads.ts";
 import type { Contender, RunContext, Scenario } from "./_scenario.ts";
-import { type Batch, median, sleep, type Tally } from "./_stats.ts";
+import { type Batch, epochNow, median, sleep, type Tally } from "./_stats.ts";
 
 /** The CPU-bound item: `n` rounds of integer arithmetic (~90 ms for 2e7 here). */
 function cpu(n: number): number {
@@ -64,13 +64,18 @@ async function bgjobsMap(ctx: RunContext): Promise<Batch> {
       const seq = performance.now() - t0;
       await sleep(refillWait(ctx.quick));
       const t1 = performance.now();
-      await map(Array(count).fill(work), (n: number) => {
+      const started = epochNow();
+      // Each item also says when it started: how long the map made it wait.
+      const out = await map(Array(count).fill(work), (n: number) => {
+        const at = performance.timeOrigin + performance.now();
         let x = 0;
         for (let i = 0; i < n; i++) x = (x * 31 + i) % 1000003;
-        return x;
+        return [x, at];
       }, { concurrency: CORES });
       const par = performance.now() - t1;
       batch.samples.push(par);
+      const starts = out.map(([, at]) => at - started);
+      (extra.first_item_ms ??= []).push(Math.min(...starts));
       (extra.sequential_ms ??= []).push(seq);
       (extra.speedup ??= []).push(seq / par);
     }
