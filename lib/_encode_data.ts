@@ -39,14 +39,6 @@ export function encodeTable(
 ): Placeholder | undefined {
   const columns = toColumns(rows);
   if (!columns) return undefined;
-  // Values in columns must not need putting back after the rows are
-  // rebuilt: objects in them hold primitives only.
-  const flat = (v: unknown): boolean => isFlat(enc, v);
-  for (let c = 0; c < columns.cols.length; c++) {
-    if (columns.nested[c] && !(columns.cols[c] as unknown[]).every(flat)) {
-      return undefined;
-    }
-  }
   const token = new TableToken(rows);
   for (let i = 0; i < rows.length; i++) {
     if (enc.memo.has(rows[i])) {
@@ -54,6 +46,16 @@ export function encodeTable(
       return undefined;
     }
     enc.memo.set(rows[i], token);
+  }
+  // Values in columns must not need putting back after the rows are
+  // rebuilt: objects in them hold primitives only, and are not rows of
+  // this table (the rows are marked first, so isFlat sees them).
+  const flat = (v: unknown): boolean => isFlat(enc, v);
+  for (let c = 0; c < columns.cols.length; c++) {
+    if (columns.nested[c] && !(columns.cols[c] as unknown[]).every(flat)) {
+      for (const row of rows) enc.memo.delete(row);
+      return undefined;
+    }
   }
   for (let c = 0; c < columns.cols.length; c++) {
     const col = columns.cols[c];

@@ -399,6 +399,31 @@ jobTest(
   },
 );
 
+// Found by the codec property above: 64+ records with the same keys travel
+// as columns, and a record whose field is another record of the same array
+// made the decoder throw "Cannot read properties of undefined".
+jobTest(
+  "records that refer to each other (a tree as a flat list) travel intact",
+  async () => {
+    const nodes: { id: number; parent: unknown }[] = [];
+    for (let id = 0; id < 100; id++) {
+      nodes.push({ id, parent: id === 0 ? null : nodes[(id - 1) >> 1] });
+    }
+    global.fuzzNodes = nodes;
+    try {
+      const back = await job(globalEval(`() => {
+      const depth = (n) => n.parent ? 1 + depth(n.parent) : 0;
+      return [fuzzNodes.map(depth), fuzzNodes];
+    }`)) as [number[], typeof nodes];
+      assert.deepEqual(back[0].slice(0, 8), [0, 1, 1, 2, 2, 2, 2, 3]);
+      assertClone(back[1], nodes);
+      assert.equal(back[1][99].parent, back[1][49]);
+    } finally {
+      delete global.fuzzNodes;
+    }
+  },
+);
+
 // Found by the properties above, when links were named keys on arrays.
 // Fails today: the codec copies an array's indices only, so named
 // properties are silently lost, e.g. a RegExp match's index, input and
