@@ -89,7 +89,9 @@ Deno.test("an interrupt stops a busy cell and no job: running jobs complete", as
   const latency = Date.now() - sent;
   assert.equal(stopped.status, "error", stopped.describe());
   assert.ok(latency < 2000, `the busy cell stopped ${latency} ms after`);
-  console.log(`busy cell stopped ${latency} ms after the interrupt_request`);
+  console.log(
+    `busy cell stopped ${latency.toFixed(0)} ms after the interrupt_request`,
+  );
 
   const after = await value<Record<string, unknown>>(
     k,
