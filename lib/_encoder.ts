@@ -241,7 +241,8 @@ export function encodeArray(
   v: unknown[],
   asTable: boolean,
 ): unknown[] | Placeholder {
-  if (asTable && v.length >= TABLE_MIN) {
+  const named = namedKeys(v);
+  if (asTable && named.length === 0 && v.length >= TABLE_MIN) {
     const table = encodeTable(enc, v);
     if (table) return table;
   }
@@ -257,7 +258,27 @@ export function encodeArray(
     out.push(y);
     if (y instanceof Placeholder) enc.sites.push(out, i);
   }
+  // Named properties travel too, as structured clone keeps them (a RegExp
+  // match's index, input and groups).
+  for (const key of named) {
+    const y = encodeChild(enc, readProperty(enc, v, key), key);
+    (out as unknown as Record<string, unknown>)[key] = y;
+    if (y instanceof Placeholder) enc.sites.push(out, key);
+  }
   return out;
+}
+
+/** An array's own enumerable keys that are not indices (V8 lists them last). */
+function namedKeys(v: unknown[]): string[] {
+  const keys = Object.keys(v);
+  let first = keys.length;
+  while (first > 0 && !isIndex(keys[first - 1])) first--;
+  return keys.slice(first);
+}
+
+function isIndex(key: string): boolean {
+  const n = Number(key);
+  return Number.isInteger(n) && n >= 0 && String(n) === key;
 }
 
 function encodeSpecial(enc: Encoder, v: object, proto: object | null): unknown {
