@@ -132,7 +132,7 @@ export function bindValue(
 
 /** Throws the `TypeError` for what is at the current path. */
 export function refuse(enc: Encoder, refusal: Refusal): never {
-  const where = enc.path.map((p, i) =>
+  const parts = enc.path.map((p, i) =>
     typeof p === "number"
       ? `[${p}]`
       : typeof p === "object"
@@ -142,7 +142,13 @@ export function refuse(enc: Encoder, refusal: Refusal): never {
       : /^[A-Za-z_$][\w$]*$/.test(p)
       ? `.${p}`
       : `[${JSON.stringify(p)}]`
-  ).join("");
+  );
+  // A deep path is shown by its ends: "list.next…(1,490 more)….next".
+  const where = parts.length <= 12
+    ? parts.join("")
+    : `${parts.slice(0, 6).join("")}…(${
+      (parts.length - 12).toLocaleString("en")
+    } more)…${parts.slice(-6).join("")}`;
   const via = enc.via ? ` (used by "${enc.via}")` : "";
   const to = enc.options.to === "job" ? "a job" : "the notebook";
   throw new TypeError(
@@ -178,10 +184,24 @@ export function encodeChild(enc: Encoder, v: unknown, key: PathPart): unknown {
   }
   if (v === null) return v;
   enc.path.push(key);
+  if (enc.path.length > MAX_DEPTH && !enc.memo.has(v)) {
+    refuse(enc, {
+      why: `it is nested over ${MAX_DEPTH} levels deep`,
+      fix:
+        "flatten it, e.g. into an array of records that refer to each other by id",
+    });
+  }
   const out = encode(enc, v);
   enc.path.pop();
   return out;
 }
+
+/**
+ * How deep data may nest. V8's serializer and deserializer give up at a
+ * depth that depends on the stack (about 1,800 to 3,000 levels here): below
+ * this, data travels; above it, it is refused naming where.
+ */
+export const MAX_DEPTH = 1500;
 
 function encodeObject(enc: Encoder, v: object): unknown {
   const seen = enc.memo.get(v);
