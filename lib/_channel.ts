@@ -3,7 +3,17 @@
 import type { RuntimeSpec } from "./runtime_process.ts";
 
 async function makeChannelDir(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "bgjobs-" });
+  let dir: string;
+  try {
+    dir = await Deno.makeTempDir({ prefix: "bgjobs-" });
+  } catch (error) {
+    throw new Error(
+      `Cannot make the job channel in the temporary directory: ${
+        (error as Error).message
+      }; point TMPDIR at a writable directory`,
+      { cause: error },
+    );
+  }
   const made = await new Deno.Command("mkfifo", {
     args: ["-m", "600", `${dir}/in`, `${dir}/out`],
     stdin: "null",

@@ -218,7 +218,7 @@ jobTest(
           assert.equal(name, "JobError");
           assert.match(
             message,
-            /^Job \d+ \(.+\) could not start: .*(No such file|Not a directory|denied|Read-only)/,
+            /^Job \d+ \(.+\) could not start: Cannot make the job channel in the temporary directory: .*(No such file|Not a directory|denied|Read-only).*; point TMPDIR at a writable directory$/,
           );
         }
       }
