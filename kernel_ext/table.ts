@@ -5,7 +5,7 @@
  * @module
  */
 import type { Job } from "../lib/job.ts";
-import { formatElapsed, outcome, textTable } from "../lib/_table.ts";
+import { COLUMNS, formatElapsed, outcome, textTable } from "../lib/_table.ts";
 import {
   badge,
   clip,
@@ -44,15 +44,7 @@ function htmlTable(list: readonly Job<unknown>[]): string {
     return `<div class="bgjobs-table" style="${style};color:#6b7280">` +
       `No jobs</div>`;
   }
-  const heads = [
-    "id",
-    "name",
-    "status",
-    "elapsed",
-    "progress",
-    "result / error",
-  ]
-    .map((h) => `<th style="${HEAD}">${h}</th>`).join("");
+  const heads = COLUMNS.map((h) => `<th style="${HEAD}">${h}</th>`).join("");
   const rows = list.map(row).join("");
   return `<table class="bgjobs-table" style="${style}"><thead><tr>${heads}` +
     `</tr></thead><tbody>${rows}</tbody></table>`;

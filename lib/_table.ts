@@ -43,17 +43,20 @@ export function outcome(job: Job<unknown>): string {
   return "";
 }
 
+/** The columns of every jobs table, text or HTML. */
+export const COLUMNS: readonly string[] = [
+  "id",
+  "name",
+  "status",
+  "elapsed",
+  "progress",
+  "result / error",
+];
+
 /** The jobs as a fixed-width text table. */
 export function textTable(list: readonly Job<unknown>[]): string {
   if (list.length === 0) return "No jobs";
-  const rows = [[
-    "id",
-    "name",
-    "status",
-    "elapsed",
-    "progress",
-    "result / error",
-  ]];
+  const rows = [[...COLUMNS]];
   for (const job of list) {
     rows.push([
       String(job.id),

@@ -5,28 +5,7 @@
  * @module
  */
 
-/** The permission kinds a job can ask for, as in `deno run --allow-<kind>`. */
-export const PERMISSION_NAMES: readonly [
-  "read",
-  "write",
-  "net",
-  "env",
-  "run",
-  "ffi",
-  "sys",
-  "import",
-] = [
-  "read",
-  "write",
-  "net",
-  "env",
-  "run",
-  "ffi",
-  "sys",
-  "import",
-];
-
-/** One permission kind, e.g. `"net"`. */
+/** One permission kind, as in `deno run --allow-<kind>`, e.g. `"net"`. */
 export type PermissionName =
   | "read"
   | "write"
@@ -36,6 +15,18 @@ export type PermissionName =
   | "ffi"
   | "sys"
   | "import";
+
+/** Every permission kind a job can ask for, in flag order. */
+export const PERMISSION_NAMES: readonly PermissionName[] = Object.freeze([
+  "read",
+  "write",
+  "net",
+  "env",
+  "run",
+  "ffi",
+  "sys",
+  "import",
+]);
 
 /** `true` (all), `false` (none) or a list of paths, hosts, variables or commands. */
 export type PermissionValue = boolean | string[];

@@ -6,43 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { job, jobs, share } from "../mod.ts";
-import {
-  decodePacket,
-  encodeValue,
-  GLOBAL,
-  MISSING,
-  type Packet,
-} from "../lib/codec.ts";
-import { encodeFrame, readFrames } from "../lib/_frames.ts";
+import { encodeValue, MISSING, type Packet } from "../lib/codec.ts";
 import { analyzeFunction } from "../lib/_source.ts";
 import { captureFunction } from "../lib/capture.ts";
 import { jobTest } from "./_util.ts";
+import { roundTrip } from "./_codec.ts";
 
 const global = globalThis as Record<string, unknown>;
 const globalEval = eval;
-
-/** Encodes, frames, reads back and decodes `value`, as a job result travels. */
-async function roundTrip(value: unknown): Promise<unknown> {
-  const packet = encodeValue(value, "result", {
-    to: "notebook",
-    resolve: (name) => name in globalThis ? GLOBAL : MISSING,
-    analyze: analyzeFunction,
-  });
-  const bytes = encodeFrame({ t: "result", value: packet });
-  let offset = 0;
-  const reader = {
-    read(p: Uint8Array): Promise<number | null> {
-      if (offset >= bytes.length) return Promise.resolve(null);
-      const n = Math.min(p.length, bytes.length - offset);
-      p.set(bytes.subarray(offset, offset + n));
-      offset += n;
-      return Promise.resolve(n);
-    },
-  };
-  const { value: message } = await readFrames(reader).next();
-  const received = (message as { value: Packet }).value;
-  return decodePacket(received, { mode: "closure" }).value;
-}
 
 Deno.test("codec round-trips Map, Set, Date, RegExp, BigInt and boxed values", async () => {
   const value = {

@@ -9,16 +9,8 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@3.23.2";
 import { job, jobs } from "../mod.ts";
-import {
-  decodePacket,
-  encodeValue,
-  GLOBAL,
-  MISSING,
-  type Packet,
-} from "../lib/codec.ts";
-import { encodeFrame, readFrames } from "../lib/_frames.ts";
-import { analyzeFunction } from "../lib/_source.ts";
 import { jobTest } from "./_util.ts";
+import { roundTrip } from "./_codec.ts";
 
 const global = globalThis as Record<string, unknown>;
 const globalEval = eval;
@@ -215,29 +207,6 @@ function sameSharing(
 }
 
 // ---- the codec alone -------------------------------------------------------
-
-/** Encodes, frames, reads back and decodes `value`, as a result travels. */
-async function roundTrip(value: unknown): Promise<unknown> {
-  const packet = encodeValue(value, "result", {
-    to: "notebook",
-    resolve: (name) => name in globalThis ? GLOBAL : MISSING,
-    analyze: analyzeFunction,
-  });
-  const bytes = encodeFrame({ t: "result", value: packet });
-  let offset = 0;
-  const reader = {
-    read(p: Uint8Array): Promise<number | null> {
-      if (offset >= bytes.length) return Promise.resolve(null);
-      const n = Math.min(p.length, bytes.length - offset);
-      p.set(bytes.subarray(offset, offset + n));
-      offset += n;
-      return Promise.resolve(n);
-    },
-  };
-  const { value: message } = await readFrames(reader).next();
-  const received = (message as { value: Packet }).value;
-  return decodePacket(received, { mode: "closure" }).value;
-}
 
 Deno.test(`codec: ${CODEC_RUNS} random values with cycles round-trip as structuredClone copies them`, async () => {
   await fc.assert(

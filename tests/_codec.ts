@@ -1,0 +1,33 @@
+// The codec's round trip without a job: encode, frame, read back, decode.
+import {
+  decodePacket,
+  encodeValue,
+  GLOBAL,
+  MISSING,
+  type Packet,
+} from "../lib/codec.ts";
+import { encodeFrame, readFrames } from "../lib/_frames.ts";
+import { analyzeFunction } from "../lib/_source.ts";
+
+/** Encodes, frames, reads back and decodes `value`, as a job result travels. */
+export async function roundTrip(value: unknown): Promise<unknown> {
+  const packet = encodeValue(value, "result", {
+    to: "notebook",
+    resolve: (name) => name in globalThis ? GLOBAL : MISSING,
+    analyze: analyzeFunction,
+  });
+  const bytes = encodeFrame({ t: "result", value: packet });
+  let offset = 0;
+  const reader = {
+    read(p: Uint8Array): Promise<number | null> {
+      if (offset >= bytes.length) return Promise.resolve(null);
+      const n = Math.min(p.length, bytes.length - offset);
+      p.set(bytes.subarray(offset, offset + n));
+      offset += n;
+      return Promise.resolve(n);
+    },
+  };
+  const { value: message } = await readFrames(reader).next();
+  const received = (message as { value: Packet }).value;
+  return decodePacket(received, { mode: "closure" }).value;
+}
