@@ -18,6 +18,8 @@ export interface Machine {
   deno: string;
   node: string;
   python: string;
+  /** The bgjobs commit measured, with "+ local changes" when lib/ differs. */
+  commit: string;
   date: string;
 }
 
@@ -54,6 +56,29 @@ function osName(): string {
   }
 }
 
+async function commitOf(): Promise<string> {
+  const root = new URL("..", import.meta.url).pathname;
+  const head = await firstLine("git", [
+    "-C",
+    root,
+    "rev-parse",
+    "--short",
+    "HEAD",
+  ]);
+  const dirty = await firstLine("git", [
+    "-C",
+    root,
+    "status",
+    "--porcelain",
+    "--",
+    "lib",
+    "mod.ts",
+    "kernel_ext",
+  ]);
+  const clean = dirty === "unknown" || dirty === "not installed";
+  return clean ? head : `${head} + local changes in lib/`;
+}
+
 /** Describes this machine. */
 export async function describeMachine(): Promise<Machine> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
@@ -68,6 +93,7 @@ export async function describeMachine(): Promise<Machine> {
     deno: `${Deno.version.deno} (V8 ${Deno.version.v8})`,
     node: await firstLine("node", ["--version"]),
     python: await firstLine(PYTHON, ["--version"]),
+    commit: await commitOf(),
     date: new Date().toISOString(),
   };
 }

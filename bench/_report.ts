@@ -224,6 +224,7 @@ export async function writeMarkdown(
     `| Deno | ${m.deno} |`,
     `| Node | ${m.node} |`,
     `| Python | ${m.python} |`,
+    `| bgjobs measured | ${m.commit} |`,
     `| load average (1 min) at start / end | ${m.load_start} / ${
       m.load_end ?? "?"
     } (a shared machine: other work ran meanwhile) |`,

@@ -173,12 +173,9 @@ function describeLeft(
 ): string {
   const after = `${window / 1000} s after terminate()`;
   if (left.children.length) return `its sleep subprocess still runs ${after}`;
-  if (percent > 50) {
-    return `the thread still spins (~${percent.toFixed(0)}% CPU) ${after}`;
-  }
-  return `the thread is still there, blocked (${
-    percent.toFixed(0)
-  }% CPU), ${after}`;
+  // The percentage is in cpu_after_pct: the note stays the same each time.
+  if (percent > 50) return `the thread still spins at full CPU ${after}`;
+  return `the thread is still there, blocked (no CPU), ${after}`;
 }
 
 function killPid(pid: number): void {
