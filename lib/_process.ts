@@ -86,7 +86,7 @@ export function exitOf(
   status: Deno.CommandStatus,
 ): { code: number; signal: string | null } {
   if (status.signal) return { code: status.code, signal: status.signal };
-  // The supervisor reports a runtime killed by signal N as exit code 128 + N.
+  // A shell reports a program killed by signal N as exit code 128 + N.
   const signal = status.code > 128 ? SIGNALS[status.code - 128] ?? null : null;
   return { code: status.code, signal };
 }

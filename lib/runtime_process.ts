@@ -1,7 +1,7 @@
 /**
- * The kernel's handle on one job runtime: a `deno run` process in its own
- * process group, supervised by a tiny `/bin/sh` that kills the whole group
- * once the kernel closes the runtime's stdin, or dies.
+ * The kernel's handle on one job runtime: a `deno run` process leading its
+ * own process group, with a watcher that kills the whole group once the
+ * kernel closes the runtime's stdin, or dies.
  *
  * @module
  */
@@ -10,14 +10,16 @@ import { exitOf, killGroup, killTree, running } from "./_process.ts";
 import { channelDir, grantChannel, openedOrExited } from "./_channel.ts";
 import { OutputFilter, pump } from "./_output.ts";
 
-// fd 3 keeps the kernel's end of stdin for the watcher (a subshell using
-// the shell's own `read`, so no extra program); the runtime itself gets
+// The supervisor: a shell that starts a watcher, then becomes the runtime
+// (`exec`, so the runtime keeps its pid and leads the process group). fd 3
+// keeps the kernel's end of stdin for the watcher (a subshell using the
+// shell's own `read`, so no extra program); the runtime itself gets
 // /dev/null, its stderr merged into stdout so output keeps its order. When
 // stdin reaches end-of-file (the kernel closed it, or the kernel died), the
 // watcher SIGKILLs the process group: the runtime and all it started.
 const SUPERVISOR =
   "exec 3<&0 2>&1; (while read -r _; do :; done; kill -KILL 0) " +
-  '<&3 >/dev/null 2>&1 & exec 3<&-; "$@" </dev/null & wait $!';
+  '<&3 >/dev/null 2>&1 & exec 3<&- </dev/null; exec "$@"';
 
 const RUNTIME_URL = new URL("./runtime.ts", import.meta.url).href;
 
@@ -240,8 +242,8 @@ export class RuntimeProcess {
     const members = killTree(this.pid);
     await this.exited;
     await this.#release();
-    // The supervisor is reaped first; wait until the runtime and what it
-    // started have died too, so their CPU and memory are free.
+    // The runtime may be reaped before what it started has died: wait for
+    // all of it, so the CPU and memory are free.
     for (let i = 0; i < 1000 && members.some(running); i++) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
