@@ -71,13 +71,18 @@ export function mapJob<I, R>(
     (state, context) =>
       drive(state, context, async (driver) => {
         const lanes = Math.min(concurrency, chunks.length);
-        const runtimes = await Promise.all(
-          Array.from({ length: lanes }, () => driver.runtime()),
-        );
-        state.start();
         const label = `Job ${context.id} (${name})`;
         const run = new MapRun(state, capture, chunks, list.length, label);
-        const ends = await Promise.all(runtimes.map((r) => run.lane(r)));
+        if (lanes === 0) state.start();
+        // Each runtime starts on the items as soon as it is up: a warm one
+        // does not wait for the cold ones.
+        const ends = await Promise.all(
+          Array.from({ length: lanes }, async () => {
+            const runtime = await driver.runtime();
+            if (state.status === "queued") state.start();
+            return run.lane(runtime);
+          }),
+        );
         if (driver.stopped || run.failure) {
           return state.fail(
             driver.stopped ?? run.failure!,
