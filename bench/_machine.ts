@@ -20,6 +20,8 @@ export interface Machine {
   python: string;
   /** The bgjobs commit measured, with "+ local changes" when lib/ differs. */
   commit: string;
+  /** The commit when the run ended, if lib/ changed while it ran. */
+  commit_end?: string;
   date: string;
 }
 
@@ -56,7 +58,8 @@ function osName(): string {
   }
 }
 
-async function commitOf(): Promise<string> {
+/** The bgjobs commit in the work tree now (with "+ local changes …"). */
+export async function commitOf(): Promise<string> {
   const root = new URL("..", import.meta.url).pathname;
   const head = await firstLine("git", [
     "-C",

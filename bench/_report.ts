@@ -224,7 +224,11 @@ export async function writeMarkdown(
     `| Deno | ${m.deno} |`,
     `| Node | ${m.node} |`,
     `| Python | ${m.python} |`,
-    `| bgjobs measured | ${m.commit} |`,
+    `| bgjobs measured | ${m.commit}${
+      m.commit_end
+        ? ` at the start, ${m.commit_end} at the end (lib/ changed during the run)`
+        : ""
+    } |`,
     `| load average (1 min) at start / end | ${m.load_start} / ${
       m.load_end ?? "?"
     } (a shared machine: other work ran meanwhile) |`,

@@ -14,7 +14,7 @@
  */
 import { parseArgs } from "node:util";
 import { runBatch } from "./_batch.ts";
-import { describeMachine, loadAverage } from "./_machine.ts";
+import { commitOf, describeMachine, loadAverage } from "./_machine.ts";
 import { addRatios, textTable, toRecord, writeMarkdown } from "./_report.ts";
 import type { Report } from "./_report.ts";
 import type { Contender, RunContext, Scenario, Variant } from "./_scenario.ts";
@@ -150,6 +150,8 @@ export async function main(options: BenchOptions): Promise<BenchRecord[]> {
     }
   }
   machine.load_end = loadAverage();
+  const commitEnd = await commitOf();
+  if (commitEnd !== machine.commit) machine.commit_end = commitEnd;
   const checked = verdicts(records, options.quick);
   console.log("\nTargets");
   for (const v of checked) {

@@ -16,6 +16,7 @@ import {
   childrenOf,
   commOf,
   groupOf,
+  procInfo,
   pssMb,
   rssMb,
   timeUntil,
@@ -30,9 +31,13 @@ function sum(values: number[]): number {
   return values.reduce((a, b) => a + b, 0);
 }
 
-/** The process groups of this process's idle runtimes (their supervisors' pids). */
+/**
+ * The process groups of this process's idle runtimes: each runtime leads a
+ * group of its own (whatever the supervision looks like: a shell that runs
+ * deno, or deno with a watcher shell), so its leader's pid names it.
+ */
 function runtimeGroups(): number[] {
-  return childrenOf(Deno.pid).filter((pid) => commOf(pid) === "sh");
+  return childrenOf(Deno.pid).filter((pid) => procInfo(pid)?.pgid === pid);
 }
 
 async function bgjobsMemory(ctx: RunContext): Promise<Batch> {
@@ -43,6 +48,7 @@ async function bgjobsMemory(ctx: RunContext): Promise<Batch> {
   await timeUntil(() => runtimeGroups().length > 0, 10_000);
   await sleep(SETTLE_MS);
   const groups = runtimeGroups();
+  if (groups.length === 0) throw new Error("found no idle runtime to measure");
   const batch: Batch = {
     samples: [],
     extra: { deno_mb: [], pss_mb: [] },
