@@ -163,6 +163,7 @@ async function threadKill(ctx: RunContext, kind: ThreadKind): Promise<Batch> {
     batch.note = describeLeft(left(), percent, window);
   }
   for (const pid of children) killPid(pid);
+  await Deno.remove(fifo).catch(() => {});
   return batch;
 }
 
