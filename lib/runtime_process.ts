@@ -193,7 +193,9 @@ export class RuntimeProcess {
       };
     }
     try {
-      await this.#write(frame);
+      // Not awaited: the write completes on a blocking thread, often after
+      // the runtime has already answered; #write never rejects.
+      this.#write(frame);
       for await (const frame of readFrames(this.#reader)) {
         const msg = frame as Record<string, unknown>;
         if (msg.t === "result") end = { kind: "result", value: msg.value };
