@@ -60,6 +60,9 @@ Deno.test(`${JOBS} jobs from one cell with maxRunning ${MAX_RUNNING}: all comple
   await using k = await startKernel({
     env: { DENO_V8_FLAGS: "--expose-gc" },
     timeout: 300_000,
+    // The submitting cell sends 1,000 panels before its value, which the
+    // Deno kernel may publish after the cell's idle status: wait longer.
+    linger: 1000,
   });
   const warm = await k.execute('import "./mod.ts";', { timeout: 120_000 });
   assert.equal(warm.status, "ok", warm.describe());
