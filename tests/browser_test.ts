@@ -3,7 +3,8 @@
  * Chromium. A cell starts a job with progress and logs, another cell runs
  * meanwhile; the DOM shows the first cell's panel updating live and
  * finishing, and the second cell holding only its own output. Screenshots
- * go to docs/.
+ * go to a temporary directory, or to docs/ (the README's pictures) with
+ * `BGJOBS_SCREENSHOTS=docs`, so a test run leaves the checkout as it was.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -16,7 +17,9 @@ import {
 } from "./_browser.ts";
 import { closeChromium, launchChromium } from "./_chromium.ts";
 
-const DOCS = fileURLToPath(new URL("../docs/", import.meta.url));
+const SHOTS = Deno.env.get("BGJOBS_SCREENSHOTS") === "docs"
+  ? fileURLToPath(new URL("../docs/", import.meta.url))
+  : `${Deno.makeTempDirSync({ prefix: "bgjobs-shots-" })}/`;
 const STEPS = 20;
 
 const CELLS = [
@@ -173,8 +176,8 @@ async function runCell(page: Page, index: number): Promise<void> {
 }
 
 async function screenshot(page: Page, name: string): Promise<void> {
-  await Deno.mkdir(DOCS, { recursive: true });
+  await Deno.mkdir(SHOTS, { recursive: true });
   const container = await page.$("#notebook-container");
   assert.ok(container, "the notebook is on the page");
-  await container.screenshot({ path: `${DOCS}${name}` });
+  await container.screenshot({ path: `${SHOTS}${name}` });
 }
