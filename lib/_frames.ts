@@ -6,11 +6,11 @@ import { deserialize, serialize } from "node:v8";
 
 const HEADER = 4;
 
-/** Something bytes can be read from (a `Deno.Conn`). */
+/** Something bytes can be read from (a FIFO opened as a `Deno.FsFile`). */
 export interface ByteReader {
   read(p: Uint8Array): Promise<number | null>;
 }
-/** Something bytes can be written to (a `Deno.Conn`). */
+/** Something bytes can be written to (a FIFO opened as a `Deno.FsFile`). */
 export interface ByteWriter {
   write(p: Uint8Array): Promise<number>;
 }

@@ -65,3 +65,20 @@ export async function startKernel(
     throw error;
   }
 }
+
+/**
+ * Starts a real Deno kernel with bgjobs' `mod.ts` already loaded (its npm
+ * dependencies too, the first time on a machine), so the cells a test times
+ * measure only their own work.
+ */
+export async function startBgjobsKernel(
+  options: StartKernelOptions = {},
+): Promise<Kernel> {
+  const kernel = await startKernel(options);
+  const warm = await kernel.execute('import "./mod.ts";', { timeout: 120_000 });
+  if (warm.status !== "ok") {
+    await kernel.shutdown();
+    throw new Error(`Loading mod.ts in the kernel failed: ${warm.describe()}`);
+  }
+  return kernel;
+}

@@ -4,7 +4,7 @@
  * it was meant for and no job.
  */
 import assert from "node:assert/strict";
-import { type Kernel, startKernel } from "./_kernel.ts";
+import { type Kernel, startBgjobsKernel } from "./_kernel.ts";
 import { descendantsOf, eventually, isAlive } from "./_procs.ts";
 
 /** Runs a cell that ends by printing one JSON value; returns that value. */
@@ -16,11 +16,9 @@ async function value<T>(k: Kernel, code: string): Promise<T> {
 }
 
 async function kernelWithBgjobs(): Promise<Kernel> {
-  const k = await startKernel();
-  const warm = await k.execute('import { job, jobs } from "./mod.ts";', {
-    timeout: 120_000,
-  });
-  assert.equal(warm.status, "ok", warm.describe());
+  const k = await startBgjobsKernel();
+  const names = await k.execute('import { job, jobs } from "./mod.ts";');
+  assert.equal(names.status, "ok", names.describe());
   return k;
 }
 

@@ -5,7 +5,7 @@
  * cannot be sent.
  */
 import assert from "node:assert/strict";
-import { type Kernel, startKernel } from "./_kernel.ts";
+import { type Kernel, startBgjobsKernel } from "./_kernel.ts";
 
 /** Runs a cell that ends by printing one JSON value; returns that value. */
 async function value(k: Kernel, code: string): Promise<unknown> {
@@ -26,9 +26,7 @@ function refusal(code: string): string {
 }
 
 Deno.test("the notebook namespace in a real kernel", async (t) => {
-  await using k = await startKernel();
-  const warm = await k.execute('import "./mod.ts";', { timeout: 120_000 });
-  assert.equal(warm.status, "ok", warm.describe());
+  await using k = await startBgjobsKernel();
   const setup = await k.execute(`
     import { job, jobs, progress, share } from "./mod.ts";
     const base = 40;

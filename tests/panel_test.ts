@@ -4,7 +4,7 @@
  * its own panel, never another cell.
  */
 import assert from "node:assert/strict";
-import { type Cell, type DisplayEvent, startKernel } from "./_kernel.ts";
+import { type Cell, type DisplayEvent, startBgjobsKernel } from "./_kernel.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const LINES = 30;
@@ -23,9 +23,7 @@ Deno.test({
   name: "a job's output reaches only its own panel while three other cells run",
   ...opts,
   fn: async () => {
-    await using k = await startKernel();
-    const warm = await k.execute('import "./mod.ts";', { timeout: 120_000 });
-    assert.equal(warm.status, "ok", warm.describe());
+    await using k = await startBgjobsKernel();
 
     const launch = await k.execute(`
       import { job, jobs } from "./mod.ts";
@@ -105,9 +103,7 @@ Deno.test({
     "the panel shows progress with rate and ETA, the result, a map's overall progress, and a failure's stack",
   ...opts,
   fn: async () => {
-    await using k = await startKernel();
-    const warm = await k.execute('import "./mod.ts";', { timeout: 120_000 });
-    assert.equal(warm.status, "ok", warm.describe());
+    await using k = await startBgjobsKernel();
 
     const launch = await k.execute(`
       import { job, jobs, progress } from "./mod.ts";
@@ -177,9 +173,7 @@ Deno.test({
   name: "display: false shows no panel, and jobs renders as a table",
   ...opts,
   fn: async () => {
-    await using k = await startKernel();
-    const warm = await k.execute('import "./mod.ts";', { timeout: 120_000 });
-    assert.equal(warm.status, "ok", warm.describe());
+    await using k = await startBgjobsKernel();
 
     const quiet = await k.execute(`
       import { job, jobs } from "./mod.ts";
