@@ -1,8 +1,10 @@
-// Length-prefixed frames of `node:v8` serialized values over a byte stream:
+// Length-prefixed frames of V8-serialized values over a byte stream:
 // the control channel between the kernel and a job runtime. Job output never
 // travels here (it goes through the runtime's stdout pipe), so nothing a job
 // prints can corrupt a frame.
-import { deserialize, serialize } from "node:v8";
+import { serializer } from "./_serializer.ts";
+
+const { serialize, deserialize } = serializer;
 
 const HEADER = 4;
 
@@ -130,9 +132,9 @@ export async function* readFrames(
     }
     const body = new Uint8Array((word & ~ATTACHED) >>> 0);
     await readAll(conn, body);
-    let message;
+    let message: { value: { raw?: Uint8Array[] } };
     try {
-      message = deserialize(body);
+      message = deserialize(body) as typeof message;
     } catch (error) {
       // The stream is still in step (the whole body was read): report it.
       for (const size of sizes) await readAll(conn, new Uint8Array(size));

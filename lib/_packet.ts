@@ -1,5 +1,5 @@
 // The shape of an encoded value (a packet) and the small markers the
-// encoder and decoder share. A packet is plain data `node:v8` serializes,
+// encoder and decoder share. A packet is plain data V8's serializer takes,
 // except `raw`, which frames carry as attachments.
 import type { Columns } from "./_columns.ts";
 import type { Direction } from "./_unsendable.ts";

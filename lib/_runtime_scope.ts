@@ -1,8 +1,10 @@
 // The job runtime's side of the codec: it installs the notebook names a job
 // was sent as globals (so the job's code and the functions sent with it
 // share them, as they did in the notebook), and encodes what goes back.
-// Parsing is only needed when a job sends back a function it made itself;
-// only then is the parser loaded, so runtimes start without it.
+// Parsing is only needed when a job sends back a function it made itself.
+// The kernel, which has the parser loaded anyway, does it: the runtime asks
+// over the channel (see `setAnalyzer`), so runtimes never load the parser
+// and start quicker.
 import {
   decodePacket,
   encodeValue,
@@ -20,8 +22,21 @@ const origins = new WeakMap<object, { id: number; privates?: string[] }>();
 const installed = new Set<string>();
 const moduleNames = new Set<string>();
 let moduleScope: ((name: string) => unknown) | undefined;
-let analyze: ((source: string) => FunctionInfo) | undefined;
-const NEEDS_PARSER = new Error("the parser is not loaded");
+let askKernel: ((source: string) => Promise<FunctionInfo>) | undefined;
+/** Sources the kernel analysed: what it found, or why it could not. */
+const analyses = new Map<string, FunctionInfo | Error>();
+
+/** What the encoder throws for a function not analysed yet. */
+class NeedsAnalysis {
+  constructor(readonly source: string) {}
+}
+
+/** Sets how this runtime asks the kernel to analyse a function's source. */
+export function setAnalyzer(
+  ask: (source: string) => Promise<FunctionInfo>,
+): void {
+  askKernel = ask;
+}
 
 /** Makes the notebook names of `packet` globals of this runtime. */
 export function installScope(packet: Packet | undefined): void {
@@ -52,22 +67,26 @@ export function takeScopeAccessor(exports: Record<string, unknown>): void {
 }
 
 /**
- * Encodes a value for the notebook, loading the parser first if it holds a
- * function the job made.
+ * Encodes a value for the notebook, first having the kernel analyse each
+ * function the job made that it holds (one at a time: a function's analysis
+ * tells which further values, and functions, it brings along).
  */
 export async function encodeOutgoing(
   value: unknown,
   label: string,
 ): Promise<Packet> {
-  try {
-    return encodeOutgoingSync(value, label);
-  } catch (error) {
-    if (error !== NEEDS_PARSER) throw error;
+  while (true) {
+    try {
+      return encodeOutgoingSync(value, label);
+    } catch (error) {
+      if (!(error instanceof NeedsAnalysis)) throw error;
+      if (!askKernel) throw new Error("No kernel to analyse functions with");
+      analyses.set(
+        error.source,
+        await askKernel(error.source).catch((why: Error) => why),
+      );
+    }
   }
-  // A literal specifier: Deno prepares it with the runtime's module graph,
-  // so it loads without read permission, and only when needed.
-  analyze = (await import("./_source.ts")).analyzeFunction;
-  return encodeOutgoingSync(value, label);
 }
 
 /**
@@ -86,7 +105,8 @@ let sharing: Promise<void> | undefined;
 
 /**
  * Sends a value shared with `share()`: at once when it can be encoded now,
- * else once the parser is loaded (later shares wait their turn).
+ * else once the kernel has analysed the functions in it (later shares wait
+ * their turn).
  *
  * @throws {TypeError} When the value cannot be sent.
  */
@@ -104,7 +124,7 @@ export function sendShared(
         value: encodeOutgoingSync(value, label),
       });
     } catch (error) {
-      if (error !== NEEDS_PARSER) throw error;
+      if (!(error instanceof NeedsAnalysis)) throw error;
     }
   }
   sharing = (sharing ?? Promise.resolve()).then(async () => {
@@ -120,15 +140,17 @@ export function sharesSent(): Promise<void> {
 /**
  * Encodes a value for the notebook now (for `share()`).
  *
- * @throws The `NEEDS_PARSER` marker when the parser must be loaded first.
+ * @throws A `NeedsAnalysis` marker when a function must be analysed first.
  */
 export function encodeOutgoingSync(value: unknown, label: string): Packet {
   return encodeValue(value, label, {
     to: "notebook",
     resolve,
     analyze: (source) => {
-      if (!analyze) throw NEEDS_PARSER;
-      return analyze(source);
+      const info = analyses.get(source);
+      if (!info) throw new NeedsAnalysis(source);
+      if (info instanceof Error) throw info;
+      return info;
     },
     origin: (fn) => origins.get(fn as object),
     snapshot: label !== "result",

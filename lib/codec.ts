@@ -5,7 +5,7 @@
  * BigInt, typed arrays, errors with `cause`, cycles, shared references).
  * Functions and classes travel as source, with the names they use; class
  * instances get their prototype back. The encoder makes a copy that
- * `node:v8` can serialize, with placeholders where something needs work on
+ * V8's serializer takes, with placeholders where something needs work on
  * the other side (a function, a big buffer, a table of records), and lists
  * where they are, so decoding needs no second walk. Big buffers travel as
  * raw frame attachments, never through the serializer.

@@ -14,9 +14,11 @@ import {
   installScope,
   scopeAccessor,
   sendShared,
+  setAnalyzer,
   sharesSent,
   takeScopeAccessor,
 } from "./_runtime_scope.ts";
+import type { FunctionInfo } from "./codec.ts";
 
 const [dir, revokeRead, revokeWrite] = Deno.args;
 const input = Deno.openSync(`${dir}/in`, { read: true });
@@ -32,6 +34,27 @@ if (revokeWrite === "1") {
 // Synchronous, so progress() and share() reach the kernel from a busy loop.
 function send(message: unknown): void {
   for (const part of encodeFrameParts(message)) writeAllSync(output, part);
+}
+
+// Functions the job makes are analysed by the kernel, which has the parser
+// loaded: the runtime asks, and the answer comes back on the channel.
+const asked = new Map<number, PromiseWithResolvers<FunctionInfo>>();
+let lastAsk = 0;
+setAnalyzer((source) => {
+  const id = ++lastAsk;
+  const answer = Promise.withResolvers<FunctionInfo>();
+  asked.set(id, answer);
+  send({ t: "analyze", id, source });
+  return answer.promise;
+});
+
+function answered(
+  message: { id: number; info?: FunctionInfo; error?: string },
+) {
+  const answer = asked.get(message.id);
+  asked.delete(message.id);
+  if (message.info) answer?.resolve(message.info);
+  else answer?.reject(new TypeError(message.error ?? "Cannot analyse"));
 }
 
 const PROGRESS_EVERY_MS = 50;
@@ -160,7 +183,8 @@ for await (const message of readFrames(input)) {
   if (msg.t === "run") {
     endMarker = msg.marker ?? "";
     execute(msg);
-  } else if (msg.t === "items") runItems(msg as never, send).catch(fail);
+  } else if (msg.t === "analysis") answered(msg as never);
+  else if (msg.t === "items") runItems(msg as never, send).catch(fail);
   else if (msg.t === "end") finish({ t: "result", value: null });
 }
 // The kernel closed the channel: it is gone, and so is this job.

@@ -9,6 +9,7 @@ import { encodeFrame, readFrames, writeAll } from "./_frames.ts";
 import { exitOf, killGroup, killTree, running } from "./_process.ts";
 import { channelDir, grantChannel, openedOrExited } from "./_channel.ts";
 import { OutputFilter, pump } from "./_output.ts";
+import { analyzeFunction } from "./_source.ts";
 
 // The supervisor: a shell that starts a watcher, then becomes the runtime
 // (`exec`, so the runtime keeps its pid and leads the process group). fd 3
@@ -208,7 +209,8 @@ export class RuntimeProcess {
               message: `What the job sent could not be read: ${msg.message}`,
             },
           };
-        } else handlers.onMessage(msg);
+        } else if (msg.t === "analyze") this.#analyze(msg);
+        else handlers.onMessage(msg);
         if (end) break;
       }
     } catch {
@@ -222,6 +224,16 @@ export class RuntimeProcess {
       return end;
     }
     return { kind: "exit", ...exitOf(await finishing) };
+  }
+
+  // The runtime does not load the parser: it asks for a function's analysis.
+  #analyze(message: Record<string, unknown>): void {
+    const { id, source } = message;
+    try {
+      this.send({ t: "analysis", id, info: analyzeFunction(String(source)) });
+    } catch (error) {
+      this.send({ t: "analysis", id, error: (error as Error).message });
+    }
   }
 
   async #finish(

@@ -1,0 +1,79 @@
+/**
+ * The job runtime starts light: its module graph holds neither the parser
+ * nor Node compatibility (`node:v8`), and the functions a job makes are
+ * analysed by the kernel on the runtime's request.
+ */
+import assert from "node:assert/strict";
+import { job } from "../mod.ts";
+import { serializer } from "../lib/_serializer.ts";
+import { jobTest } from "./_util.ts";
+import { roundTrip } from "./_codec.ts";
+
+const RUNTIME = new URL("../lib/runtime.ts", import.meta.url);
+
+Deno.test("the job runtime's module graph has no npm packages and no node: modules", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", RUNTIME.href],
+    stdout: "piped",
+  }).output();
+  assert.ok(out.success);
+  const graph = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    modules: { specifier: string }[];
+  };
+  const specifiers = graph.modules.map((m) => m.specifier);
+  assert.ok(specifiers.some((s) => s.endsWith("/lib/runtime.ts")));
+  const heavy = specifiers.filter((s) => !s.startsWith("file:"));
+  assert.deepEqual(heavy, []);
+  assert.ok(!specifiers.some((s) => s.endsWith("/lib/_source.ts")));
+});
+
+Deno.test("frames use Deno's built-in V8 serializer and keep structured-clone types", async () => {
+  assert.equal(serializer.name, "deno-core");
+  const value = {
+    m: new Map([[1, { b: 2n }]]),
+    s: new Set(["x"]),
+    d: new Date(5),
+    e: new RangeError("r", { cause: new Error("c") }),
+  };
+  const back = await roundTrip(value) as typeof value;
+  assert.deepEqual(back.m, value.m);
+  assert.deepEqual(back.s, value.s);
+  assert.deepEqual(back.d, value.d);
+  assert.ok(back.e instanceof RangeError);
+  assert.equal((back.e.cause as Error).message, "c");
+});
+
+jobTest(
+  "a function a job makes comes back with the functions and values it uses",
+  async () => {
+    const global = globalThis as Record<string, unknown>;
+    const j = job(`
+    const base = 10;
+    function inc(x: number): number { return x + base; }
+    function twice(x: number): number { return inc(x) * 2; }
+    export const api = { twice, Made: class { v() { return twice(0); } } };
+  `);
+    try {
+      await j;
+      const api = j.exports.api as {
+        twice(x: number): number;
+        Made: new () => { v(): number };
+      };
+      assert.equal(api.twice(1), 22);
+      assert.equal(new api.Made().v(), 20);
+    } finally {
+      delete global.api;
+    }
+  },
+);
+
+jobTest(
+  "a job-made function the kernel cannot analyse fails the job with why",
+  async () => {
+    const j = job(() => ({ f: Math.max.bind(null, 1) }));
+    await assert.rejects(() => Promise.resolve(j), (error: Error) => {
+      assert.match(error.message, /result\.f/);
+      return true;
+    });
+  },
+);
