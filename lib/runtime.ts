@@ -50,7 +50,7 @@ setAnalyzer((source) => {
 
 function answered(
   message: { id: number; info?: FunctionInfo; error?: string },
-) {
+): void {
   const answer = asked.get(message.id);
   asked.delete(message.id);
   if (message.info) answer?.resolve(message.info);
