@@ -40,12 +40,23 @@ function removeSpare(): void {
  */
 export async function channelDir(): Promise<string> {
   const next = spare ?? { dir: makeChannelDir(), made: undefined };
-  const made = { dir: makeChannelDir(), made: undefined as string | undefined };
-  made.dir.then((dir) => made.made = dir, () => {});
-  if (!spare) globalThis.addEventListener("unload", removeSpare);
-  spare = made;
+  spare = undefined;
+  // The next spare is made after this runtime is spawned (the caller spawns
+  // it as soon as this resolves), so its `mkfifo` does not delay it.
+  setTimeout(makeSpare, 0);
   return await next.dir;
 }
+
+function makeSpare(): void {
+  if (spare) return;
+  const made = { dir: makeChannelDir(), made: undefined as string | undefined };
+  made.dir.then((dir) => made.made = dir, () => {});
+  if (!listening) globalThis.addEventListener("unload", removeSpare);
+  listening = true;
+  spare = made;
+}
+
+let listening = false;
 
 // The runtime may open its two FIFOs, and no more: a grant the job's own
 // permissions do not already cover is added here and revoked by the runtime

@@ -29,15 +29,6 @@ function builtin(): Serializer | undefined {
   if (typeof serialize !== "function" || typeof deserialize !== "function") {
     return undefined;
   }
-  const probe = { m: new Map([[1, 2n]]), d: new Date(0) };
-  try {
-    const back = deserialize.call(core, serialize.call(core, probe)) as {
-      m?: Map<number, bigint>;
-    };
-    if (back?.m?.get(1) !== 2n) return undefined;
-  } catch {
-    return undefined;
-  }
   return {
     name: "deno-core",
     serialize: (value) => serialize.call(core, value),

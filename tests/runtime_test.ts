@@ -1,30 +1,43 @@
 /**
- * The job runtime starts light: its module graph holds neither the parser
- * nor Node compatibility (`node:v8`), and the functions a job makes are
- * analysed by the kernel on the runtime's request.
+ * The job runtime starts light: it runs as one bundled file, its module
+ * graph holds neither the parser nor Node compatibility (`node:v8`), and the
+ * functions a job makes are analysed by the kernel on the runtime's request.
  */
 import assert from "node:assert/strict";
 import { job } from "../mod.ts";
 import { serializer } from "../lib/_serializer.ts";
 import { jobTest } from "./_util.ts";
 import { roundTrip } from "./_codec.ts";
+import { BUNDLE, bundleIsCurrent } from "../tools/bundle.ts";
 
 const RUNTIME = new URL("../lib/runtime.ts", import.meta.url);
 
-Deno.test("the job runtime's module graph has no npm packages and no node: modules", async () => {
+async function moduleGraph(url: URL): Promise<string[]> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", RUNTIME.href],
+    args: ["info", "--json", url.href],
     stdout: "piped",
   }).output();
   assert.ok(out.success);
   const graph = JSON.parse(new TextDecoder().decode(out.stdout)) as {
     modules: { specifier: string }[];
   };
-  const specifiers = graph.modules.map((m) => m.specifier);
+  return graph.modules.map((m) => m.specifier);
+}
+
+Deno.test("the job runtime's module graph has no npm packages and no node: modules", async () => {
+  const specifiers = await moduleGraph(RUNTIME);
   assert.ok(specifiers.some((s) => s.endsWith("/lib/runtime.ts")));
   const heavy = specifiers.filter((s) => !s.startsWith("file:"));
   assert.deepEqual(heavy, []);
   assert.ok(!specifiers.some((s) => s.endsWith("/lib/_source.ts")));
+});
+
+Deno.test("the runtime bundle is current and imports nothing", async () => {
+  assert.ok(
+    await bundleIsCurrent(),
+    "lib/_runtime_bundle.js is out of date: run `deno task bundle`",
+  );
+  assert.deepEqual(await moduleGraph(BUNDLE), [BUNDLE.href]);
 });
 
 Deno.test("frames use Deno's built-in V8 serializer and keep structured-clone types", async () => {
