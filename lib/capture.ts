@@ -22,7 +22,8 @@ import {
 import type { JobState } from "./job.ts";
 import { JobError, type RemoteError } from "./errors.ts";
 import { resolveNotebookName, writeNotebook } from "./_notebook.ts";
-import { analyzeCode, analyzeFunction, checkDefinition } from "./_source.ts";
+import { analyzeCode, analyzeFunction } from "./_source.ts";
+import { checkDefinition } from "./_definition.ts";
 
 /** What `job()` sends to a job runtime, and how to read what comes back. */
 export interface Capture {
