@@ -1,6 +1,6 @@
 // The encoder's walk over plain data. It copies the value into something
-// `node:v8` can serialize, putting a placeholder where the other side has
-// work to do, and records where each placeholder sits. Typed data, tables and
+// V8's serializer takes, putting a placeholder where the other side has work
+// to do, and records where each placeholder sits. Typed data, tables and
 // errors are in `_encode_data.ts`; functions, classes and instances in
 // `_encode_code.ts`.
 import { TABLE_MIN } from "./_columns.ts";
