@@ -16,15 +16,8 @@ import {
   instanceRefusal,
   type Refusal,
 } from "./_unsendable.ts";
-import {
-  bindValue,
-  encodeArray,
-  encodePlain,
-  type Encoder,
-  keep,
-  pathText,
-  refuse,
-} from "./_encoder.ts";
+import { type Encoder, keep, pathText, refuse } from "./_encoder.ts";
+import { bindValue, encodeArray, encodePlain } from "./_encode_walk.ts";
 import { encodeMap, encodeSet } from "./_encode_data.ts";
 
 const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
@@ -33,6 +26,8 @@ const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
 export function encodeFunction(enc: Encoder, fn: unknown): Placeholder {
   const seen = enc.memo.get(fn);
   if (seen) return seen as Placeholder;
+  // Not substitute(): the placeholder is kept before the record is made, as
+  // the function may meet itself among the names it uses.
   const ph = keep(enc, fn as object, new Placeholder());
   enc.subs.push(ph, SUB.fn, record(enc, fn, false));
   return ph;

@@ -4,14 +4,8 @@
 import { toColumns } from "./_columns.ts";
 import { Placeholder, SUB, TableToken } from "./_packet.ts";
 import { builtinRefusal } from "./_unsendable.ts";
-import {
-  encodeArray,
-  encodeChild,
-  encodePlain,
-  type Encoder,
-  keep,
-  refuse,
-} from "./_encoder.ts";
+import { type Encoder, keep, refuse, substitute } from "./_encoder.ts";
+import { encodeArray, encodeChild, encodePlain } from "./_encode_walk.ts";
 import { classRecord } from "./_encode_code.ts";
 
 /** Buffers at least this big travel as raw attachments. */
@@ -67,10 +61,8 @@ export function encodeTable(
       enc.path.pop();
     }
   }
-  token.ph = new Placeholder();
-  enc.memo.set(rows, token.ph);
   const { keys, cols, n } = columns;
-  enc.subs.push(token.ph, SUB.table, { keys, cols, n });
+  token.ph = substitute(enc, rows, SUB.table, { keys, cols, n });
   return token.ph;
 }
 
@@ -105,17 +97,13 @@ export function rowRef(
   row: object,
   token: TableToken,
 ): Placeholder {
-  const ph = keep(enc, row, new Placeholder());
-  enc.subs.push(ph, SUB.row, [token.ph, token.rows.indexOf(row)]);
-  return ph;
+  return substitute(enc, row, SUB.row, [token.ph, token.rows.indexOf(row)]);
 }
 
 /** An ArrayBuffer: copied when small, a raw attachment when big. */
 export function encodeBuffer(enc: Encoder, v: ArrayBuffer): unknown {
   if (v.byteLength < RAW_MIN) return keep(enc, v, v.slice(0));
-  const ph = keep(enc, v, new Placeholder());
-  enc.subs.push(ph, SUB.buffer, rawIndex(enc, v, false));
-  return ph;
+  return substitute(enc, v, SUB.buffer, rawIndex(enc, v, false));
 }
 
 /** A typed array or DataView; `fresh` when the encoder made it. */
@@ -143,10 +131,8 @@ export function encodeView(
     ];
     return keep(enc, v, new View(copy, v.byteOffset, length));
   }
-  const ph = keep(enc, v, new Placeholder());
   const raw = rawIndex(enc, buffer, fresh);
-  enc.subs.push(ph, SUB.view, [raw, type, v.byteOffset, length]);
-  return ph;
+  return substitute(enc, v, SUB.view, [raw, type, v.byteOffset, length]);
 }
 
 function rawIndex(

@@ -201,6 +201,99 @@ function share(name, value) {
 }
 __name(share, "share");
 
+// lib/_packet.ts
+var SUB = {
+  /** A function or class; the argument is its record index. */
+  fn: 0,
+  /** An ArrayBuffer; the argument is its `raw` index. */
+  buffer: 1,
+  /** A typed array or DataView: `[raw index, type, byteOffset, length]`. */
+  view: 2,
+  /** An array of records, as {@linkcode Columns}. */
+  table: 3,
+  /** A record of a table seen elsewhere too: `[table placeholder, row]`. */
+  row: 4
+};
+var Placeholder = class {
+  static {
+    __name(this, "Placeholder");
+  }
+};
+var TableToken = class {
+  static {
+    __name(this, "TableToken");
+  }
+  rows;
+  ph;
+  constructor(rows) {
+    this.rows = rows;
+  }
+};
+var MISSING = Symbol("bgjobs.missing");
+var GLOBAL = Symbol("bgjobs.global");
+
+// lib/_encoder.ts
+function newEncoder(options) {
+  return {
+    options,
+    path: [],
+    via: void 0,
+    memo: /* @__PURE__ */ new Map(),
+    bound: /* @__PURE__ */ new Map(),
+    ns: /* @__PURE__ */ new Map(),
+    records: [],
+    recordOf: /* @__PURE__ */ new Map(),
+    infos: [],
+    values: [],
+    subs: [],
+    sites: [],
+    rebuilds: [],
+    protos: [],
+    extras: [],
+    raw: [],
+    rawOf: /* @__PURE__ */ new Map()
+  };
+}
+__name(newEncoder, "newEncoder");
+function toPacket(enc, v) {
+  const p = {
+    v
+  };
+  if (enc.ns.size) p.ns = enc.ns;
+  if (enc.records.length) p.fns = enc.records;
+  if (enc.subs.length) p.subs = enc.subs;
+  if (enc.sites.length) p.sites = enc.sites;
+  if (enc.rebuilds.length) p.rebuilds = enc.rebuilds;
+  if (enc.protos.length) p.protos = enc.protos;
+  if (enc.extras.length) p.extras = enc.extras;
+  if (enc.raw.length) p.raw = enc.raw;
+  return p;
+}
+__name(toPacket, "toPacket");
+function refuse(enc, refusal) {
+  const parts = enc.path.map((p, i) => typeof p === "number" ? `[${p}]` : typeof p === "object" ? p.m : i === 0 ? p : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`);
+  const where = parts.length <= 12 ? parts.join("") : `${parts.slice(0, 6).join("")}\u2026(${(parts.length - 12).toLocaleString("en")} more)\u2026${parts.slice(-6).join("")}`;
+  const via = enc.via ? ` (used by "${enc.via}")` : "";
+  const to = enc.options.to === "job" ? "a job" : "the notebook";
+  throw new TypeError(`Cannot send "${where}"${via} to ${to}: ${refusal.why}; ${refusal.fix}`);
+}
+__name(refuse, "refuse");
+function pathText(enc) {
+  return enc.path.map((p) => typeof p === "object" ? p.m : String(p)).join(".");
+}
+__name(pathText, "pathText");
+function keep(enc, v, copy) {
+  enc.memo.set(v, copy);
+  return copy;
+}
+__name(keep, "keep");
+function substitute(enc, v, kind, arg) {
+  const ph = keep(enc, v, new Placeholder());
+  enc.subs.push(ph, kind, arg);
+  return ph;
+}
+__name(substitute, "substitute");
+
 // lib/_columns.ts
 var TABLE_MIN = 64;
 var MAX_KEYS = 64;
@@ -266,37 +359,6 @@ function makeBuilder(keys) {
   return new Function("cols", "n", body.join("\n"));
 }
 __name(makeBuilder, "makeBuilder");
-
-// lib/_packet.ts
-var SUB = {
-  /** A function or class; the argument is its record index. */
-  fn: 0,
-  /** An ArrayBuffer; the argument is its `raw` index. */
-  buffer: 1,
-  /** A typed array or DataView: `[raw index, type, byteOffset, length]`. */
-  view: 2,
-  /** An array of records, as {@linkcode Columns}. */
-  table: 3,
-  /** A record of a table seen elsewhere too: `[table placeholder, row]`. */
-  row: 4
-};
-var Placeholder = class {
-  static {
-    __name(this, "Placeholder");
-  }
-};
-var TableToken = class {
-  static {
-    __name(this, "TableToken");
-  }
-  rows;
-  ph;
-  constructor(rows) {
-    this.rows = rows;
-  }
-};
-var MISSING = Symbol("bgjobs.missing");
-var GLOBAL = Symbol("bgjobs.global");
 
 // lib/_globals.ts
 var RUNTIME_GLOBALS = /* @__PURE__ */ new Set([
@@ -886,10 +948,8 @@ function encodeTable(enc, rows) {
       enc.path.pop();
     }
   }
-  token.ph = new Placeholder();
-  enc.memo.set(rows, token.ph);
   const { keys, cols, n } = columns;
-  enc.subs.push(token.ph, SUB.table, {
+  token.ph = substitute(enc, rows, SUB.table, {
     keys,
     cols,
     n
@@ -920,19 +980,15 @@ function isPrimitive(x) {
 }
 __name(isPrimitive, "isPrimitive");
 function rowRef(enc, row, token) {
-  const ph = keep(enc, row, new Placeholder());
-  enc.subs.push(ph, SUB.row, [
+  return substitute(enc, row, SUB.row, [
     token.ph,
     token.rows.indexOf(row)
   ]);
-  return ph;
 }
 __name(rowRef, "rowRef");
 function encodeBuffer(enc, v) {
   if (v.byteLength < RAW_MIN) return keep(enc, v, v.slice(0));
-  const ph = keep(enc, v, new Placeholder());
-  enc.subs.push(ph, SUB.buffer, rawIndex(enc, v, false));
-  return ph;
+  return substitute(enc, v, SUB.buffer, rawIndex(enc, v, false));
 }
 __name(encodeBuffer, "encodeBuffer");
 function encodeView(enc, v, fresh) {
@@ -948,15 +1004,13 @@ function encodeView(enc, v, fresh) {
     const View = globalThis[type];
     return keep(enc, v, new View(copy, v.byteOffset, length));
   }
-  const ph = keep(enc, v, new Placeholder());
   const raw = rawIndex(enc, buffer, fresh);
-  enc.subs.push(ph, SUB.view, [
+  return substitute(enc, v, SUB.view, [
     raw,
     type,
     v.byteOffset,
     length
   ]);
-  return ph;
 }
 __name(encodeView, "encodeView");
 function rawIndex(enc, buffer, fresh) {
@@ -1035,44 +1089,7 @@ function encodeSet(enc, v) {
 }
 __name(encodeSet, "encodeSet");
 
-// lib/_encoder.ts
-function newEncoder(options) {
-  return {
-    options,
-    path: [],
-    via: void 0,
-    memo: /* @__PURE__ */ new Map(),
-    bound: /* @__PURE__ */ new Map(),
-    ns: /* @__PURE__ */ new Map(),
-    records: [],
-    recordOf: /* @__PURE__ */ new Map(),
-    infos: [],
-    values: [],
-    subs: [],
-    sites: [],
-    rebuilds: [],
-    protos: [],
-    extras: [],
-    raw: [],
-    rawOf: /* @__PURE__ */ new Map()
-  };
-}
-__name(newEncoder, "newEncoder");
-function toPacket(enc, v) {
-  const p = {
-    v
-  };
-  if (enc.ns.size) p.ns = enc.ns;
-  if (enc.records.length) p.fns = enc.records;
-  if (enc.subs.length) p.subs = enc.subs;
-  if (enc.sites.length) p.sites = enc.sites;
-  if (enc.rebuilds.length) p.rebuilds = enc.rebuilds;
-  if (enc.protos.length) p.protos = enc.protos;
-  if (enc.extras.length) p.extras = enc.extras;
-  if (enc.raw.length) p.raw = enc.raw;
-  return p;
-}
-__name(toPacket, "toPacket");
+// lib/_encode_walk.ts
 function bindValue(enc, name, value, typeofOnly, usedBy) {
   if (value === GLOBAL || value === MISSING && typeofOnly) return;
   const { path, via } = enc;
@@ -1089,18 +1106,6 @@ function bindValue(enc, name, value, typeofOnly, usedBy) {
   enc.via = via;
 }
 __name(bindValue, "bindValue");
-function refuse(enc, refusal) {
-  const parts = enc.path.map((p, i) => typeof p === "number" ? `[${p}]` : typeof p === "object" ? p.m : i === 0 ? p : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`);
-  const where = parts.length <= 12 ? parts.join("") : `${parts.slice(0, 6).join("")}\u2026(${(parts.length - 12).toLocaleString("en")} more)\u2026${parts.slice(-6).join("")}`;
-  const via = enc.via ? ` (used by "${enc.via}")` : "";
-  const to = enc.options.to === "job" ? "a job" : "the notebook";
-  throw new TypeError(`Cannot send "${where}"${via} to ${to}: ${refusal.why}; ${refusal.fix}`);
-}
-__name(refuse, "refuse");
-function pathText(enc) {
-  return enc.path.map((p) => typeof p === "object" ? p.m : String(p)).join(".");
-}
-__name(pathText, "pathText");
 function encode(enc, v) {
   if (typeof v === "object") return v === null ? v : encodeObject(enc, v);
   if (typeof v === "function") return encodeFunction(enc, v);
@@ -1239,11 +1244,6 @@ function encodeSpecial(enc, v, proto) {
   return encodeInstance(enc, v, proto);
 }
 __name(encodeSpecial, "encodeSpecial");
-function keep(enc, v, copy) {
-  enc.memo.set(v, copy);
-  return copy;
-}
-__name(keep, "keep");
 
 // lib/_materialize.ts
 var VIEWS = Object.fromEntries([

@@ -19,10 +19,17 @@ import {
   encodeValue,
   type Packet,
 } from "./codec.ts";
-import type { JobState } from "./job.ts";
-import { JobError, type RemoteError } from "./errors.ts";
-import { resolveNotebookName, writeNotebook } from "./_notebook.ts";
-import { analyzeCode, analyzeFunction, checkDefinition } from "./_source.ts";
+import { resolveNotebookName } from "./_notebook.ts";
+import { analyzeCode, analyzeFunction } from "./_source.ts";
+import { checkDefinition } from "./_definition.ts";
+
+// Reading what comes back is in `_receive.ts`; this module is its face.
+export {
+  completeJob,
+  receiveError,
+  type Receiver,
+  receiveShared,
+} from "./_receive.ts";
 
 /** What `job()` sends to a job runtime, and how to read what comes back. */
 export interface Capture {
@@ -153,123 +160,4 @@ function capture(
  */
 export function encodeForJob(value: unknown, label: string): Packet {
   return encodeValue(value, label, TO_JOB);
-}
-
-/** What the engine knows of a job's request, for reading what comes back. */
-export interface Receiver {
-  /** How the job ran: a module's result is its exports. */
-  kind: Capture["kind"];
-  /** Decodes a packet from the job; absent: the packet is the value. */
-  receive?(packet: unknown): unknown;
-}
-
-/**
- * Completes a job with the result packet its runtime sent: decodes it, and
- * for a module job writes each export into the notebook (a name the notebook
- * holds as a `const` stays in `job.exports`, with a warning). A result that
- * cannot be decoded fails the job.
- *
- * @param state The job's state.
- * @param request The job's request.
- * @param packet The result packet.
- * @param label How errors name the job, e.g. `Job 3 (crawl(urls))`.
- */
-export function completeJob(
-  state: JobState,
-  request: Receiver,
-  packet: unknown,
-  label: string,
-): void {
-  let value: unknown;
-  try {
-    value = request.receive ? request.receive(packet) : packet;
-  } catch (error) {
-    return state.fail(
-      new JobError(
-        `${label} finished, but its result could not be read: ${
-          (error as Error).message
-        }`,
-        { cause: error },
-      ),
-    );
-  }
-  if (request.kind === "module" && value && typeof value === "object") {
-    for (const [name, exported] of Object.entries(value)) {
-      state.exports[name] = exported;
-      const warning = land(name, exported);
-      if (warning) state.warnings.push(warning);
-    }
-  }
-  state.complete(value);
-}
-
-/**
- * Records a value a job published with `share()` in `job.exports`.
- *
- * @param state The job's state.
- * @param request The job's request.
- * @param name The name it was shared under.
- * @param packet The value's packet.
- */
-export function receiveShared(
-  state: JobState,
-  request: Receiver,
-  name: string,
-  packet: unknown,
-): void {
-  try {
-    state.exports[name] = request.receive ? request.receive(packet) : packet;
-  } catch (error) {
-    state.warnings.push(
-      `Shared value "${name}" could not be read: ${(error as Error).message}`,
-    );
-  }
-}
-
-/**
- * The error a job failed with, as the notebook gets it: decoded with its
- * class, own properties and cause chain, with the runtime's cleaned-up
- * stacks; `undefined` when the runtime could not encode it.
- *
- * @param request The job's request.
- * @param remote The runtime's description of the error, with its packet.
- * @returns The error, or `undefined`.
- */
-export function receiveError(
-  request: Receiver,
-  remote: RemoteError,
-): unknown {
-  const { packet } = remote as { packet?: unknown };
-  delete (remote as { packet?: unknown }).packet;
-  if (packet === undefined || !request.receive) return undefined;
-  try {
-    const error = request.receive(packet);
-    let local: unknown = error;
-    for (
-      let r: unknown = remote;
-      r && local instanceof Error;
-      local = local.cause
-    ) {
-      const { stack, cause } = r as RemoteError;
-      if (stack) local.stack = stack;
-      r = cause;
-    }
-    return error;
-  } catch {
-    return undefined;
-  }
-}
-
-const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
-
-function land(name: string, value: unknown): string | undefined {
-  if (name === "default" || !IDENTIFIER.test(name)) return undefined;
-  const outcome = writeNotebook(name, value);
-  if (outcome === "const") {
-    return `Export "${name}" was not written to the notebook: "${name}" is a const there; use job.exports.${name}`;
-  }
-  if (outcome === "global") {
-    return `Export "${name}" was not written to the notebook: it would replace the global ${name}; use job.exports.${name}`;
-  }
-  return undefined;
 }

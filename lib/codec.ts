@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { bindName, encode, newEncoder, toPacket } from "./_encoder.ts";
+import { newEncoder, toPacket } from "./_encoder.ts";
+import { bindName, encode } from "./_encode_walk.ts";
 import type { EncodeOptions, Packet } from "./_packet.ts";
 
 export type { FunctionInfo, Packet, SourceRecord } from "./_packet.ts";

@@ -1,6 +1,6 @@
 // Shared test helpers: jobs outlive a test (the warm pool), so tests that
 // start jobs turn off Deno's op and resource sanitizers.
-import { type Job, job, type JobOptions } from "../mod.ts";
+import { type Job, job, type JobOptions, jobs } from "../mod.ts";
 
 /** `Deno.test` for tests that start jobs. */
 export function jobTest(name: string, fn: () => Promise<void>): void {
@@ -31,4 +31,20 @@ export async function shared<T>(
 /** Starts a job that shares its pid and then runs `body` (source text). */
 export function pidJob(body: string, options: JobOptions = {}): Job<unknown> {
   return job(`share("pid", Deno.pid);\n${body}`, options);
+}
+
+/**
+ * Runs `fn` with `jobs.configure({ maxRunning })`, then sets it back to 16
+ * (the limit the other tests expect), however `fn` ends.
+ */
+export async function withMaxRunning(
+  maxRunning: number,
+  fn: () => Promise<void>,
+): Promise<void> {
+  jobs.configure({ maxRunning });
+  try {
+    await fn();
+  } finally {
+    jobs.configure({ maxRunning: 16 });
+  }
 }

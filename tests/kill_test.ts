@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { JobKilledError, jobs } from "../mod.ts";
 import { eventually, groupMembers, isAlive, procInfo } from "./_procs.ts";
-import { jobTest, pidJob, shared } from "./_util.ts";
+import { jobTest, pidJob, shared, withMaxRunning } from "./_util.ts";
 
 const fifo = await Deno.makeTempFile({ prefix: "bgjobs-fifo-" });
 await Deno.remove(fifo);
@@ -98,20 +98,19 @@ jobTest("signal aborts and timeout fail the job", async () => {
   assert.equal(await c.done, "killed");
 });
 
-jobTest("kill() of a queued job never starts it", async () => {
-  jobs.configure({ maxRunning: 1 });
-  try {
-    const a = pidJob("await new Promise((r) => setTimeout(r, 300));");
-    const b = pidJob("share('started', true)");
-    assert.equal(b.status, "queued");
-    await b.kill();
-    assert.equal(b.status, "killed");
-    await a;
-    assert.equal("started" in b.exports, false);
-  } finally {
-    jobs.configure({ maxRunning: 16 });
-  }
-});
+jobTest(
+  "kill() of a queued job never starts it",
+  () =>
+    withMaxRunning(1, async () => {
+      const a = pidJob("await new Promise((r) => setTimeout(r, 300));");
+      const b = pidJob("share('started', true)");
+      assert.equal(b.status, "queued");
+      await b.kill();
+      assert.equal(b.status, "killed");
+      await a;
+      assert.equal("started" in b.exports, false);
+    }),
+);
 
 jobTest("kill tests leave no runtime behind", async () => {
   await jobs.shutdown();

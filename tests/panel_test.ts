@@ -4,10 +4,27 @@
  * its own panel, never another cell.
  */
 import assert from "node:assert/strict";
-import { type Cell, type DisplayEvent, startBgjobsKernel } from "./_kernel.ts";
+import {
+  type Cell,
+  type DisplayEvent,
+  type Kernel,
+  startBgjobsKernel,
+} from "./_kernel.ts";
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
 const LINES = 30;
+
+/** A test in a fresh kernel with bgjobs loaded; jobs outlive its cells. */
+function panelTest(name: string, fn: (k: Kernel) => Promise<void>): void {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await using k = await startBgjobsKernel();
+      await fn(k);
+    },
+  });
+}
 
 function html(event: DisplayEvent | undefined): string {
   return String(event?.data["text/html"] ?? "");
@@ -19,12 +36,9 @@ function panelOf(cell: Cell): string {
   return id!;
 }
 
-Deno.test({
-  name: "a job's output reaches only its own panel while three other cells run",
-  ...opts,
-  fn: async () => {
-    await using k = await startBgjobsKernel();
-
+panelTest(
+  "a job's output reaches only its own panel while three other cells run",
+  async (k) => {
     const launch = await k.execute(`
       import { job, jobs } from "./mod.ts";
       const j = job(async () => {
@@ -96,15 +110,11 @@ Deno.test({
     );
     assert.ok(updates.length >= 10, `only ${updates.length} updates`);
   },
-});
+);
 
-Deno.test({
-  name:
-    "the panel shows progress with rate and ETA, the result, a map's overall progress, and a failure's stack",
-  ...opts,
-  fn: async () => {
-    await using k = await startBgjobsKernel();
-
+panelTest(
+  "the panel shows progress with rate and ETA, the result, a map's overall progress, and a failure's stack",
+  async (k) => {
     const launch = await k.execute(`
       import { job, jobs, progress } from "./mod.ts";
       const p = job(async () => {
@@ -167,14 +177,11 @@ Deno.test({
     assert.match(failed, /&lt;job&gt;:\d+:\d+/, "a frame in the job's code");
     assert.match(failed, /\d+ \| +throw new Error/, "the source line");
   },
-});
+);
 
-Deno.test({
-  name: "display: false shows no panel, and jobs renders as a table",
-  ...opts,
-  fn: async () => {
-    await using k = await startBgjobsKernel();
-
+panelTest(
+  "display: false shows no panel, and jobs renders as a table",
+  async (k) => {
     const quiet = await k.execute(`
       import { job, jobs } from "./mod.ts";
       const q = job(() => { console.log("quiet-output"); return 1; }, { display: false, name: "quiet" });
@@ -219,4 +226,4 @@ Deno.test({
       );
     }
   },
-});
+);

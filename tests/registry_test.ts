@@ -2,14 +2,13 @@ import assert from "node:assert/strict";
 import { job, jobs } from "../mod.ts";
 import { stateOf } from "../lib/job.ts";
 import { runtimePool } from "../lib/engine.ts";
-import { jobTest } from "./_util.ts";
+import { jobTest, withMaxRunning } from "./_util.ts";
 
 jobTest(
   "200 jobs with maxRunning 4 all complete, none lost, registry consistent",
   async () => {
     jobs.flush();
-    jobs.configure({ maxRunning: 4 });
-    try {
+    await withMaxRunning(4, async () => {
       let peak = 0;
       const list = Array.from(
         { length: 200 },
@@ -29,17 +28,14 @@ jobTest(
         jobs.running.length + jobs.queued.length + jobs.failed.length,
         0,
       );
-    } finally {
-      jobs.configure({ maxRunning: 16 });
-    }
+    });
   },
 );
 
 jobTest(
   "statuses move queued → running → completed with timestamps",
-  async () => {
-    jobs.configure({ maxRunning: 1 });
-    try {
+  () =>
+    withMaxRunning(1, async () => {
       const a = job(() => new Promise((r) => setTimeout(() => r("a"), 200)));
       const b = job(() => "b");
       assert.equal(b.status, "queued");
@@ -51,10 +47,7 @@ jobTest(
       assert.ok(b.startedAt! <= b.endedAt!);
       assert.ok(a.elapsed >= 150, `a ran ${a.elapsed} ms`);
       assert.equal(await b.done, "completed");
-    } finally {
-      jobs.configure({ maxRunning: 16 });
-    }
-  },
+    }),
 );
 
 jobTest(
