@@ -57,8 +57,12 @@ export interface JobContext {
 
 /** What a job's work gets from {@linkcode drive}. */
 export interface Driver {
-  /** Takes a runtime for this job; stopping the job kills it. */
-  runtime(): Promise<RuntimeProcess>;
+  /**
+   * Takes a runtime for this job; stopping the job kills it. `first` is the
+   * message the job will `run()` it with: a runtime started for it gets it
+   * as it starts.
+   */
+  runtime(first?: object): Promise<RuntimeProcess>;
   /** Why the job was stopped (kill, abort, timeout), once it was. */
   readonly stopped: Error | undefined;
 }
@@ -90,12 +94,12 @@ export async function drive(
     await working.catch(() => {}); // its failure is the job's, reported there
   };
   const driver: Driver = {
-    async runtime(): Promise<RuntimeProcess> {
+    async runtime(first?: object): Promise<RuntimeProcess> {
       spec ??= specFor(context.permissions, options.memory, (warning) => {
         state.warnings.push(warning);
         state.changed();
       });
-      const runtime = await pool.acquire(spec, context.isDefault);
+      const runtime = await pool.acquire(spec, context.isDefault, first);
       if (stopped) {
         await runtime.kill();
         throw stopped;
@@ -160,11 +164,12 @@ export function runJob(
   context: JobContext,
 ): Promise<void> {
   return drive(state, context, async (driver) => {
-    const runtime = await driver.runtime();
-    state.start();
     const { kind, value, declared } = request;
     const source = request.run ?? request.source;
-    const end = await runtime.run({ t: "run", kind, source, value, declared }, {
+    const message = { t: "run", kind, source, value, declared };
+    const runtime = await driver.runtime(message);
+    state.start();
+    const end = await runtime.run(message, {
       onOutput: (text) => appendOutput(state, text),
       onMessage: (msg) => onMessage(state, msg, request),
     });

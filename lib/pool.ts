@@ -42,12 +42,14 @@ export class RuntimePool {
   }
 
   /**
-   * Takes an idle runtime started with `spec`, or starts one, then tops
-   * the pool up in the background.
+   * Takes an idle runtime started with `spec`, or starts one (given
+   * `first`, the message it will run, to have as it starts), then tops the
+   * pool up in the background.
    */
   async acquire(
     spec: RuntimeSpec,
     isDefault: boolean,
+    first?: object,
   ): Promise<RuntimeProcess> {
     const key = keyOf(spec);
     if (isDefault) this.#warmSpec = spec;
@@ -65,7 +67,7 @@ export class RuntimePool {
       }
     }
     this.#started++;
-    const runtime = RuntimeProcess.start(spec);
+    const runtime = RuntimeProcess.start(spec, first);
     runtime.then(() => this.#refill(), () => {});
     return await runtime;
   }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { encodeFrame, readFrames, writeAll } from "./_frames.ts";
+import { encodeFrame, readFrames, writeAll, writeAllSync } from "./_frames.ts";
 import { exitOf, killGroup, killTree, running } from "./_process.ts";
 import { channelDir, grantChannel, openedOrExited } from "./_channel.ts";
 import { OutputFilter, pump } from "./_output.ts";
@@ -81,13 +81,19 @@ export class RuntimeProcess {
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
   #killed = false;
   #sending: Promise<void> = Promise.resolve();
+  readonly #marker: string;
+  readonly #sentFirst: object | undefined;
 
   private constructor(
     child: Deno.ChildProcess,
     reader: Deno.FsFile,
     writer: Deno.FsFile,
     spec: RuntimeSpec,
+    marker: string,
+    sentFirst: object | undefined,
   ) {
+    this.#marker = marker;
+    this.#sentFirst = sentFirst;
     this.#child = child;
     this.#reader = reader;
     this.#writer = writer;
@@ -102,8 +108,17 @@ export class RuntimeProcess {
    * Starts a runtime and waits until its control channel is up: two FIFOs in
    * a private directory, opened by both sides and then unlinked. The runtime
    * writes to its FIFO synchronously, so `progress()` works in a busy loop.
+   *
+   * `first`, the message of the run this runtime is started for (a runtime
+   * that is not from the warm pool), is put in its FIFO before it is even
+   * spawned when it is small, so the runtime finds it there as it starts;
+   * `run(first)` then does not send it again.
    */
-  static async start(spec: RuntimeSpec): Promise<RuntimeProcess> {
+  static async start(
+    spec: RuntimeSpec,
+    first?: object,
+  ): Promise<RuntimeProcess> {
+    const marker = `\0bgjobs-end-${crypto.randomUUID()}\0`;
     const dir = await channelDir();
     const toJob = `${dir}/in`;
     const fromJob = `${dir}/out`;
@@ -116,6 +131,7 @@ export class RuntimeProcess {
     const shell = ["/bin/sh", "-c", SUPERVISOR, "bgjobs-runtime"];
     const leader = setsid();
     const [program, ...rest] = leader ? [leader, ...shell] : shell;
+    const early = first && earlyFrame(toJob, { ...first, marker });
     const child = new Deno.Command(program, {
       args: [...rest, Deno.execPath(), ...args],
       stdin: "piped",
@@ -131,18 +147,30 @@ export class RuntimeProcess {
     ]);
     try {
       const [reader, writer] = await openedOrExited(opening, child);
-      return new RuntimeProcess(child, reader, writer, spec);
+      const sent = early ? first : undefined;
+      return new RuntimeProcess(child, reader, writer, spec, marker, sent);
     } catch (error) {
       killGroup(child.pid);
-      await child.status;
+      const status = await child.status;
       // Unblock our own pending opens by being the other end ourselves.
       const ends = [
         Deno.open(fromJob, { write: true }),
         Deno.open(toJob, { read: true }),
       ];
-      for (const end of await Promise.allSettled([...ends, opening])) {
-        if (end.status !== "fulfilled") continue;
-        for (const file of [end.value].flat()) file.close();
+      const [mine, theirs] = await Promise.allSettled(ends);
+      const [opened] = await Promise.allSettled([opening]);
+      for (const end of [mine, theirs]) {
+        if (end.status === "fulfilled") end.value.close();
+      }
+      // A runtime given its job early can run it and exit (0: it sent its
+      // end) before this side has seen its channel up: what it sent waits in
+      // the FIFO, and run() reads it. Any other early exit is a failed start.
+      if (status.success && early && opened.status === "fulfilled") {
+        const [reader, writer] = opened.value;
+        return new RuntimeProcess(child, reader, writer, spec, marker, first);
+      }
+      if (opened.status === "fulfilled") {
+        for (const file of opened.value) file.close();
       }
       const said = (await new Response(child.stdout).text()).trim();
       if (!said) throw error;
@@ -150,6 +178,9 @@ export class RuntimeProcess {
         cause: error,
       });
     } finally {
+      // The runtime has the FIFO open now (or is gone): the frame put there
+      // early stays in it without this end.
+      early?.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   }
@@ -180,13 +211,16 @@ export class RuntimeProcess {
    */
   async run(message: object, handlers: RunHandlers): Promise<RunEnd> {
     this.#child.ref();
-    const marker = `\0bgjobs-end-${crypto.randomUUID()}\0`;
+    const marker = this.#marker;
     const output = new OutputFilter(marker, handlers.onOutput);
     const drained = pump(this.#child.stdout, output);
     let end: RunEnd | undefined;
-    let frame: Uint8Array;
+    let frame: Uint8Array | undefined;
     try {
-      frame = encodeFrame({ ...message, marker });
+      // The first message may be in the FIFO already (see start()).
+      if (message !== this.#sentFirst) {
+        frame = encodeFrame({ ...message, marker });
+      }
     } catch (error) {
       await this.kill();
       const { name, message } = error as Error;
@@ -198,7 +232,7 @@ export class RuntimeProcess {
     try {
       // Not awaited: the write completes on a blocking thread, often after
       // the runtime has already answered; #write never rejects.
-      this.#write(frame);
+      if (frame) this.#write(frame);
       for await (const frame of readFrames(this.#reader)) {
         const msg = frame as Record<string, unknown>;
         if (msg.t === "result") end = { kind: "result", value: msg.value };
@@ -272,6 +306,36 @@ export class RuntimeProcess {
       } catch { /* already closed */ }
     }
     await this.#stdin.close().catch(() => {});
+  }
+}
+
+// What fits in a pipe in one write, whatever its size: a write of this much
+// into an empty pipe never blocks.
+const PIPE_BUF = 4096;
+
+/**
+ * Writes a small first frame into the FIFO at `path` before its reader is
+ * there: opened for reading and writing, a FIFO opens at once on Linux, and
+ * it keeps what is written while one end stays open. Returns that end (to
+ * close once the runtime has the FIFO open), or nothing if the frame is too
+ * big or cannot be made.
+ */
+function earlyFrame(path: string, message: object): Deno.FsFile | undefined {
+  let frame: Uint8Array;
+  try {
+    frame = encodeFrame(message);
+  } catch {
+    return undefined; // run() sends it, and reports why it cannot
+  }
+  if (frame.byteLength > PIPE_BUF) return undefined;
+  let end: Deno.FsFile | undefined;
+  try {
+    end = Deno.openSync(path, { read: true, write: true });
+    writeAllSync(end, frame);
+    return end;
+  } catch {
+    end?.close(); // nothing is lost: run() sends it the usual way
+    return undefined;
   }
 }
 

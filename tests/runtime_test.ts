@@ -4,7 +4,7 @@
  * functions a job makes are analysed by the kernel on the runtime's request.
  */
 import assert from "node:assert/strict";
-import { job } from "../mod.ts";
+import { job, jobs } from "../mod.ts";
 import { serializer } from "../lib/_serializer.ts";
 import { jobTest } from "./_util.ts";
 import { roundTrip } from "./_codec.ts";
@@ -88,5 +88,24 @@ jobTest(
       assert.match(error.message, /result\.f/);
       return true;
     });
+  },
+);
+
+jobTest(
+  "cold jobs get their job as they start and all complete, however fast they end",
+  async () => {
+    // A runtime not from the pool finds its job in its FIFO as it starts, and
+    // may send its result and exit before the kernel has seen its channel up.
+    jobs.configure({ warm: 0 });
+    try {
+      for (let i = 0; i < 40; i++) {
+        const j = job(() => performance.timeOrigin);
+        const born = await j;
+        assert.equal(j.status, "completed");
+        assert.ok(born > (j.startedAt?.getTime() ?? 0) - 1000);
+      }
+    } finally {
+      jobs.configure({ warm: 1 });
+    }
   },
 );
