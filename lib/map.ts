@@ -9,9 +9,10 @@
  * so no runtime is started in the background to compete for the cores (see
  * `pool.ts`). Chunks shrink towards the end (each holds about 1/(4 × lanes)
  * of the items left, at most {@linkcode MAX_CHUNK}), and a lane keeps a
- * second chunk queued only while there are more chunks left than lanes × 2,
- * so the lanes finish together instead of one working through a queued
- * chunk while the others idle.
+ * second chunk queued only while more chunks are left than there are lanes,
+ * so the last chunks go to whichever lane is free first, and the lanes
+ * finish together instead of one working through a queued chunk while the
+ * others idle.
  *
  * @module
  */
@@ -87,8 +88,9 @@ export function mapJob<I, R>(
         const label = `Job ${context.id} (${name})`;
         const run = new MapRun(state, capture, chunks, lanes, label);
         if (lanes === 0) state.start();
-        // No background starts while the lanes work (released at the end).
-        const release = runtimePool().hold(lanes);
+        // No background starts while the lanes work (released at the end);
+        // a map with the default permissions leaves that many runtimes warm.
+        const release = runtimePool().hold(context.isDefault ? lanes : 0);
         let ends: RunEnd[];
         try {
           // Each runtime starts on the items as soon as it is up: a warm one
@@ -220,7 +222,7 @@ class MapRun {
   /** Chunks a lane keeps in flight: one only in the tail, to balance. */
   #depth(): number {
     const left = this.chunks.length - this.#next;
-    return left > this.lanes * IN_FLIGHT ? IN_FLIGHT : 1;
+    return left > this.lanes ? IN_FLIGHT : 1;
   }
 
   #receive(start: number, packet: Packet): void {

@@ -71,7 +71,8 @@ export class RuntimePool {
    * `lanes` runtimes (unless `warm` is 0) and keeps that many for
    * {@linkcode MAP_WARM_MS}.
    *
-   * @param lanes How many runtimes the map uses.
+   * @param lanes How many runtimes to keep warm after the map (0 for a map
+   * that does not use the default spec).
    * @returns Releases the hold; calling it again does nothing.
    */
   hold(lanes: number): () => void {
