@@ -48,6 +48,15 @@ const KERNEL_RSS =
 const KERNEL_CPU_MS =
   'JSON.stringify(Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ").slice(11, 13).reduce((a, b) => a + Number(b) * 10, 0))';
 
+/**
+ * `[lines the kernel has received from the flood job, its CPU ms]`: the
+ * last line in the job's logs holds its number.
+ */
+const RECEIVED =
+  `JSON.stringify([Number(/(\\d+)\\n?$/.exec(benchFlood.logs.slice(-40))?.[1] ?? -1) + 1, ${
+    KERNEL_CPU_MS.slice(15, -1)
+  }])`;
+
 async function roundTrips(kernel: Kernel, count: number): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -75,10 +84,16 @@ async function responsiveness(ctx: CustomContext): Promise<Map<string, Tally>> {
     for (let round = 0; round < rounds; round++) {
       ctx.log(`responsive.kernel: idle (round ${round + 1}/${rounds})`);
       await sleep(500);
+      const idleCpu0 = await cellJson<number>(kernel, KERNEL_CPU_MS);
+      const t1 = performance.now();
       const idle: Batch = {
         samples: await roundTrips(kernel, cells),
         extra: {},
       };
+      const idleCpu = await cellJson<number>(kernel, KERNEL_CPU_MS) - idleCpu0;
+      idle.extra!.kernel_cpu_pct = [
+        idleCpu / 10 / ((performance.now() - t1) / 1000),
+      ];
       idle.extra!.kernel_rss_mb = [await cellJson<number>(kernel, KERNEL_RSS)];
       addBatch(tallies.get(IDLE)!, idle);
 
@@ -86,25 +101,28 @@ async function responsiveness(ctx: CustomContext): Promise<Map<string, Tally>> {
       const load = await kernel.execute(LOAD);
       if (load.status !== "ok") throw new Error(load.describe());
       await sleep(1000); // let the jobs get going
-      const started = await cellJson<number>(
+      const [started, cpu0] = await cellJson<[number, number]>(
         kernel,
-        "JSON.stringify(benchFlood.progress?.done ?? 0)",
+        RECEIVED,
       );
-      const cpu0 = await cellJson<number>(kernel, KERNEL_CPU_MS);
       const t0 = performance.now();
       const loaded: Batch = {
         samples: await roundTrips(kernel, cells),
         extra: {},
       };
-      const [done, running] = await cellJson<[number, number]>(
+      const [received, cpu1] = await cellJson<[number, number]>(
         kernel,
-        "JSON.stringify([benchFlood.progress?.done ?? 0, jobs.running.length])",
+        RECEIVED,
       );
       const seconds = (performance.now() - t0) / 1000;
-      const cpu = await cellJson<number>(kernel, KERNEL_CPU_MS) - cpu0;
-      loaded.extra!.flood_lines_per_s = [(done - started) / seconds];
-      loaded.extra!.kernel_cpu_pct = [cpu / 10 / seconds];
-      loaded.extra!.kernel_us_per_line = [cpu * 1000 / (done - started)];
+      const lines = received - started;
+      loaded.extra!.flood_lines_per_s = [lines / seconds];
+      loaded.extra!.kernel_cpu_pct = [(cpu1 - cpu0) / 10 / seconds];
+      loaded.extra!.kernel_us_per_line = [(cpu1 - cpu0) * 1000 / lines];
+      const running = await cellJson<number>(
+        kernel,
+        "JSON.stringify(jobs.running.length)",
+      );
       loaded.extra!.kernel_rss_mb = [
         await cellJson<number>(kernel, KERNEL_RSS),
       ];
