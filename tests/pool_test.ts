@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
-import { job, jobs, share } from "../mod.ts";
+import { type Job, job, jobs, share } from "../mod.ts";
 import { runtimePool } from "../lib/engine.ts";
 import { eventually } from "./_procs.ts";
 import { jobTest } from "./_util.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number): Promise<void> =>
+  new Promise((r) => setTimeout(r, ms));
 
 /** Items that each take `ms` of busy CPU and say which runtime ran them. */
-function busyItems(count: number, ms: number) {
+function busyItems(count: number, ms: number): Job<number[]> {
   return jobs.map(Array(count).fill(ms), (wait: number) => {
     const end = performance.now() + wait;
     while (performance.now() < end) { /* busy */ }
