@@ -1,6 +1,5 @@
 // The control channel between the kernel and a job runtime: two FIFOs the
-// runtime is allowed to open, a third its supervisor points the runtime's
-// stdout and stderr at, and waiting for the ends to be open.
+// runtime is allowed to open, and waiting for both ends to be open.
 import type { RuntimeSpec } from "./runtime_process.ts";
 
 async function makeChannelDir(): Promise<string> {
@@ -16,7 +15,7 @@ async function makeChannelDir(): Promise<string> {
     );
   }
   const made = await new Deno.Command("mkfifo", {
-    args: ["-m", "600", `${dir}/in`, `${dir}/out`, `${dir}/log`],
+    args: ["-m", "600", `${dir}/in`, `${dir}/out`],
     stdin: "null",
   }).output();
   if (!made.success) {
@@ -34,7 +33,7 @@ function removeSpare(): void {
 }
 
 /**
- * A private directory holding three fresh FIFOs, `in`, `out` and `log`. One is kept
+ * A private directory holding two fresh FIFOs, `in` and `out`. One is kept
  * made ahead (making FIFOs takes a `mkfifo` process, ~5 ms), so a runtime
  * that is not from the warm pool starts sooner; the spare is removed when
  * this process exits normally.

@@ -4,18 +4,11 @@
  * A read smaller than this (bytes) means the job writes little at a time:
  * the pump then waits {@linkcode GATHER_MS} before its next read, so a job
  * printing line by line has its lines taken a few hundred per read instead
- * of one per read (each read costs the kernel a thread wake-up; a line
- * ~0.1 µs). While the pump waits, no read is pending, so the job's writes
- * wake nothing in the kernel.
+ * of one per read (each read costs the kernel ~2 µs; a line ~0.1 µs).
  */
 const SMALL_READ = 16 * 1024;
 /** ms the pump waits after a small read while the job runs. */
 export const GATHER_MS = 2;
-/**
- * ms the pump reads without waiting once a wait let the FIFO (64 KiB) fill
- * up: a job writing that fast (> 30 MB/s) would otherwise be held back.
- */
-const EAGER_MS = 50;
 
 /**
  * Passes a runtime's output on, minus the end marker the runtime writes just
@@ -81,32 +74,20 @@ export class OutputFilter {
 }
 
 /**
- * Reads a runtime's output FIFO into `output` until every writer closed
- * it, gathering small writes (see {@linkcode GATHER_MS}) until
- * `output.hurry()`; then closes the file.
+ * Reads a runtime's stdout into `output` until the pipe closes, gathering
+ * small writes (see {@linkcode GATHER_MS}) until `output.hurry()`.
  */
 export async function pump(
-  file: Deno.FsFile,
+  stream: ReadableStream<Uint8Array>,
   output: OutputFilter,
 ): Promise<void> {
   const decoder = new TextDecoder();
-  const buffer = new Uint8Array(64 * 1024);
-  let gathered = false;
-  let eagerUntil = 0;
   try {
-    for (let n; (n = await file.read(buffer)) !== null;) {
-      output.write(decoder.decode(buffer.subarray(0, n), { stream: true }));
-      // The FIFO filled up while we waited: the job was blocked on us.
-      if (gathered && n === buffer.length) {
-        eagerUntil = performance.now() + EAGER_MS;
-      }
-      gathered = n < SMALL_READ && performance.now() >= eagerUntil;
-      if (gathered) await output.gather(GATHER_MS);
+    for await (const chunk of stream) {
+      output.write(decoder.decode(chunk, { stream: true }));
+      if (chunk.byteLength < SMALL_READ) await output.gather(GATHER_MS);
     }
-  } catch { /* the file was closed with the runtime */ }
-  try {
-    file.close();
-  } catch { /* already closed */ }
+  } catch { /* the pipe closed with the process */ }
   const rest = decoder.decode();
   if (rest) output.write(rest);
   output.close();

@@ -14,20 +14,12 @@ import { OutputFilter, pump } from "./_output.ts";
 // (`exec`, so the runtime keeps its pid and leads the process group). fd 3
 // keeps the kernel's end of stdin for the watcher (a subshell using the
 // shell's own `read`, so no extra program); the runtime itself gets
-// /dev/null, and its stdout and stderr both go to the `log` FIFO (its first
-// argument), so output keeps its order. The watcher starts first, so a
-// kernel that dies before opening the FIFO still has the group killed: when
+// /dev/null, its stderr merged into stdout so output keeps its order. When
 // stdin reaches end-of-file (the kernel closed it, or the kernel died), the
 // watcher SIGKILLs the process group: the runtime and all it started.
-//
-// Output goes through a FIFO rather than a pipe from Deno.Command because the
-// kernel reads a FIFO with blocking reads on a thread: a job's write wakes
-// nothing while no read is pending, where a pipe registered with the
-// kernel's event loop wakes it on every write (~3 µs of kernel CPU per
-// line for a job printing line by line).
 const SUPERVISOR =
-  "log=$1; shift; exec 3<&0; (while read -r _; do :; done; kill -KILL 0) " +
-  '<&3 >/dev/null 2>&1 & exec 3<&- </dev/null >"$log" 2>&1; exec "$@"';
+  "exec 3<&0 2>&1; (while read -r _; do :; done; kill -KILL 0) " +
+  '<&3 >/dev/null 2>&1 & exec 3<&- </dev/null; exec "$@"';
 
 const RUNTIME_URL = new URL("./runtime.ts", import.meta.url).href;
 
@@ -83,21 +75,19 @@ export class RuntimeProcess {
   #child: Deno.ChildProcess;
   #reader: Deno.FsFile;
   #writer: Deno.FsFile;
-  #log: Deno.FsFile;
-  #pumped = false;
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
   #killed = false;
   #sending: Promise<void> = Promise.resolve();
 
   private constructor(
     child: Deno.ChildProcess,
-    [reader, writer, log]: Deno.FsFile[],
+    reader: Deno.FsFile,
+    writer: Deno.FsFile,
     spec: RuntimeSpec,
   ) {
     this.#child = child;
     this.#reader = reader;
     this.#writer = writer;
-    this.#log = log;
     this.spec = spec;
     this.pid = child.pid;
     this.#stdin = child.stdin.getWriter();
@@ -106,63 +96,52 @@ export class RuntimeProcess {
   }
 
   /**
-   * Starts a runtime and waits until its control channel is up: three FIFOs
-   * in a private directory (control in, control out, output), opened by both
-   * sides and then unlinked. The runtime writes to its control FIFO
-   * synchronously, so `progress()` works in a busy loop.
+   * Starts a runtime and waits until its control channel is up: two FIFOs in
+   * a private directory, opened by both sides and then unlinked. The runtime
+   * writes to its FIFO synchronously, so `progress()` works in a busy loop.
    */
   static async start(spec: RuntimeSpec): Promise<RuntimeProcess> {
     const dir = await channelDir();
     const toJob = `${dir}/in`;
     const fromJob = `${dir}/out`;
-    const log = `${dir}/log`;
     const flags = grantChannel(spec, toJob, fromJob);
     const v8 = spec.memory
       ? [`--v8-flags=--max-old-space-size=${spec.memory}`]
       : [];
     const args = ["run", "--no-prompt", ...flags, ...v8, RUNTIME_URL, dir];
     args.push(spec.readAll ? "0" : "1", spec.writeAll ? "0" : "1");
-    const shell = ["/bin/sh", "-c", SUPERVISOR, "bgjobs-runtime", log];
+    const shell = ["/bin/sh", "-c", SUPERVISOR, "bgjobs-runtime"];
     const leader = setsid();
     const [program, ...rest] = leader ? [leader, ...shell] : shell;
     const child = new Deno.Command(program, {
       args: [...rest, Deno.execPath(), ...args],
       stdin: "piped",
-      stdout: "null",
+      stdout: "piped",
       stderr: "null",
       detached: !leader,
       clearEnv: true,
       env: spec.env,
     }).spawn();
-    const ends = [
+    const opening = Promise.all([
       Deno.open(fromJob, { read: true }),
       Deno.open(toJob, { write: true }),
-      Deno.open(log, { read: true }),
-    ];
+    ]);
     try {
-      const files = await openedOrExited(Promise.all(ends), child);
-      return new RuntimeProcess(child, files, spec);
+      const [reader, writer] = await openedOrExited(opening, child);
+      return new RuntimeProcess(child, reader, writer, spec);
     } catch (error) {
       killGroup(child.pid);
       await child.status;
       // Unblock our own pending opens by being the other end ourselves.
-      const others = [
+      const ends = [
         Deno.open(fromJob, { write: true }),
         Deno.open(toJob, { read: true }),
-        Deno.open(log, { write: true }),
       ];
-      const opened = await Promise.allSettled(ends);
-      for (const end of await Promise.allSettled(others)) {
-        if (end.status === "fulfilled") end.value.close();
+      for (const end of await Promise.allSettled([...ends, opening])) {
+        if (end.status !== "fulfilled") continue;
+        for (const file of [end.value].flat()) file.close();
       }
-      // What the runtime said before it died (why it could not start).
-      const logged = opened[2];
-      const said = logged.status === "fulfilled"
-        ? (await Promise.race([text(logged.value), delay(1000)]) ?? "").trim()
-        : "";
-      for (const end of opened) {
-        if (end.status === "fulfilled") closeQuietly(end.value);
-      }
+      const said = (await new Response(child.stdout).text()).trim();
       if (!said) throw error;
       throw new Error(`${(error as Error).message}: ${said.slice(-2000)}`, {
         cause: error,
@@ -200,8 +179,7 @@ export class RuntimeProcess {
     this.#child.ref();
     const marker = `\0bgjobs-end-${crypto.randomUUID()}\0`;
     const output = new OutputFilter(marker, handlers.onOutput);
-    this.#pumped = true;
-    const drained = pump(this.#log, output);
+    const drained = pump(this.#child.stdout, output);
     let end: RunEnd | undefined;
     let frame: Uint8Array;
     try {
@@ -275,29 +253,18 @@ export class RuntimeProcess {
   }
 
   async #release(): Promise<void> {
-    // A run's output FIFO is closed by its pump, once everything is read.
-    const files = this.#pumped ? [] : [this.#log];
-    for (const file of [this.#reader, this.#writer, ...files]) {
-      closeQuietly(file);
+    for (const file of [this.#reader, this.#writer]) {
+      try {
+        file.close();
+      } catch { /* already closed */ }
     }
     await this.#stdin.close().catch(() => {});
   }
 }
 
-function closeQuietly(file: Deno.FsFile): void {
-  try {
-    file.close();
-  } catch { /* already closed */ }
-}
-
-/** All a file holds until end-of-file. */
-async function text(file: Deno.FsFile): Promise<string> {
-  return await new Response(file.readable).text().catch(() => "");
-}
-
-function delay(ms: number): Promise<undefined> {
+function delay(ms: number): Promise<void> {
   return new Promise((resolve) => {
-    const id = setTimeout(() => resolve(undefined), ms);
+    const id = setTimeout(resolve, ms);
     Deno.unrefTimer(id);
   });
 }
