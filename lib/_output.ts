@@ -9,6 +9,17 @@
 const SMALL_READ = 16 * 1024;
 /** ms the pump waits after a small read while the job runs. */
 export const GATHER_MS = 2;
+/**
+ * A read this big (bytes) after a wait found the pipe (64 KiB) about full:
+ * the job was likely blocked on us (a write of up to 4 KiB that does not fit
+ * waits whole).
+ */
+const FULL_READ = 48 * 1024;
+/**
+ * ms the pump reads without waiting once a wait let the pipe fill up: a job
+ * writing that fast (> 30 MB/s) would otherwise be held back.
+ */
+const EAGER_MS = 50;
 
 /**
  * Passes a runtime's output on, minus the end marker the runtime writes just
@@ -83,9 +94,17 @@ export async function pump(
 ): Promise<void> {
   const decoder = new TextDecoder();
   try {
+    let gathered = false;
+    let eagerUntil = 0;
     for await (const chunk of stream) {
       output.write(decoder.decode(chunk, { stream: true }));
-      if (chunk.byteLength < SMALL_READ) await output.gather(GATHER_MS);
+      // The pipe filled up while we waited: the job was blocked on us.
+      if (gathered && chunk.byteLength >= FULL_READ) {
+        eagerUntil = performance.now() + EAGER_MS;
+      }
+      gathered = chunk.byteLength < SMALL_READ &&
+        performance.now() >= eagerUntil;
+      if (gathered) await output.gather(GATHER_MS);
     }
   } catch { /* the pipe closed with the process */ }
   const rest = decoder.decode();
