@@ -130,7 +130,10 @@ export function verdicts(records: BenchRecord[], quick: boolean): Verdict[] {
       const value = num(r.speedup);
       return {
         value,
-        text: `${value}× on ${r.concurrency} runtimes`,
+        text: `${value}× on ${r.concurrency} runtimes` +
+          (r.first_map_speedup === undefined
+            ? ""
+            : ` (first map, lanes but one cold: ${num(r.first_map_speedup)}×)`),
         ok: value !== undefined && value >= 1.8,
       };
     }),

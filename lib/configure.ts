@@ -22,14 +22,19 @@ export interface ConfigureOptions {
    */
   memory?: number;
   /**
-   * Runtimes per `jobs.map()`.
+   * Runtimes per `jobs.map()`. A map asks for them all at once (warm ones
+   * from the pool, the rest started in parallel) and starts each lane as
+   * soon as its runtime is up.
    *
    * @default {navigator.hardwareConcurrency}
    */
   concurrency?: number;
   /**
    * Idle runtimes kept started for the default permissions; 0 stops
-   * (and kills) the idle ones.
+   * (and kills) the idle ones. The pool starts nothing in the background
+   * while a `jobs.map()` runs; after a map it keeps as many runtimes as the
+   * map used (if more than `warm`) for a minute, so the next map starts
+   * warm on every lane.
    *
    * @default {1}
    */

@@ -3,10 +3,21 @@
  * runtimes at once. The function is sent once per runtime; items travel in
  * chunks, so the overhead per item is small; results come back in order.
  *
+ * Scheduling: all lanes' runtimes are asked for at once (warm ones from the
+ * pool, the missing ones started in parallel), and each lane starts on the
+ * items as soon as its runtime is up. The map holds the pool while it runs,
+ * so no runtime is started in the background to compete for the cores (see
+ * `pool.ts`). Chunks shrink towards the end (each holds about 1/(4 × lanes)
+ * of the items left, at most {@linkcode MAX_CHUNK}), and a lane keeps a
+ * second chunk queued only while more chunks are left than there are lanes,
+ * so the last chunks go to whichever lane is free first, and the lanes
+ * finish together instead of one working through a queued chunk while the
+ * others idle.
+ *
  * @module
  */
 import { type Capture, encodeForJob, receiveShared } from "./capture.ts";
-import { appendOutput, drive, settle } from "./engine.ts";
+import { appendOutput, drive, runtimePool, settle } from "./engine.ts";
 import { JobError, type RemoteError } from "./errors.ts";
 import type { Job, JobState } from "./job.ts";
 import { checkJobOptions, type JobOptions } from "./options.ts";
@@ -27,11 +38,14 @@ export interface MapOptions extends JobOptions {
 
 interface Chunk {
   start: number;
+  size: number;
   packet: Packet;
 }
 
 /** Items a chunk may hold: big enough to make messages rare, small enough to balance. */
-const MAX_CHUNK = 2048;
+export const MAX_CHUNK = 2048;
+/** A chunk holds about 1/(SHARE × lanes) of the items not yet planned. */
+const SHARE = 4;
 /** Chunks kept in flight per runtime, so it never waits for the next one. */
 const IN_FLIGHT = 2;
 
@@ -72,17 +86,25 @@ export function mapJob<I, R>(
       drive(state, context, async (driver) => {
         const lanes = Math.min(concurrency, chunks.length);
         const label = `Job ${context.id} (${name})`;
-        const run = new MapRun(state, capture, chunks, list.length, label);
+        const run = new MapRun(state, capture, chunks, lanes, label);
         if (lanes === 0) state.start();
-        // Each runtime starts on the items as soon as it is up: a warm one
-        // does not wait for the cold ones.
-        const ends = await Promise.all(
-          Array.from({ length: lanes }, async () => {
-            const runtime = await driver.runtime();
-            if (state.status === "queued") state.start();
-            return run.lane(runtime);
-          }),
-        );
+        // No background starts while the lanes work (released at the end);
+        // a map with the default permissions leaves that many runtimes warm.
+        const release = runtimePool().hold(context.isDefault ? lanes : 0);
+        let ends: RunEnd[];
+        try {
+          // Each runtime starts on the items as soon as it is up: a warm one
+          // does not wait for the cold ones.
+          ends = await Promise.all(
+            Array.from({ length: lanes }, async () => {
+              const runtime = await driver.runtime();
+              if (state.status === "queued") state.start();
+              return run.lane(runtime);
+            }),
+          );
+        } finally {
+          release();
+        }
         if (driver.stopped || run.failure) {
           return state.fail(
             driver.stopped ?? run.failure!,
@@ -109,13 +131,15 @@ function toArray<I>(items: Iterable<I> | ArrayLike<I>): I[] {
   );
 }
 
+/** Cuts the items into encoded chunks that shrink towards the end. */
 function plan(list: unknown[], concurrency: number): Chunk[] {
-  const size = Math.max(
-    1,
-    Math.min(MAX_CHUNK, Math.ceil(list.length / (concurrency * 8))),
-  );
   const chunks: Chunk[] = [];
-  for (let start = 0; start < list.length; start += size) {
+  for (let start = 0, size = 1; start < list.length; start += size) {
+    const left = list.length - start;
+    size = Math.max(
+      1,
+      Math.min(MAX_CHUNK, Math.ceil(left / (concurrency * SHARE))),
+    );
     const items = list.slice(start, start + size);
     let packet: Packet;
     try {
@@ -125,7 +149,7 @@ function plan(list: unknown[], concurrency: number): Chunk[] {
       items.forEach((item, k) => encodeForJob(item, `items[${start + k}]`));
       throw error;
     }
-    chunks.push({ start, packet });
+    chunks.push({ start, size, packet });
   }
   return chunks;
 }
@@ -133,6 +157,7 @@ function plan(list: unknown[], concurrency: number): Chunk[] {
 /** The shared state of one map: the chunk queue, the results, progress. */
 class MapRun {
   readonly results: unknown[];
+  readonly total: number;
   failure: Error | undefined;
   #next = 0;
   #done = 0;
@@ -142,11 +167,12 @@ class MapRun {
     readonly state: JobState,
     readonly capture: Capture,
     readonly chunks: Chunk[],
-    readonly total: number,
+    readonly lanes: number,
     readonly label: string,
   ) {
-    this.results = new Array(total);
-    state.progress = { done: 0, total };
+    this.total = chunks.reduce((n, c) => n + c.size, 0);
+    this.results = new Array(this.total);
+    state.progress = { done: 0, total: this.total };
   }
 
   /** Feeds one runtime chunks until none are left; resolves when it ended. */
@@ -155,7 +181,8 @@ class MapRun {
     let inFlight = 0;
     const feed = () => {
       while (
-        inFlight < IN_FLIGHT && this.#next < this.chunks.length && !this.failure
+        inFlight < this.#depth() && this.#next < this.chunks.length &&
+        !this.failure
       ) {
         const { start, packet } = this.chunks[this.#next++];
         inFlight++;
@@ -190,6 +217,12 @@ class MapRun {
     });
     feed();
     return end;
+  }
+
+  /** Chunks a lane keeps in flight: one only in the tail, to balance. */
+  #depth(): number {
+    const left = this.chunks.length - this.#next;
+    return left > this.lanes ? IN_FLIGHT : 1;
   }
 
   #receive(start: number, packet: Packet): void {

@@ -2,6 +2,13 @@
  * Warm job runtimes: started ahead of need so a job starts in milliseconds.
  * A runtime serves one job and is thrown away, so nothing leaks between jobs.
  *
+ * The pool keeps `warm` idle runtimes for the default spec and tops itself
+ * up after each job takes one. While a `jobs.map()` runs it holds the pool:
+ * no runtime is started in the background, so the map has every core to
+ * itself; when the map ends the pool tops up to as many runtimes as the map
+ * used, and keeps that many for {@linkcode MAP_WARM_MS}, so the next map
+ * starts warm on every lane too.
+ *
  * @module
  */
 import { RuntimeProcess, type RuntimeSpec } from "./runtime_process.ts";
@@ -10,6 +17,9 @@ interface Warm {
   runtime: Promise<RuntimeProcess>;
   dead: boolean;
 }
+
+/** How long after a map the pool keeps as many runtimes as the map used: 60 s. */
+export const MAP_WARM_MS = 60_000;
 
 function keyOf(spec: RuntimeSpec): string {
   // Sorted: Deno.env.toObject() lists variables in no fixed order.
@@ -24,6 +34,9 @@ export class RuntimePool {
   #warmSpec: RuntimeSpec | undefined;
   #started = 0;
   #reused = 0;
+  #holds = 0;
+  #mapLanes = 0;
+  #mapTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** How many runtimes this pool started, and how many jobs got a warm one. */
   get stats(): { started: number; reused: number } {
@@ -35,16 +48,58 @@ export class RuntimePool {
     return this.#warm;
   }
 
+  /** How many idle runtimes the pool tops up to now (more after a map). */
+  get target(): number {
+    return this.#warm === 0 ? 0 : Math.max(this.#warm, this.#mapLanes);
+  }
+
+  /** Whether a map holds the pool (no background starts) right now. */
+  get held(): boolean {
+    return this.#holds > 0;
+  }
+
   /** Sets how many runtimes to keep warm, killing extra idle ones. */
   setWarm(count: number): void {
     this.#warm = count;
-    if (this.#warmSpec) this.#trim(keyOf(this.#warmSpec), count);
+    this.#trimToTarget();
+  }
+
+  /**
+   * Holds the pool for a map of `lanes` runtimes: until the returned
+   * function is called, the pool starts no runtime in the background (the
+   * map's own cold starts still happen). On release the pool tops up to
+   * `lanes` runtimes (unless `warm` is 0) and keeps that many for
+   * {@linkcode MAP_WARM_MS}.
+   *
+   * @param lanes How many runtimes to keep warm after the map (0 for a map
+   * that does not use the default spec).
+   * @returns Releases the hold; calling it again does nothing.
+   */
+  hold(lanes: number): () => void {
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+      this.#mapLanes = Math.max(this.#mapLanes, lanes);
+      clearTimeout(this.#mapTimer);
+      this.#mapTimer = setTimeout(() => {
+        this.#mapLanes = 0;
+        this.#mapTimer = undefined;
+        this.#trimToTarget();
+      }, MAP_WARM_MS);
+      Deno.unrefTimer(this.#mapTimer);
+      // After the map's result has reached whoever awaits it: a spawn takes
+      // ~2 ms of this thread, and the refill starts two or more.
+      setTimeout(() => this.#refill(), 0);
+    };
   }
 
   /**
    * Takes an idle runtime started with `spec`, or starts one (given
    * `first`, the message it will run, to have as it starts), then tops the
-   * pool up in the background.
+   * pool up in the background (unless a map holds it).
    */
   async acquire(
     spec: RuntimeSpec,
@@ -74,11 +129,11 @@ export class RuntimePool {
 
   #refill(): void {
     const spec = this.#warmSpec;
-    if (!spec) return;
+    if (!spec || this.#holds > 0) return;
     const key = keyOf(spec);
     const idle = this.#idle.get(key) ?? [];
     this.#idle.set(key, idle);
-    while (idle.filter((w) => !w.dead).length < this.#warm) {
+    while (idle.filter((w) => !w.dead).length < this.target) {
       this.#started++;
       const warm: Warm = { runtime: RuntimeProcess.start(spec), dead: false };
       warm.runtime.then(
@@ -89,9 +144,10 @@ export class RuntimePool {
     }
   }
 
-  #trim(key: string, keep: number): void {
-    const idle = this.#idle.get(key) ?? [];
-    for (const warm of idle.splice(keep)) {
+  #trimToTarget(): void {
+    if (!this.#warmSpec) return;
+    const idle = this.#idle.get(keyOf(this.#warmSpec)) ?? [];
+    for (const warm of idle.splice(this.target)) {
       warm.dead = true;
       warm.runtime.then((r) => r.kill(), () => {});
     }
@@ -102,6 +158,9 @@ export class RuntimePool {
     const all = [...this.#idle.values()].flat();
     this.#idle.clear();
     this.#warmSpec = undefined;
+    clearTimeout(this.#mapTimer);
+    this.#mapTimer = undefined;
+    this.#mapLanes = 0;
     await Promise.all(all.map(async (warm) => {
       warm.dead = true;
       const runtime = await warm.runtime.catch(() => undefined);

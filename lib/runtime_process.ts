@@ -254,6 +254,7 @@ export class RuntimeProcess {
     }
     // The job has ended: kill the group (quicker than Deno's exit, and it
     // takes the job's leftovers too) and wait for its output up to the marker.
+    output.hurry();
     const finishing = this.#finish(drained, end !== undefined);
     if (end && !this.#killed) {
       await Promise.race([output.ended, finishing]);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { job, jobs } from "../mod.ts";
 import { LogBuffer, MAX_LOG_CHARS } from "../lib/logs.ts";
+import { GATHER_MS, OutputFilter } from "../lib/_output.ts";
 import { jobTest } from "./_util.ts";
 
 jobTest(
@@ -69,6 +70,36 @@ jobTest(
     }
   },
 );
+
+jobTest(
+  "a job printing line by line gets every line, in order, and ends at once",
+  async () => {
+    const t0 = performance.now();
+    const j = job(() => {
+      for (let i = 0; i < 20_000; i++) console.log(`line ${i}`);
+      return "done";
+    });
+    assert.equal(await j, "done");
+    const lines = j.logs.split("\n");
+    assert.equal(lines.pop(), "");
+    assert.equal(lines.length, 20_000);
+    assert.ok(lines.every((line, i) => line === `line ${i}`));
+    assert.ok(performance.now() - t0 < 10_000);
+  },
+);
+
+Deno.test("OutputFilter.gather waits a little, and not at all after hurry()", async () => {
+  const output = new OutputFilter("\0end\0", () => {});
+  let t0 = performance.now();
+  await output.gather(GATHER_MS);
+  assert.ok(performance.now() - t0 >= GATHER_MS - 0.5);
+  const waiting = output.gather(60_000);
+  t0 = performance.now();
+  output.hurry(); // the job ended: the pending wait ends now
+  await waiting;
+  await output.gather(60_000);
+  assert.ok(performance.now() - t0 < 1000);
+});
 
 Deno.test("LogBuffer drops the oldest text past its bound and says how much", () => {
   const logs = new LogBuffer(10);
