@@ -4,6 +4,7 @@
 // this process's stdout/stderr, which the kernel reads as the job's logs;
 // the control channel is a separate socket the job's code cannot reach.
 import { encodeFrameParts, readFrames, writeAllSync } from "./_frames.ts";
+import { bulky, connectBulk, writeBulk } from "./_attachments.ts";
 import { JOB_HOOKS, type JobHooks } from "./_hooks.ts";
 import { toRemoteError } from "./_remote_error.ts";
 import { progress, share } from "./context.ts";
@@ -18,7 +19,9 @@ import {
   takeScopeAccessor,
 } from "./_runtime_scope.ts";
 
-const [dir, revokeRead, revokeWrite] = Deno.args;
+const [dir, revokeRead, revokeWrite, bulkGrants] = Deno.args;
+// Before the FIFOs: once the kernel sees them open, it unlinks the socket.
+const bulk = bulkGrants ? await connectBulk(dir, bulkGrants) : undefined;
 const input = Deno.openSync(`${dir}/in`, { read: true });
 const output = Deno.openSync(`${dir}/out`, { write: true });
 // The grants existed only to open the channel: the job does not keep them.
@@ -72,12 +75,14 @@ let endMarker = "";
 function finish(message: Record<string, unknown>): void {
   if (finished) return;
   let parts: Uint8Array[];
+  let onBulk = bulk !== undefined && bulky(message);
   try {
-    parts = encodeFrameParts(message);
+    parts = encodeFrameParts(message, onBulk);
   } catch (error) {
     // The result cannot be sent (too deep, too big): the job fails with why.
     if (message.t !== "error") return fail(error);
     const why = (error as Error).message;
+    onBulk = false;
     parts = encodeFrameParts({
       t: "error",
       error: {
@@ -95,6 +100,14 @@ function finish(message: Record<string, unknown>): void {
     try {
       Deno.stdout.writeSync(new TextEncoder().encode(endMarker));
     } catch { /* stdout closed by the job: the kernel waits for the exit */ }
+  }
+  if (bulk && onBulk) {
+    // Head and body on the FIFO, then the attachments on the socket.
+    writeAllSync(output, parts[0]);
+    writeAllSync(output, parts[1]);
+    const exit = (code: number) => () => Deno.exit(code);
+    writeBulk(bulk, parts.slice(2)).then(exit(0), exit(1));
+    return;
   }
   for (const part of parts) writeAllSync(output, part);
   Deno.exit(0);

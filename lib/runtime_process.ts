@@ -9,6 +9,7 @@ import { encodeFrame, readFrames, writeAll } from "./_frames.ts";
 import { exitOf, killGroup, killTree, running } from "./_process.ts";
 import { channelDir, grantChannel, openedOrExited } from "./_channel.ts";
 import { OutputFilter, pump } from "./_output.ts";
+import { grantBulk, listenBulk } from "./_attachments.ts";
 
 // The supervisor: a shell that starts a watcher, then becomes the runtime
 // (`exec`, so the runtime keeps its pid and leads the process group). fd 3
@@ -76,6 +77,8 @@ export class RuntimeProcess {
   #reader: Deno.FsFile;
   #writer: Deno.FsFile;
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  #listener: Deno.UnixListener | undefined;
+  #bulk: Promise<Deno.UnixConn> | undefined;
   #killed = false;
   #sending: Promise<void> = Promise.resolve();
 
@@ -84,8 +87,10 @@ export class RuntimeProcess {
     reader: Deno.FsFile,
     writer: Deno.FsFile,
     spec: RuntimeSpec,
+    listener: Deno.UnixListener | undefined,
   ) {
     this.#child = child;
+    this.#listener = listener;
     this.#reader = reader;
     this.#writer = writer;
     this.spec = spec;
@@ -99,17 +104,28 @@ export class RuntimeProcess {
    * Starts a runtime and waits until its control channel is up: two FIFOs in
    * a private directory, opened by both sides and then unlinked. The runtime
    * writes to its FIFO synchronously, so `progress()` works in a busy loop.
+   * Beside them, a Unix socket carries the big attachments of the result
+   * (see `_attachments.ts`); the runtime connects to it before it opens the
+   * FIFOs, so it is connected once they are open.
    */
   static async start(spec: RuntimeSpec): Promise<RuntimeProcess> {
     const dir = await channelDir();
     const toJob = `${dir}/in`;
     const fromJob = `${dir}/out`;
-    const flags = grantChannel(spec, toJob, fromJob);
+    const listener = listenBulk(dir);
+    let flags = grantChannel(spec, toJob, fromJob);
+    let bulkGrants: string[] = [];
+    if (listener) {
+      const granted = grantBulk(flags, spec, dir);
+      flags = granted.flags;
+      bulkGrants = [granted.added];
+    }
     const v8 = spec.memory
       ? [`--v8-flags=--max-old-space-size=${spec.memory}`]
       : [];
     const args = ["run", "--no-prompt", ...flags, ...v8, RUNTIME_URL, dir];
     args.push(spec.readAll ? "0" : "1", spec.writeAll ? "0" : "1");
+    args.push(...bulkGrants);
     const shell = ["/bin/sh", "-c", SUPERVISOR, "bgjobs-runtime"];
     const leader = setsid();
     const [program, ...rest] = leader ? [leader, ...shell] : shell;
@@ -128,8 +144,9 @@ export class RuntimeProcess {
     ]);
     try {
       const [reader, writer] = await openedOrExited(opening, child);
-      return new RuntimeProcess(child, reader, writer, spec);
+      return new RuntimeProcess(child, reader, writer, spec, listener);
     } catch (error) {
+      listener?.close();
       killGroup(child.pid);
       await child.status;
       // Unblock our own pending opens by being the other end ourselves.
@@ -196,7 +213,9 @@ export class RuntimeProcess {
       // Not awaited: the write completes on a blocking thread, often after
       // the runtime has already answered; #write never rejects.
       this.#write(frame);
-      for await (const frame of readFrames(this.#reader)) {
+      for await (
+        const frame of readFrames(this.#reader, () => this.#accept())
+      ) {
         const msg = frame as Record<string, unknown>;
         if (msg.t === "result") end = { kind: "result", value: msg.value };
         else if (msg.t === "error") end = { kind: "error", error: msg.error };
@@ -251,12 +270,27 @@ export class RuntimeProcess {
     }
   }
 
+  // The runtime connected at startup: its connection waits in the backlog.
+  #accept(): Promise<Deno.UnixConn> {
+    const listener = this.#listener;
+    if (!listener) return Promise.reject(new Error("No bulk socket"));
+    return this.#bulk ??= listener.accept().finally(() => {
+      this.#listener = undefined;
+      listener.close();
+    });
+  }
+
   async #release(): Promise<void> {
-    for (const file of [this.#reader, this.#writer]) {
+    const conn = this.#bulk?.catch(() => undefined);
+    this.#bulk = Promise.reject(new Error("The runtime is gone"));
+    this.#bulk.catch(() => {});
+    for (const file of [this.#reader, this.#writer, this.#listener]) {
       try {
-        file.close();
+        file?.close();
       } catch { /* already closed */ }
     }
+    this.#listener = undefined;
+    (await conn)?.close();
     await this.#stdin.close().catch(() => {});
   }
 }
