@@ -6,6 +6,9 @@
  */
 import { RuntimeProcess, type RuntimeSpec } from "./runtime_process.ts";
 
+/** How long a job from the pool runs before the pool starts the next runtime. */
+const REFILL_AFTER_MS = 30;
+
 interface Warm {
   runtime: Promise<RuntimeProcess>;
   dead: boolean;
@@ -58,9 +61,7 @@ export class RuntimePool {
       const runtime = await warm.runtime.catch(() => undefined);
       if (runtime && !warm.dead) {
         this.#reused++;
-        // After this job's frame is on its way: starting a runtime now
-        // would delay the job by the ~2 ms a spawn takes.
-        setTimeout(() => this.#refill(), 0);
+        this.#refillAfter(runtime);
         return runtime;
       }
     }
@@ -68,6 +69,24 @@ export class RuntimePool {
     const runtime = RuntimeProcess.start(spec);
     runtime.then(() => this.#refill(), () => {});
     return await runtime;
+  }
+
+  /**
+   * Tops the pool up once `runtime`'s job is over, or has run for
+   * {@linkcode REFILL_AFTER_MS}: a runtime starting takes a core for tens of
+   * ms, which a short job would feel in its result (~5 ms on 2 cores), and a
+   * spawn stalls the kernel ~2 ms, which would delay the job's frame.
+   */
+  #refillAfter(runtime: RuntimeProcess): void {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const refill = () => {
+      if (timer === undefined) return;
+      clearTimeout(timer);
+      timer = undefined;
+      setTimeout(() => this.#refill(), 0);
+    };
+    timer = setTimeout(refill, REFILL_AFTER_MS);
+    runtime.exited.then(refill, refill);
   }
 
   #refill(): void {
