@@ -1,5 +1,6 @@
-// The bulk socket: a Unix socket per runtime that carries the big raw
-// attachments of a job's result, beside the control FIFOs.
+// Big attachments of a job's result travel on the bulk socket: a Unix
+// socket per runtime beside the control FIFOs. This is the part both sides
+// share, and the runtime's; the kernel's is in `_bulk_socket.ts`.
 //
 // A FIFO moves at most 64 KiB per read (its buffer), and Deno reads it on a
 // blocking thread, one hop per read: ~0.5 GB/s. A Unix socket is read on the
@@ -11,7 +12,6 @@
 // final result, sent when the job is done; `share()` and `progress()`, which
 // must work from a busy loop, keep the FIFO. Without the socket (it could
 // not be made or reached) everything goes through the FIFO, as before.
-import type { RuntimeSpec } from "./runtime_process.ts";
 import type { ByteReader } from "./_frames.ts";
 
 /** The socket's name in the channel directory. */
@@ -20,55 +20,16 @@ export const BULK_NAME = "bulk";
 /** Attachments of at least this many bytes in all take the socket. */
 export const BULK_MIN = 1024 * 1024;
 
-/**
- * Listens on the bulk socket in `dir`, or returns `undefined` when a Unix
- * socket cannot be made there (the runtime then sends all through the FIFO).
- */
-export function listenBulk(dir: string): Deno.UnixListener | undefined {
-  try {
-    return Deno.listen({ transport: "unix", path: `${dir}/${BULK_NAME}` });
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Adds what the runtime needs to connect to the bulk socket (read, write and
- * `unix:` net access to its path) to `flags`, unless the job has it already.
- *
- * @returns The flags, and the letters (`r`, `w`, `n`) of the grants added,
- * which the runtime revokes once connected (`-` when none).
- */
-export function grantBulk(
-  flags: string[],
-  spec: RuntimeSpec,
-  dir: string,
-): { flags: string[]; added: string } {
-  const path = `${dir}/${BULK_NAME}`;
-  const netAll = spec.flags.includes("--allow-net");
-  let added = "";
-  for (
-    const [letter, name, all, value] of [
-      ["r", "read", spec.readAll, path],
-      ["w", "write", spec.writeAll, path],
-      ["n", "net", netAll, `unix:${path}`],
-    ] as const
-  ) {
-    if (all) continue;
-    const prefix = `--allow-${name}=`;
-    const own = flags.find((f) => f.startsWith(prefix));
-    flags = [
-      ...flags.filter((f) => f !== own),
-      own ? `${own},${value}` : `${prefix}${value}`,
-    ];
-    added += letter;
-  }
-  return { flags, added: added || "-" };
+/** A reader with its own way to read an attachment (see `_bulk_socket.ts`). */
+export interface AttachmentReader extends ByteReader {
+  /** Reads the next `size` bytes into a buffer of their own. */
+  fill(size: number): Promise<Uint8Array>;
 }
 
 /**
  * The runtime's side: connects to the bulk socket in `dir`, then revokes the
- * grants `added` for it. Resolves to `undefined` when it cannot connect.
+ * grants `added` for it (letters `r`, `w`, `n`, from the kernel's
+ * `grantBulk`). Resolves to `undefined` when it cannot connect.
  */
 export async function connectBulk(
   dir: string,
@@ -110,23 +71,37 @@ export async function writeBulk(
 }
 
 /**
- * Reads `size` bytes from `conn` straight into a buffer of their own (the
- * decoder makes it the value's `ArrayBuffer`, uncopied).
+ * Reads an attachment of `size` bytes from `conn` straight into a buffer of
+ * its own (the decoder makes it the value's `ArrayBuffer`, uncopied).
  *
  * @throws {Error} When the stream ends first (the runtime died).
  */
 export async function readAttachment(
-  conn: ByteReader,
+  conn: ByteReader | AttachmentReader,
   size: number,
 ): Promise<Uint8Array> {
+  if ("fill" in conn) return await conn.fill(size);
   const bytes = new Uint8Array(size);
-  let off = 0;
-  while (off < size) {
-    const n = await conn.read(bytes.subarray(off));
+  await readInto(conn, bytes, 0, size);
+  return bytes;
+}
+
+/**
+ * Reads from `conn` into `bytes[from, to)`, however many reads it takes.
+ *
+ * @throws {Error} When the stream ends first (the runtime died).
+ */
+export async function readInto(
+  conn: ByteReader,
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+): Promise<void> {
+  while (from < to) {
+    const n = await conn.read(bytes.subarray(from, to));
     if (n === null) {
       throw new Error("Job runtime channel closed in the middle of a message");
     }
-    off += n;
+    from += n;
   }
-  return bytes;
 }

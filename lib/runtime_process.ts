@@ -6,10 +6,23 @@
  * @module
  */
 import { encodeFrame, readFrames, writeAll } from "./_frames.ts";
-import { exitOf, killGroup, killTree, running } from "./_process.ts";
-import { channelDir, grantChannel, openedOrExited } from "./_channel.ts";
+import {
+  exitOf,
+  killGroup,
+  killTree,
+  markStarting,
+  pauseStarting,
+  running,
+} from "./_process.ts";
+import {
+  BufferedReader,
+  channelDir,
+  grantChannel,
+  openedOrExited,
+} from "./_channel.ts";
 import { OutputFilter, pump } from "./_output.ts";
-import { grantBulk, listenBulk } from "./_attachments.ts";
+import type { AttachmentReader } from "./_attachments.ts";
+import { type BulkSocket, grantBulk, listenBulk } from "./_bulk_socket.ts";
 
 // The supervisor: a shell that starts a watcher, then becomes the runtime
 // (`exec`, so the runtime keeps its pid and leads the process group). fd 3
@@ -77,8 +90,7 @@ export class RuntimeProcess {
   #reader: Deno.FsFile;
   #writer: Deno.FsFile;
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
-  #listener: Deno.UnixListener | undefined;
-  #bulk: Promise<Deno.UnixConn> | undefined;
+  #bulk: BulkSocket | undefined;
   #killed = false;
   #sending: Promise<void> = Promise.resolve();
 
@@ -87,10 +99,10 @@ export class RuntimeProcess {
     reader: Deno.FsFile,
     writer: Deno.FsFile,
     spec: RuntimeSpec,
-    listener: Deno.UnixListener | undefined,
+    bulk: BulkSocket | undefined,
   ) {
     this.#child = child;
-    this.#listener = listener;
+    this.#bulk = bulk;
     this.#reader = reader;
     this.#writer = writer;
     this.spec = spec;
@@ -112,14 +124,10 @@ export class RuntimeProcess {
     const dir = await channelDir();
     const toJob = `${dir}/in`;
     const fromJob = `${dir}/out`;
-    const listener = listenBulk(dir);
+    const bulk = listenBulk(dir);
     let flags = grantChannel(spec, toJob, fromJob);
     let bulkGrants: string[] = [];
-    if (listener) {
-      const granted = grantBulk(flags, spec, dir);
-      flags = granted.flags;
-      bulkGrants = [granted.added];
-    }
+    if (bulk) ({ flags, added: bulkGrants[0] } = grantBulk(flags, spec, dir));
     const v8 = spec.memory
       ? [`--v8-flags=--max-old-space-size=${spec.memory}`]
       : [];
@@ -138,15 +146,16 @@ export class RuntimeProcess {
       clearEnv: true,
       env: spec.env,
     }).spawn();
+    markStarting(child.pid, true);
     const opening = Promise.all([
       Deno.open(fromJob, { read: true }),
       Deno.open(toJob, { write: true }),
     ]);
     try {
       const [reader, writer] = await openedOrExited(opening, child);
-      return new RuntimeProcess(child, reader, writer, spec, listener);
+      return new RuntimeProcess(child, reader, writer, spec, bulk);
     } catch (error) {
-      listener?.close();
+      await bulk?.close();
       killGroup(child.pid);
       await child.status;
       // Unblock our own pending opens by being the other end ourselves.
@@ -164,6 +173,7 @@ export class RuntimeProcess {
         cause: error,
       });
     } finally {
+      markStarting(child.pid, false);
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   }
@@ -199,6 +209,7 @@ export class RuntimeProcess {
     const drained = pump(this.#child.stdout, output);
     let end: RunEnd | undefined;
     let frame: Uint8Array;
+    let resume: (() => void) | undefined; // runtimes paused for a big result
     try {
       frame = encodeFrame({ ...message, marker });
     } catch (error) {
@@ -214,7 +225,13 @@ export class RuntimeProcess {
       // the runtime has already answered; #write never rejects.
       this.#write(frame);
       for await (
-        const frame of readFrames(this.#reader, () => this.#accept())
+        const frame of readFrames(
+          new BufferedReader(this.#reader),
+          () => {
+            resume ??= pauseStarting();
+            return this.#bulkReader();
+          },
+        )
       ) {
         const msg = frame as Record<string, unknown>;
         if (msg.t === "result") end = { kind: "result", value: msg.value };
@@ -232,6 +249,8 @@ export class RuntimeProcess {
       }
     } catch {
       // The channel broke: the runtime died; its exit status says how.
+    } finally {
+      resume?.();
     }
     // The job has ended: kill the group (quicker than Deno's exit, and it
     // takes the job's leftovers too) and wait for its output up to the marker.
@@ -270,27 +289,18 @@ export class RuntimeProcess {
     }
   }
 
-  // The runtime connected at startup: its connection waits in the backlog.
-  #accept(): Promise<Deno.UnixConn> {
-    const listener = this.#listener;
-    if (!listener) return Promise.reject(new Error("No bulk socket"));
-    return this.#bulk ??= listener.accept().finally(() => {
-      this.#listener = undefined;
-      listener.close();
-    });
+  #bulkReader(): Promise<AttachmentReader> {
+    if (!this.#bulk) return Promise.reject(new Error("No bulk socket"));
+    return this.#bulk.reader();
   }
 
   async #release(): Promise<void> {
-    const conn = this.#bulk?.catch(() => undefined);
-    this.#bulk = Promise.reject(new Error("The runtime is gone"));
-    this.#bulk.catch(() => {});
-    for (const file of [this.#reader, this.#writer, this.#listener]) {
+    for (const file of [this.#reader, this.#writer]) {
       try {
-        file?.close();
+        file.close();
       } catch { /* already closed */ }
     }
-    this.#listener = undefined;
-    (await conn)?.close();
+    await this.#bulk?.close();
     await this.#stdin.close().catch(() => {});
   }
 }
