@@ -5,13 +5,14 @@
 // A FIFO moves at most 64 KiB per read (its buffer), and Deno reads it on a
 // blocking thread, one hop per read: ~0.5 GB/s. A Unix socket is read on the
 // kernel's event loop in reads of ~200 KiB: twice that. The kernel listens
-// in the channel's private directory; the runtime connects at startup,
-// before it opens the FIFOs (so it is connected once the kernel sees them
-// open and unlinks the directory), and drops its grants on the path before
-// any job code runs. Socket writes are async only, so the socket carries the
-// final result, sent when the job is done; `share()` and `progress()`, which
-// must work from a busy loop, keep the FIFO. Without the socket (it could
-// not be made or reached) everything goes through the FIFO, as before.
+// in the channel's private directory; the runtime connects once it has
+// opened the FIFOs (while the kernel gets its first message ready), and
+// drops its grants on the path before it acts on any message; the kernel
+// removes the directory once it has the connection. Socket writes are async
+// only, so the socket carries the final result, sent when the job is done;
+// `share()` and `progress()`, which must work from a busy loop, keep the
+// FIFO. Without the socket (it could not be made or reached) everything goes
+// through the FIFO, as before.
 import type { ByteReader } from "./_frames.ts";
 
 /** The socket's name in the channel directory. */
@@ -36,16 +37,18 @@ export async function connectBulk(
   added: string,
 ): Promise<Deno.UnixConn | undefined> {
   const path = `${dir}/${BULK_NAME}`;
-  let conn: Deno.UnixConn | undefined;
-  try {
-    conn = await Deno.connect({ transport: "unix", path });
-  } catch { /* no socket: the FIFO carries everything */ }
+  // Deno checks the grants when connect() is called, before it returns.
+  const connecting = Deno.connect({ transport: "unix", path });
   if (added.includes("r")) Deno.permissions.revokeSync({ name: "read", path });
   if (added.includes("w")) Deno.permissions.revokeSync({ name: "write", path });
   if (added.includes("n")) {
     Deno.permissions.revokeSync({ name: "net", host: `unix:${path}` });
   }
-  return conn;
+  try {
+    return await connecting;
+  } catch {
+    return undefined; // no socket: the FIFO carries everything
+  }
 }
 
 /** Whether a message's attachments (`value.raw`) are big enough for the socket. */

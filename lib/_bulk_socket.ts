@@ -49,47 +49,54 @@ export function grantBulk(
  */
 export function listenBulk(dir: string): BulkSocket | undefined {
   try {
-    return new BulkSocket(
-      Deno.listen({ transport: "unix", path: `${dir}/${BULK_NAME}` }),
-    );
+    const path = `${dir}/${BULK_NAME}`;
+    return new BulkSocket(Deno.listen({ transport: "unix", path }), dir);
   } catch {
     return undefined;
   }
 }
 
-/** One runtime's bulk socket, as the kernel holds it. */
+/**
+ * One runtime's bulk socket, as the kernel holds it. It accepts the
+ * runtime's connection as soon as it comes, then closes the listener and
+ * removes the channel directory (the socket's path); a runtime that never
+ * connects leaves both until {@linkcode BulkSocket.close}.
+ */
 export class BulkSocket {
   #listener: Deno.UnixListener | undefined;
-  #conn: Promise<Deno.UnixConn> | undefined;
+  #dir: string | undefined;
+  #conn: Promise<Deno.UnixConn>;
 
-  constructor(listener: Deno.UnixListener) {
+  constructor(listener: Deno.UnixListener, dir: string) {
     this.#listener = listener;
+    this.#dir = dir;
+    this.#conn = listener.accept();
+    listener.unref(); // an idle runtime does not keep a script alive
+    this.#conn.then(() => this.#unlisten(), () => {});
   }
 
-  /**
-   * The runtime's connection, accepted on first use (it waits in the
-   * backlog since the runtime started; the listener is closed after).
-   */
-  reader(): Promise<AttachmentReader> {
-    const listener = this.#listener;
-    this.#listener = undefined;
-    this.#conn ??= listener
-      ? listener.accept().finally(() => listener.close())
-      : Promise.reject(new Error("The job runtime's socket is closed"));
-    return this.#conn.then((conn) => new BulkReader(conn));
+  /** The runtime's connection, as the frame reader reads attachments. */
+  async reader(): Promise<AttachmentReader> {
+    return new BulkReader(await this.#conn);
   }
 
   /** Closes the listener and the connection: reads under way fail. */
   async close(): Promise<void> {
+    await this.#unlisten();
+    const conn = await this.#conn.catch(() => undefined);
+    try {
+      conn?.close();
+    } catch { /* already closed */ }
+  }
+
+  async #unlisten(): Promise<void> {
     try {
       this.#listener?.close();
     } catch { /* already closed */ }
     this.#listener = undefined;
-    const conn = await this.#conn?.catch(() => undefined);
-    this.#conn = undefined;
-    try {
-      conn?.close();
-    } catch { /* already closed */ }
+    const dir = this.#dir;
+    this.#dir = undefined;
+    if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 

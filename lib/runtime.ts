@@ -20,8 +20,6 @@ import {
 } from "./_runtime_scope.ts";
 
 const [dir, revokeRead, revokeWrite, bulkGrants] = Deno.args;
-// Before the FIFOs: once the kernel sees them open, it unlinks the socket.
-const bulk = bulkGrants ? await connectBulk(dir, bulkGrants) : undefined;
 const input = Deno.openSync(`${dir}/in`, { read: true });
 const output = Deno.openSync(`${dir}/out`, { write: true });
 // The grants existed only to open the channel: the job does not keep them.
@@ -31,6 +29,13 @@ if (revokeRead === "1") {
 if (revokeWrite === "1") {
   Deno.permissions.revokeSync({ name: "write", path: `${dir}/out` });
 }
+// After the FIFOs, so the kernel is not kept waiting: the socket for big
+// results. Its grants are revoked before any message is acted on.
+const connecting = bulkGrants
+  ? connectBulk(dir, bulkGrants)
+  : Promise.resolve(undefined);
+let bulk: Deno.UnixConn | undefined;
+let connected = false;
 
 // Synchronous, so progress() and share() reach the kernel from a busy loop.
 function send(message: unknown): void {
@@ -169,6 +174,7 @@ async function execute(message: RunMessage): Promise<void> {
 }
 
 for await (const message of readFrames(input)) {
+  if (!connected) [bulk, connected] = [await connecting, true];
   const msg = message as RunMessage;
   if (msg.t === "run") {
     endMarker = msg.marker ?? "";

@@ -117,23 +117,21 @@ export class RuntimeProcess {
    * a private directory, opened by both sides and then unlinked. The runtime
    * writes to its FIFO synchronously, so `progress()` works in a busy loop.
    * Beside them, a Unix socket carries the big attachments of the result
-   * (see `_attachments.ts`); the runtime connects to it before it opens the
-   * FIFOs, so it is connected once they are open.
+   * (see `_attachments.ts`); the runtime connects to it once the FIFOs are
+   * open, while the kernel gets the job ready, and the kernel unlinks it once
+   * it has the connection.
    */
   static async start(spec: RuntimeSpec): Promise<RuntimeProcess> {
     const dir = await channelDir();
     const toJob = `${dir}/in`;
     const fromJob = `${dir}/out`;
-    const bulk = listenBulk(dir);
-    let flags = grantChannel(spec, toJob, fromJob);
-    let bulkGrants: string[] = [];
-    if (bulk) ({ flags, added: bulkGrants[0] } = grantBulk(flags, spec, dir));
+    const granted = grantBulk(grantChannel(spec, toJob, fromJob), spec, dir);
     const v8 = spec.memory
       ? [`--v8-flags=--max-old-space-size=${spec.memory}`]
       : [];
-    const args = ["run", "--no-prompt", ...flags, ...v8, RUNTIME_URL, dir];
-    args.push(spec.readAll ? "0" : "1", spec.writeAll ? "0" : "1");
-    args.push(...bulkGrants);
+    const args = ["run", "--no-prompt", ...granted.flags, ...v8, RUNTIME_URL];
+    args.push(dir, spec.readAll ? "0" : "1", spec.writeAll ? "0" : "1");
+    args.push(granted.added);
     const shell = ["/bin/sh", "-c", SUPERVISOR, "bgjobs-runtime"];
     const leader = setsid();
     const [program, ...rest] = leader ? [leader, ...shell] : shell;
@@ -147,6 +145,8 @@ export class RuntimeProcess {
       env: spec.env,
     }).spawn();
     markStarting(child.pid, true);
+    // While the runtime loads: it connects only after opening the FIFOs.
+    const bulk = listenBulk(dir);
     const opening = Promise.all([
       Deno.open(fromJob, { read: true }),
       Deno.open(toJob, { write: true }),
@@ -174,7 +174,11 @@ export class RuntimeProcess {
       });
     } finally {
       markStarting(child.pid, false);
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      // The socket's directory goes once the runtime connected (bulk.close).
+      const names = bulk ? [toJob, fromJob] : [dir];
+      for (const name of names) {
+        await Deno.remove(name, { recursive: true }).catch(() => {});
+      }
     }
   }
 

@@ -19,8 +19,8 @@ function sockets(): number {
 /**
  * Source of a function that lists, from /proc/net/unix, the states of the
  * Unix sockets bound to the bulk socket of the runtime whose channel
- * directory is `dir` (a runtime's first argument): `01` the kernel listens,
- * `02` the runtime's connection waits to be accepted.
+ * directory is `dir` (a runtime's first argument): `01` listening, `02` a
+ * connection waiting to be accepted, `03` the kernel's end of an accepted one.
  */
 const BOUND = `(dir) => Deno.readTextFileSync("/proc/net/unix").split("\\n")
   .filter((line) => line.endsWith(" " + dir + "/bulk"))
@@ -57,7 +57,10 @@ jobTest(
     const j = job(floats(count, 300));
     const dir = await shared<string>(j, "dir");
     const states = (0, eval)(BOUND)(dir) as string[];
-    assert.deepEqual(states.sort(), ["01", "02"], "the runtime connected");
+    // The kernel accepted the connection, closed its listener and removed
+    // the channel directory.
+    assert.deepEqual(states, ["03"], "the runtime connected");
+    assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound);
     assertFloats(await j, count);
   },
 );
