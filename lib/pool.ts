@@ -6,8 +6,8 @@
  */
 import { RuntimeProcess, type RuntimeSpec } from "./runtime_process.ts";
 
-/** How long a job from the pool runs before the pool starts the next runtime. */
-const REFILL_AFTER_MS = 30;
+/** How long a job from the pool runs before the pool starts the next one anyway. */
+const REFILL_AFTER_MS = 1000;
 
 interface Warm {
   runtime: Promise<RuntimeProcess>;
@@ -73,9 +73,11 @@ export class RuntimePool {
 
   /**
    * Tops the pool up once `runtime`'s job is over, or has run for
-   * {@linkcode REFILL_AFTER_MS}: a runtime starting takes a core for tens of
-   * ms, which a short job would feel in its result (~5 ms on 2 cores), and a
-   * spawn stalls the kernel ~2 ms, which would delay the job's frame.
+   * {@linkcode REFILL_AFTER_MS}. A runtime starting takes a core for tens of
+   * ms (and a spawn stalls the kernel ~2 ms): on 2 cores, a job that ends
+   * while one starts gets its result ~5 ms later, and a 50 MB one ~10 ms.
+   * Jobs started in quick succession still find one warm: the next starts
+   * when the last ends.
    */
   #refillAfter(runtime: RuntimeProcess): void {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -86,6 +88,7 @@ export class RuntimePool {
       setTimeout(() => this.#refill(), 0);
     };
     timer = setTimeout(refill, REFILL_AFTER_MS);
+    Deno.unrefTimer(timer);
     runtime.exited.then(refill, refill);
   }
 

@@ -86,7 +86,7 @@ jobTest(
       before.reused + 1,
       "the job took a warm runtime",
     );
-    // Once the job is over (or has run 30 ms), not while it runs.
+    // Once the job is over (or has run 1 s), not while it runs.
     assert.ok(
       await eventually(
         () => runtimePool().stats.started === before.started + 1,
