@@ -106,3 +106,36 @@ export async function openedOrExited<T>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * Reads a FIFO through a buffer: Deno reads a FIFO on a blocking thread, a
+ * hop of ~50 µs (more on a busy machine) per read, and a frame takes four
+ * reads (length, count, sizes, body). One read of up to 64 KiB (a FIFO's
+ * capacity) takes whatever frames are there; a read as big as the buffer
+ * goes straight into the caller's bytes (an attachment's own buffer).
+ */
+export class BufferedReader {
+  #from: { read(p: Uint8Array): Promise<number | null> };
+  #buffer = new Uint8Array(64 * 1024);
+  #start = 0;
+  #end = 0;
+
+  constructor(from: { read(p: Uint8Array): Promise<number | null> }) {
+    this.#from = from;
+  }
+
+  /** Reads into `p` what is buffered, else what one read brings. */
+  async read(p: Uint8Array): Promise<number | null> {
+    if (this.#start === this.#end) {
+      if (p.byteLength >= this.#buffer.byteLength) return this.#from.read(p);
+      const n = await this.#from.read(this.#buffer);
+      if (n === null) return null;
+      this.#start = 0;
+      this.#end = n;
+    }
+    const n = Math.min(p.byteLength, this.#end - this.#start);
+    p.set(this.#buffer.subarray(this.#start, this.#start + n));
+    this.#start += n;
+    return n;
+  }
+}

@@ -3,6 +3,7 @@
 // travels here (it goes through the runtime's stdout pipe), so nothing a job
 // prints can corrupt a frame.
 import { serializer } from "./_serializer.ts";
+import { readAttachment } from "./_attachments.ts";
 
 const { serialize, deserialize } = serializer;
 
@@ -52,8 +53,19 @@ function checkSize(body: Uint8Array): Uint8Array {
   return body;
 }
 
-/** {@linkcode encodeFrame} as parts to write in order, attachments uncopied. */
-export function encodeFrameParts(message: unknown): Uint8Array[] {
+/** The top bit of the count word: the attachments take the bulk socket. */
+const ON_BULK = 0x80000000;
+
+/**
+ * {@linkcode encodeFrame} as parts to write in order, attachments uncopied:
+ * `[head, body, ...attachments]`. With `onBulk`, the head says the
+ * attachments travel on the bulk socket (see `_attachments.ts`): the caller
+ * writes the first two parts to the FIFO and the rest to the socket.
+ */
+export function encodeFrameParts(
+  message: unknown,
+  onBulk = false,
+): Uint8Array[] {
   const value = (message as { value?: { raw?: unknown } } | null)?.value;
   const raw = value?.raw;
   if (!Array.isArray(raw) || raw.length === 0) {
@@ -67,7 +79,7 @@ export function encodeFrameParts(message: unknown): Uint8Array[] {
   const head = new Uint8Array(HEADER * 2 + 8 * raw.length);
   const view = new DataView(head.buffer);
   view.setUint32(0, (body.byteLength | ATTACHED) >>> 0);
-  view.setUint32(HEADER, raw.length);
+  view.setUint32(HEADER, (raw.length | (onBulk ? ON_BULK : 0)) >>> 0);
   raw.forEach((bytes: Uint8Array, i) =>
     view.setFloat64(HEADER * 2 + 8 * i, bytes.byteLength)
   );
@@ -111,18 +123,28 @@ async function readAll(conn: ByteReader, buf: Uint8Array): Promise<void> {
   }
 }
 
-/** Reads frames from `conn` until it closes, yielding each decoded message. */
+/**
+ * Reads frames from `conn` until it closes, yielding each decoded message.
+ * `bulk` gives the stream of attachments sent on the bulk socket.
+ */
 export async function* readFrames(
   conn: ByteReader,
+  bulk?: () => Promise<ByteReader>,
 ): AsyncGenerator<unknown, void, void> {
   const header = new Uint8Array(HEADER);
   while (await readExact(conn, header)) {
     const word = new DataView(header.buffer).getUint32(0);
     let sizes: number[] = [];
+    let from = conn;
     if (word & ATTACHED) {
       const count = new Uint8Array(HEADER);
       await readAll(conn, count);
-      const table = new Uint8Array(8 * new DataView(count.buffer).getUint32(0));
+      const counted = new DataView(count.buffer).getUint32(0);
+      if (counted & ON_BULK) {
+        if (!bulk) throw new Error("Job runtime sent on a socket it lacks");
+        from = await bulk();
+      }
+      const table = new Uint8Array(8 * ((counted & ~ON_BULK) >>> 0));
       await readAll(conn, table);
       const view = new DataView(table.buffer);
       sizes = Array.from(
@@ -137,7 +159,7 @@ export async function* readFrames(
       message = deserialize(body) as typeof message;
     } catch (error) {
       // The stream is still in step (the whole body was read): report it.
-      for (const size of sizes) await readAll(conn, new Uint8Array(size));
+      for (const size of sizes) await readAttachment(from, size);
       yield {
         t: "unreadable",
         name: (error as Error).name,
@@ -147,11 +169,7 @@ export async function* readFrames(
     }
     if (sizes.length) {
       const raw: Uint8Array[] = [];
-      for (const size of sizes) {
-        const bytes = new Uint8Array(size);
-        await readAll(conn, bytes);
-        raw.push(bytes);
-      }
+      for (const size of sizes) raw.push(await readAttachment(from, size));
       message.value.raw = raw;
     }
     yield message;

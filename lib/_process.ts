@@ -90,3 +90,40 @@ export function exitOf(
   const signal = status.code > 128 ? SIGNALS[status.code - 128] ?? null : null;
   return { code: status.code, signal };
 }
+
+// Runtimes being started: from their spawn until their channel is open,
+// which is about when they are done loading and go idle.
+const starting = new Set<number>();
+
+/** Marks a runtime as starting (`true`) or started (`false`). */
+export function markStarting(pid: number, on: boolean): void {
+  if (on) starting.add(pid);
+  else starting.delete(pid);
+}
+
+/**
+ * Stops (SIGSTOP) every runtime being started, for as long as a big result
+ * comes in: a runtime loading takes a core for tens of ms, and receiving
+ * takes both (the copy on the event loop, faulting the pages in on another).
+ * Only the runtime itself stops, not its watcher, which still kills it if the
+ * kernel dies meanwhile.
+ *
+ * @returns Resumes (SIGCONT) them; call it once the result is in.
+ */
+export function pauseStarting(): () => void {
+  const paused = [...starting].filter((pid) => {
+    try {
+      Deno.kill(pid, "SIGSTOP");
+      return true;
+    } catch {
+      return false; // already gone
+    }
+  });
+  return () => {
+    for (const pid of paused) {
+      try {
+        Deno.kill(pid, "SIGCONT");
+      } catch { /* gone meanwhile */ }
+    }
+  };
+}

@@ -37,6 +37,71 @@ async function nodeV8() {
 __name(nodeV8, "nodeV8");
 var serializer = builtin() ?? await nodeV8();
 
+// lib/_attachments.ts
+var BULK_NAME = "bulk";
+var BULK_MIN = 1024 * 1024;
+async function connectBulk(dir2, added) {
+  const path = `${dir2}/${BULK_NAME}`;
+  const connecting2 = Deno.connect({
+    transport: "unix",
+    path
+  });
+  if (added.includes("r")) Deno.permissions.revokeSync({
+    name: "read",
+    path
+  });
+  if (added.includes("w")) Deno.permissions.revokeSync({
+    name: "write",
+    path
+  });
+  if (added.includes("n")) {
+    Deno.permissions.revokeSync({
+      name: "net",
+      host: `unix:${path}`
+    });
+  }
+  try {
+    return await connecting2;
+  } catch {
+    return void 0;
+  }
+}
+__name(connectBulk, "connectBulk");
+function bulky(message) {
+  const raw = message?.value?.raw;
+  if (!Array.isArray(raw)) return false;
+  let bytes = 0;
+  for (const part of raw) bytes += part.byteLength;
+  return bytes >= BULK_MIN;
+}
+__name(bulky, "bulky");
+async function writeBulk(conn, attachments) {
+  for (const bytes of attachments) {
+    let off = 0;
+    while (off < bytes.byteLength) {
+      off += await conn.write(bytes.subarray(off));
+    }
+  }
+}
+__name(writeBulk, "writeBulk");
+async function readAttachment(conn, size) {
+  if ("fill" in conn) return await conn.fill(size);
+  const bytes = new Uint8Array(size);
+  await readInto(conn, bytes, 0, size);
+  return bytes;
+}
+__name(readAttachment, "readAttachment");
+async function readInto(conn, bytes, from, to) {
+  while (from < to) {
+    const n = await conn.read(bytes.subarray(from, to));
+    if (n === null) {
+      throw new Error("Job runtime channel closed in the middle of a message");
+    }
+    from += n;
+  }
+}
+__name(readInto, "readInto");
+
 // lib/_frames.ts
 var { serialize, deserialize } = serializer;
 var HEADER = 4;
@@ -50,7 +115,8 @@ function checkSize(body) {
   return body;
 }
 __name(checkSize, "checkSize");
-function encodeFrameParts(message) {
+var ON_BULK = 2147483648;
+function encodeFrameParts(message, onBulk = false) {
   const value = message?.value;
   const raw = value?.raw;
   if (!Array.isArray(raw) || raw.length === 0) {
@@ -70,7 +136,7 @@ function encodeFrameParts(message) {
   const head = new Uint8Array(HEADER * 2 + 8 * raw.length);
   const view = new DataView(head.buffer);
   view.setUint32(0, (body.byteLength | ATTACHED) >>> 0);
-  view.setUint32(HEADER, raw.length);
+  view.setUint32(HEADER, (raw.length | (onBulk ? ON_BULK : 0)) >>> 0);
   raw.forEach((bytes, i) => view.setFloat64(HEADER * 2 + 8 * i, bytes.byteLength));
   return [
     head,
@@ -103,15 +169,21 @@ async function readAll(conn, buf) {
   }
 }
 __name(readAll, "readAll");
-async function* readFrames(conn) {
+async function* readFrames(conn, bulk2) {
   const header = new Uint8Array(HEADER);
   while (await readExact(conn, header)) {
     const word = new DataView(header.buffer).getUint32(0);
     let sizes = [];
+    let from = conn;
     if (word & ATTACHED) {
       const count = new Uint8Array(HEADER);
       await readAll(conn, count);
-      const table = new Uint8Array(8 * new DataView(count.buffer).getUint32(0));
+      const counted = new DataView(count.buffer).getUint32(0);
+      if (counted & ON_BULK) {
+        if (!bulk2) throw new Error("Job runtime sent on a socket it lacks");
+        from = await bulk2();
+      }
+      const table = new Uint8Array(8 * ((counted & ~ON_BULK) >>> 0));
       await readAll(conn, table);
       const view = new DataView(table.buffer);
       sizes = Array.from({
@@ -124,7 +196,7 @@ async function* readFrames(conn) {
     try {
       message = deserialize(body);
     } catch (error) {
-      for (const size of sizes) await readAll(conn, new Uint8Array(size));
+      for (const size of sizes) await readAttachment(from, size);
       yield {
         t: "unreadable",
         name: error.name,
@@ -134,11 +206,7 @@ async function* readFrames(conn) {
     }
     if (sizes.length) {
       const raw = [];
-      for (const size of sizes) {
-        const bytes = new Uint8Array(size);
-        await readAll(conn, bytes);
-        raw.push(bytes);
-      }
+      for (const size of sizes) raw.push(await readAttachment(from, size));
       message.value.raw = raw;
     }
     yield message;
@@ -1635,7 +1703,7 @@ async function runItems(message, send2) {
 __name(runItems, "runItems");
 
 // lib/runtime.ts
-var [dir, revokeRead, revokeWrite] = Deno.args;
+var [dir, revokeRead, revokeWrite, bulkGrants] = Deno.args;
 var input = Deno.openSync(`${dir}/in`, {
   read: true
 });
@@ -1654,6 +1722,9 @@ if (revokeWrite === "1") {
     path: `${dir}/out`
   });
 }
+var connecting = bulkGrants ? connectBulk(dir, bulkGrants) : Promise.resolve(void 0);
+var bulk;
+var connected = false;
 function send(message) {
   for (const part of encodeFrameParts(message)) writeAllSync(output, part);
 }
@@ -1730,11 +1801,13 @@ var endMarker = "";
 function finish(message) {
   if (finished) return;
   let parts;
+  let onBulk = bulk !== void 0 && bulky(message);
   try {
-    parts = encodeFrameParts(message);
+    parts = encodeFrameParts(message, onBulk);
   } catch (error) {
     if (message.t !== "error") return fail(error);
     const why = error.message;
+    onBulk = false;
     parts = encodeFrameParts({
       t: "error",
       error: {
@@ -1750,6 +1823,13 @@ function finish(message) {
       Deno.stdout.writeSync(new TextEncoder().encode(endMarker));
     } catch {
     }
+  }
+  if (bulk && onBulk) {
+    writeAllSync(output, parts[0]);
+    writeAllSync(output, parts[1]);
+    const exit = /* @__PURE__ */ __name((code) => () => Deno.exit(code), "exit");
+    writeBulk(bulk, parts.slice(2)).then(exit(0), exit(1));
+    return;
   }
   for (const part of parts) writeAllSync(output, part);
   Deno.exit(0);
@@ -1811,6 +1891,10 @@ async function execute(message) {
 }
 __name(execute, "execute");
 for await (const message of readFrames(input)) {
+  if (!connected) [bulk, connected] = [
+    await connecting,
+    true
+  ];
   const msg = message;
   if (msg.t === "run") {
     endMarker = msg.marker ?? "";

@@ -4,6 +4,7 @@
 // this process's stdout/stderr, which the kernel reads as the job's logs;
 // the control channel is a separate socket the job's code cannot reach.
 import { encodeFrameParts, readFrames, writeAllSync } from "./_frames.ts";
+import { bulky, connectBulk, writeBulk } from "./_attachments.ts";
 import { JOB_HOOKS, type JobHooks } from "./_hooks.ts";
 import { toRemoteError } from "./_remote_error.ts";
 import { progress, share } from "./context.ts";
@@ -20,7 +21,7 @@ import {
 } from "./_runtime_scope.ts";
 import type { FunctionInfo } from "./codec.ts";
 
-const [dir, revokeRead, revokeWrite] = Deno.args;
+const [dir, revokeRead, revokeWrite, bulkGrants] = Deno.args;
 const input = Deno.openSync(`${dir}/in`, { read: true });
 const output = Deno.openSync(`${dir}/out`, { write: true });
 // The grants existed only to open the channel: the job does not keep them.
@@ -30,6 +31,13 @@ if (revokeRead === "1") {
 if (revokeWrite === "1") {
   Deno.permissions.revokeSync({ name: "write", path: `${dir}/out` });
 }
+// After the FIFOs, so the kernel is not kept waiting: the socket for big
+// results. Its grants are revoked before any message is acted on.
+const connecting = bulkGrants
+  ? connectBulk(dir, bulkGrants)
+  : Promise.resolve(undefined);
+let bulk: Deno.UnixConn | undefined;
+let connected = false;
 
 // Synchronous, so progress() and share() reach the kernel from a busy loop.
 function send(message: unknown): void {
@@ -95,12 +103,14 @@ let endMarker = "";
 function finish(message: Record<string, unknown>): void {
   if (finished) return;
   let parts: Uint8Array[];
+  let onBulk = bulk !== undefined && bulky(message);
   try {
-    parts = encodeFrameParts(message);
+    parts = encodeFrameParts(message, onBulk);
   } catch (error) {
     // The result cannot be sent (too deep, too big): the job fails with why.
     if (message.t !== "error") return fail(error);
     const why = (error as Error).message;
+    onBulk = false;
     parts = encodeFrameParts({
       t: "error",
       error: {
@@ -118,6 +128,14 @@ function finish(message: Record<string, unknown>): void {
     try {
       Deno.stdout.writeSync(new TextEncoder().encode(endMarker));
     } catch { /* stdout closed by the job: the kernel waits for the exit */ }
+  }
+  if (bulk && onBulk) {
+    // Head and body on the FIFO, then the attachments on the socket.
+    writeAllSync(output, parts[0]);
+    writeAllSync(output, parts[1]);
+    const exit = (code: number) => () => Deno.exit(code);
+    writeBulk(bulk, parts.slice(2)).then(exit(0), exit(1));
+    return;
   }
   for (const part of parts) writeAllSync(output, part);
   Deno.exit(0);
@@ -179,6 +197,7 @@ async function execute(message: RunMessage): Promise<void> {
 }
 
 for await (const message of readFrames(input)) {
+  if (!connected) [bulk, connected] = [await connecting, true];
   const msg = message as RunMessage;
   if (msg.t === "run") {
     endMarker = msg.marker ?? "";

@@ -6,10 +6,24 @@
  * @module
  */
 import { encodeFrame, readFrames, writeAll, writeAllSync } from "./_frames.ts";
-import { exitOf, killGroup, killTree, running } from "./_process.ts";
-import { channelDir, grantChannel, openedOrExited } from "./_channel.ts";
+import {
+  exitOf,
+  killGroup,
+  killTree,
+  markStarting,
+  pauseStarting,
+  running,
+} from "./_process.ts";
+import {
+  BufferedReader,
+  channelDir,
+  grantChannel,
+  openedOrExited,
+} from "./_channel.ts";
 import { OutputFilter, pump } from "./_output.ts";
 import { analyzeFunction } from "./_source.ts";
+import type { AttachmentReader } from "./_attachments.ts";
+import { type BulkSocket, grantBulk, listenBulk } from "./_bulk_socket.ts";
 
 // The supervisor: a shell that starts a watcher, then becomes the runtime
 // (`exec`, so the runtime keeps its pid and leads the process group). fd 3
@@ -79,6 +93,7 @@ export class RuntimeProcess {
   #reader: Deno.FsFile;
   #writer: Deno.FsFile;
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  #bulk: BulkSocket | undefined;
   #killed = false;
   #sending: Promise<void> = Promise.resolve();
   readonly #marker: string;
@@ -89,12 +104,14 @@ export class RuntimeProcess {
     reader: Deno.FsFile,
     writer: Deno.FsFile,
     spec: RuntimeSpec,
+    bulk: BulkSocket | undefined,
     marker: string,
     sentFirst: object | undefined,
   ) {
     this.#marker = marker;
     this.#sentFirst = sentFirst;
     this.#child = child;
+    this.#bulk = bulk;
     this.#reader = reader;
     this.#writer = writer;
     this.spec = spec;
@@ -109,6 +126,11 @@ export class RuntimeProcess {
    * a private directory, opened by both sides and then unlinked. The runtime
    * writes to its FIFO synchronously, so `progress()` works in a busy loop.
    *
+   * Beside them, a Unix socket carries the big attachments of the result
+   * (see `_attachments.ts`); the runtime connects to it once the FIFOs are
+   * open, while the kernel gets the job ready, and the kernel unlinks it once
+   * it has the connection.
+   *
    * `first`, the message of the run this runtime is started for (a runtime
    * that is not from the warm pool), is put in its FIFO before it is even
    * spawned when it is small, so the runtime finds it there as it starts;
@@ -122,12 +144,13 @@ export class RuntimeProcess {
     const dir = await channelDir();
     const toJob = `${dir}/in`;
     const fromJob = `${dir}/out`;
-    const flags = grantChannel(spec, toJob, fromJob);
+    const granted = grantBulk(grantChannel(spec, toJob, fromJob), spec, dir);
     const v8 = spec.memory
       ? [`--v8-flags=--max-old-space-size=${spec.memory}`]
       : [];
-    const args = ["run", "--no-prompt", ...flags, ...v8, RUNTIME_URL, dir];
-    args.push(spec.readAll ? "0" : "1", spec.writeAll ? "0" : "1");
+    const args = ["run", "--no-prompt", ...granted.flags, ...v8, RUNTIME_URL];
+    args.push(dir, spec.readAll ? "0" : "1", spec.writeAll ? "0" : "1");
+    args.push(granted.added);
     const shell = ["/bin/sh", "-c", SUPERVISOR, "bgjobs-runtime"];
     const leader = setsid();
     const [program, ...rest] = leader ? [leader, ...shell] : shell;
@@ -141,6 +164,9 @@ export class RuntimeProcess {
       clearEnv: true,
       env: spec.env,
     }).spawn();
+    markStarting(child.pid, true);
+    // While the runtime loads: it connects only after opening the FIFOs.
+    const bulk = listenBulk(dir);
     const opening = Promise.all([
       Deno.open(fromJob, { read: true }),
       Deno.open(toJob, { write: true }),
@@ -148,7 +174,15 @@ export class RuntimeProcess {
     try {
       const [reader, writer] = await openedOrExited(opening, child);
       const sent = early ? first : undefined;
-      return new RuntimeProcess(child, reader, writer, spec, marker, sent);
+      return new RuntimeProcess(
+        child,
+        reader,
+        writer,
+        spec,
+        bulk,
+        marker,
+        sent,
+      );
     } catch (error) {
       killGroup(child.pid);
       const status = await child.status;
@@ -167,8 +201,17 @@ export class RuntimeProcess {
       // the FIFO, and run() reads it. Any other early exit is a failed start.
       if (status.success && early && opened.status === "fulfilled") {
         const [reader, writer] = opened.value;
-        return new RuntimeProcess(child, reader, writer, spec, marker, first);
+        return new RuntimeProcess(
+          child,
+          reader,
+          writer,
+          spec,
+          bulk,
+          marker,
+          first,
+        );
       }
+      await bulk?.close();
       if (opened.status === "fulfilled") {
         for (const file of opened.value) file.close();
       }
@@ -181,7 +224,12 @@ export class RuntimeProcess {
       // The runtime has the FIFO open now (or is gone): the frame put there
       // early stays in it without this end.
       early?.close();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      markStarting(child.pid, false);
+      // The socket's directory goes once the runtime connected (bulk.close).
+      const names = bulk ? [toJob, fromJob] : [dir];
+      for (const name of names) {
+        await Deno.remove(name, { recursive: true }).catch(() => {});
+      }
     }
   }
 
@@ -216,6 +264,7 @@ export class RuntimeProcess {
     const drained = pump(this.#child.stdout, output);
     let end: RunEnd | undefined;
     let frame: Uint8Array | undefined;
+    let resume: (() => void) | undefined; // runtimes paused for a big result
     try {
       // The first message may be in the FIFO already (see start()).
       if (message !== this.#sentFirst) {
@@ -233,7 +282,15 @@ export class RuntimeProcess {
       // Not awaited: the write completes on a blocking thread, often after
       // the runtime has already answered; #write never rejects.
       if (frame) this.#write(frame);
-      for await (const frame of readFrames(this.#reader)) {
+      for await (
+        const frame of readFrames(
+          new BufferedReader(this.#reader),
+          () => {
+            resume ??= pauseStarting();
+            return this.#bulkReader();
+          },
+        )
+      ) {
         const msg = frame as Record<string, unknown>;
         if (msg.t === "result") end = { kind: "result", value: msg.value };
         else if (msg.t === "error") end = { kind: "error", error: msg.error };
@@ -251,6 +308,8 @@ export class RuntimeProcess {
       }
     } catch {
       // The channel broke: the runtime died; its exit status says how.
+    } finally {
+      resume?.();
     }
     // The job has ended: kill the group (quicker than Deno's exit, and it
     // takes the job's leftovers too) and wait for its output up to the marker.
@@ -300,12 +359,18 @@ export class RuntimeProcess {
     }
   }
 
+  #bulkReader(): Promise<AttachmentReader> {
+    if (!this.#bulk) return Promise.reject(new Error("No bulk socket"));
+    return this.#bulk.reader();
+  }
+
   async #release(): Promise<void> {
     for (const file of [this.#reader, this.#writer]) {
       try {
         file.close();
       } catch { /* already closed */ }
     }
+    await this.#bulk?.close();
     await this.#stdin.close().catch(() => {});
   }
 }
