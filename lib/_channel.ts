@@ -108,34 +108,32 @@ export async function openedOrExited<T>(
 }
 
 /**
- * Reads a FIFO through a buffer: Deno reads a FIFO on a blocking thread, a
- * hop of ~50 µs (more on a busy machine) per read, and a frame takes four
- * reads (length, count, sizes, body). One read of up to 64 KiB (a FIFO's
- * capacity) takes whatever frames are there; a read as big as the buffer
- * goes straight into the caller's bytes (an attachment's own buffer).
+ * Reads a byte stream (a child process's pipe, which Deno reads on its event
+ * loop) as a `read(p)` reader, keeping what a chunk holds beyond one read.
  */
-export class BufferedReader {
-  #from: { read(p: Uint8Array): Promise<number | null> };
-  #buffer = new Uint8Array(64 * 1024);
-  #start = 0;
-  #end = 0;
+export class StreamReader {
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #chunk: Uint8Array = new Uint8Array(0);
 
-  constructor(from: { read(p: Uint8Array): Promise<number | null> }) {
-    this.#from = from;
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#reader = stream.getReader();
   }
 
-  /** Reads into `p` what is buffered, else what one read brings. */
+  /** Reads into `p` what is left of the last chunk, else of the next one. */
   async read(p: Uint8Array): Promise<number | null> {
-    if (this.#start === this.#end) {
-      if (p.byteLength >= this.#buffer.byteLength) return this.#from.read(p);
-      const n = await this.#from.read(this.#buffer);
-      if (n === null) return null;
-      this.#start = 0;
-      this.#end = n;
+    while (this.#chunk.byteLength === 0) {
+      const { value, done } = await this.#reader.read();
+      if (done) return null;
+      this.#chunk = value;
     }
-    const n = Math.min(p.byteLength, this.#end - this.#start);
-    p.set(this.#buffer.subarray(this.#start, this.#start + n));
-    this.#start += n;
+    const n = Math.min(p.byteLength, this.#chunk.byteLength);
+    p.set(this.#chunk.subarray(0, n));
+    this.#chunk = this.#chunk.subarray(n);
     return n;
+  }
+
+  /** Stops reading: the stream is cancelled. */
+  close(): void {
+    this.#reader.cancel().catch(() => {});
   }
 }

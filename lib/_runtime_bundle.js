@@ -105,6 +105,18 @@ __name(readInto, "readInto");
 // lib/_frames.ts
 var { serialize, deserialize } = serializer;
 var HEADER = 4;
+function encodeFrame(message) {
+  const parts = encodeFrameParts(message);
+  if (parts.length === 1) return parts[0];
+  const frame = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    frame.set(part, offset);
+    offset += part.byteLength;
+  }
+  return frame;
+}
+__name(encodeFrame, "encodeFrame");
 var ATTACHED = 2147483648;
 var MAX_BODY = ATTACHED - 1;
 function checkSize(body) {
@@ -1722,6 +1734,9 @@ if (revokeWrite === "1") {
     path: `${dir}/out`
   });
 }
+writeAllSync(output, encodeFrame({
+  t: "ready"
+}));
 var connecting = bulkGrants ? connectBulk(dir, bulkGrants) : Promise.resolve(void 0);
 var bulk;
 var connected = false;

@@ -3,7 +3,12 @@
 // runs it, sends the result and exits. Everything the job prints goes to
 // this process's stdout/stderr, which the kernel reads as the job's logs;
 // the control channel is a separate socket the job's code cannot reach.
-import { encodeFrameParts, readFrames, writeAllSync } from "./_frames.ts";
+import {
+  encodeFrame,
+  encodeFrameParts,
+  readFrames,
+  writeAllSync,
+} from "./_frames.ts";
 import { bulky, connectBulk, writeBulk } from "./_attachments.ts";
 import { JOB_HOOKS, type JobHooks } from "./_hooks.ts";
 import { toRemoteError } from "./_remote_error.ts";
@@ -31,6 +36,9 @@ if (revokeRead === "1") {
 if (revokeWrite === "1") {
   Deno.permissions.revokeSync({ name: "write", path: `${dir}/out` });
 }
+// The kernel takes this runtime as started once this arrives: it has come
+// through the relay (see lib/_supervisor.ts), so the whole channel works.
+writeAllSync(output, encodeFrame({ t: "ready" }));
 // After the FIFOs, so the kernel is not kept waiting: the socket for big
 // results. Its grants are revoked before any message is acted on.
 const connecting = bulkGrants

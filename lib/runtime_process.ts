@@ -1,88 +1,29 @@
 /**
  * The kernel's handle on one job runtime: a `deno run` process leading its
  * own process group, with a watcher that kills the whole group once the
- * kernel closes the runtime's stdin, or dies.
+ * kernel closes the runtime's stdin, or dies (see `_supervisor.ts`; starting
+ * one is in `_launch.ts`).
  *
  * @module
  */
-import { encodeFrame, readFrames, writeAll, writeAllSync } from "./_frames.ts";
+import { encodeFrame, readFrames, writeAll } from "./_frames.ts";
 import {
   exitOf,
   killGroup,
   killTree,
-  markStarting,
   pauseStarting,
   running,
 } from "./_process.ts";
-import {
-  BufferedReader,
-  channelDir,
-  grantChannel,
-  openedOrExited,
-} from "./_channel.ts";
+import type { StreamReader } from "./_channel.ts";
+import { launch, type RuntimeSpec } from "./_launch.ts";
+import { delay, endOf, type RunEnd, type RunHandlers } from "./_run_end.ts";
 import { OutputFilter, pump } from "./_output.ts";
 import { analyzeFunction } from "./_source.ts";
 import type { AttachmentReader } from "./_attachments.ts";
-import { type BulkSocket, grantBulk, listenBulk } from "./_bulk_socket.ts";
+import type { BulkSocket } from "./_bulk_socket.ts";
 
-// The supervisor: a shell that starts a watcher, then becomes the runtime
-// (`exec`, so the runtime keeps its pid and leads the process group). fd 3
-// keeps the kernel's end of stdin for the watcher (a subshell using the
-// shell's own `read`, so no extra program); the runtime itself gets
-// /dev/null, its stderr merged into stdout so output keeps its order. When
-// stdin reaches end-of-file (the kernel closed it, or the kernel died), the
-// watcher SIGKILLs the process group: the runtime and all it started.
-const SUPERVISOR =
-  "exec 3<&0 2>&1; (while read -r _; do :; done; kill -KILL 0) " +
-  '<&3 >/dev/null 2>&1 & exec 3<&- </dev/null; exec "$@"';
-
-// The job runtime is `runtime.ts`, run as one bundled file (`deno task
-// bundle`), which loads quicker than its graph of modules.
-const RUNTIME_URL = new URL("./_runtime_bundle.js", import.meta.url).href;
-
-// The supervisor must lead a process group of its own (so one kill reaches
-// the runtime and all it started). `detached: true` does that, but makes Deno
-// fork() the kernel, which stalls it for as long as copying its page tables
-// takes: ~45 ms with 1 GB of notebook data. `setsid` (util-linux) makes the
-// group after a cheap posix_spawn, and keeps the pid.
-let setsidPath: string | false | undefined;
-function setsid(): string | undefined {
-  setsidPath ??= ["/usr/bin/setsid", "/bin/setsid"].find((path) => {
-    try {
-      return Deno.statSync(path).isFile;
-    } catch {
-      return false;
-    }
-  }) ?? false;
-  return setsidPath || undefined;
-}
-
-/** How to start a runtime: the flags are its permissions and memory cap. */
-export interface RuntimeSpec {
-  /** `deno run` permission flags. */
-  flags: string[];
-  /** Whether the job may read / write anywhere (no channel grant to add and revoke). */
-  readAll: boolean;
-  writeAll: boolean;
-  /** Heap cap in MB. */
-  memory?: number;
-  /** The environment the runtime sees. */
-  env: Record<string, string>;
-}
-
-/** How a runtime ended a run. */
-export type RunEnd =
-  | { kind: "result"; value: unknown }
-  | { kind: "error"; error: unknown }
-  | { kind: "exit"; code: number; signal: string | null };
-
-/** What a running runtime reports besides its end. */
-export interface RunHandlers {
-  /** A decoded control message (progress, share). */
-  onMessage(message: Record<string, unknown>): void;
-  /** Text the job wrote to stdout or stderr. */
-  onOutput(text: string): void;
-}
+export type { RunEnd, RunHandlers } from "./_run_end.ts";
+export type { RuntimeSpec } from "./_launch.ts";
 
 /** One started job runtime, ready to run one job. */
 export class RuntimeProcess {
@@ -90,7 +31,7 @@ export class RuntimeProcess {
   readonly spec: RuntimeSpec;
   readonly exited: Promise<Deno.CommandStatus>;
   #child: Deno.ChildProcess;
-  #reader: Deno.FsFile;
+  #reader: StreamReader;
   #writer: Deno.FsFile;
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
   #bulk: BulkSocket | undefined;
@@ -101,7 +42,7 @@ export class RuntimeProcess {
 
   private constructor(
     child: Deno.ChildProcess,
-    reader: Deno.FsFile,
+    reader: StreamReader,
     writer: Deno.FsFile,
     spec: RuntimeSpec,
     bulk: BulkSocket | undefined,
@@ -141,96 +82,17 @@ export class RuntimeProcess {
     first?: object,
   ): Promise<RuntimeProcess> {
     const marker = `\0bgjobs-end-${crypto.randomUUID()}\0`;
-    const dir = await channelDir();
-    const toJob = `${dir}/in`;
-    const fromJob = `${dir}/out`;
-    const granted = grantBulk(grantChannel(spec, toJob, fromJob), spec, dir);
-    const v8 = spec.memory
-      ? [`--v8-flags=--max-old-space-size=${spec.memory}`]
-      : [];
-    const args = ["run", "--no-prompt", ...granted.flags, ...v8, RUNTIME_URL];
-    args.push(dir, spec.readAll ? "0" : "1", spec.writeAll ? "0" : "1");
-    args.push(granted.added);
-    const shell = ["/bin/sh", "-c", SUPERVISOR, "bgjobs-runtime"];
-    const leader = setsid();
-    const [program, ...rest] = leader ? [leader, ...shell] : shell;
-    const early = first && earlyFrame(toJob, { ...first, marker });
-    const child = new Deno.Command(program, {
-      args: [...rest, Deno.execPath(), ...args],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "null",
-      detached: !leader,
-      clearEnv: true,
-      env: spec.env,
-    }).spawn();
-    markStarting(child.pid, true);
-    // While the runtime loads: it connects only after opening the FIFOs.
-    const bulk = listenBulk(dir);
-    const opening = Promise.all([
-      Deno.open(fromJob, { read: true }),
-      Deno.open(toJob, { write: true }),
-    ]);
-    try {
-      const [reader, writer] = await openedOrExited(opening, child);
-      const sent = early ? first : undefined;
-      return new RuntimeProcess(
-        child,
-        reader,
-        writer,
-        spec,
-        bulk,
-        marker,
-        sent,
-      );
-    } catch (error) {
-      killGroup(child.pid);
-      const status = await child.status;
-      // Unblock our own pending opens by being the other end ourselves.
-      const ends = [
-        Deno.open(fromJob, { write: true }),
-        Deno.open(toJob, { read: true }),
-      ];
-      const [mine, theirs] = await Promise.allSettled(ends);
-      const [opened] = await Promise.allSettled([opening]);
-      for (const end of [mine, theirs]) {
-        if (end.status === "fulfilled") end.value.close();
-      }
-      // A runtime given its job early can run it and exit (0: it sent its
-      // end) before this side has seen its channel up: what it sent waits in
-      // the FIFO, and run() reads it. Any other early exit is a failed start.
-      if (status.success && early && opened.status === "fulfilled") {
-        const [reader, writer] = opened.value;
-        return new RuntimeProcess(
-          child,
-          reader,
-          writer,
-          spec,
-          bulk,
-          marker,
-          first,
-        );
-      }
-      await bulk?.close();
-      if (opened.status === "fulfilled") {
-        for (const file of opened.value) file.close();
-      }
-      const said = (await new Response(child.stdout).text()).trim();
-      if (!said) throw error;
-      throw new Error(`${(error as Error).message}: ${said.slice(-2000)}`, {
-        cause: error,
-      });
-    } finally {
-      // The runtime has the FIFO open now (or is gone): the frame put there
-      // early stays in it without this end.
-      early?.close();
-      markStarting(child.pid, false);
-      // The socket's directory goes once the runtime connected (bulk.close).
-      const names = bulk ? [toJob, fromJob] : [dir];
-      for (const name of names) {
-        await Deno.remove(name, { recursive: true }).catch(() => {});
-      }
-    }
+    const l = await launch(spec, first && { ...first, marker });
+    const sent = l.sent ? first : undefined;
+    return new RuntimeProcess(
+      l.child,
+      l.reader,
+      l.writer,
+      spec,
+      l.bulk,
+      marker,
+      sent,
+    );
   }
 
   /**
@@ -284,7 +146,7 @@ export class RuntimeProcess {
       if (frame) this.#write(frame);
       for await (
         const frame of readFrames(
-          new BufferedReader(this.#reader),
+          this.#reader,
           () => {
             resume ??= pauseStarting();
             return this.#bulkReader();
@@ -292,19 +154,10 @@ export class RuntimeProcess {
         )
       ) {
         const msg = frame as Record<string, unknown>;
-        if (msg.t === "result") end = { kind: "result", value: msg.value };
-        else if (msg.t === "error") end = { kind: "error", error: msg.error };
-        else if (msg.t === "unreadable") {
-          end = {
-            kind: "error",
-            error: {
-              name: msg.name,
-              message: `What the job sent could not be read: ${msg.message}`,
-            },
-          };
-        } else if (msg.t === "analyze") this.#analyze(msg);
-        else handlers.onMessage(msg);
+        end = endOf(msg);
         if (end) break;
+        if (msg.t === "analyze") this.#analyze(msg);
+        else handlers.onMessage(msg);
       }
     } catch {
       // The channel broke: the runtime died; its exit status says how.
@@ -373,41 +226,4 @@ export class RuntimeProcess {
     await this.#bulk?.close();
     await this.#stdin.close().catch(() => {});
   }
-}
-
-// What fits in a pipe in one write, whatever its size: a write of this much
-// into an empty pipe never blocks.
-const PIPE_BUF = 4096;
-
-/**
- * Writes a small first frame into the FIFO at `path` before its reader is
- * there: opened for reading and writing, a FIFO opens at once on Linux, and
- * it keeps what is written while one end stays open. Returns that end (to
- * close once the runtime has the FIFO open), or nothing if the frame is too
- * big or cannot be made.
- */
-function earlyFrame(path: string, message: object): Deno.FsFile | undefined {
-  let frame: Uint8Array;
-  try {
-    frame = encodeFrame(message);
-  } catch {
-    return undefined; // run() sends it, and reports why it cannot
-  }
-  if (frame.byteLength > PIPE_BUF) return undefined;
-  let end: Deno.FsFile | undefined;
-  try {
-    end = Deno.openSync(path, { read: true, write: true });
-    writeAllSync(end, frame);
-    return end;
-  } catch {
-    end?.close(); // nothing is lost: run() sends it the usual way
-    return undefined;
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const id = setTimeout(resolve, ms);
-    Deno.unrefTimer(id);
-  });
 }

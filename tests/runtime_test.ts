@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { job, jobs } from "../mod.ts";
 import { serializer } from "../lib/_serializer.ts";
-import { jobTest } from "./_util.ts";
+import { jobTest, pidJob, shared, withMaxRunning } from "./_util.ts";
 import { roundTrip } from "./_codec.ts";
 import { BUNDLE, bundleIsCurrent } from "../tools/bundle.ts";
 
@@ -108,5 +108,30 @@ jobTest(
     } finally {
       jobs.configure({ warm: 1 });
     }
+  },
+);
+
+jobTest(
+  "40 running jobs leave the kernel's file operations working",
+  async () => {
+    // Deno has 32 threads for file operations; a control channel read as a
+    // FIFO would hold one per running job, and the 33rd would stall them all.
+    await withMaxRunning(64, async () => {
+      const gate = "await new Promise((r) => setTimeout(r, 60_000))";
+      const running = Array.from({ length: 40 }, () => pidJob(gate));
+      try {
+        await Promise.all(running.map((j) => shared(j, "pid", 60_000)));
+        const read = Deno.readTextFile(RUNTIME.pathname).then(() => "read");
+        const stalled = new Promise<string>((resolve) => {
+          const id = setTimeout(() => resolve("stalled"), 5_000);
+          Deno.unrefTimer(id);
+        });
+        assert.equal(await Promise.race([read, stalled]), "read");
+        assert.equal(jobs.running.length >= 40, true);
+      } finally {
+        for (const j of running) j.kill();
+        await Promise.allSettled(running.map((j) => Promise.resolve(j)));
+      }
+    });
   },
 );

@@ -1,0 +1,131 @@
+// Starting a job runtime: its private channel directory, the kernel's ends
+// of the channel, the process under its supervisor, and the wait until it is
+// ready (or the reason it never was).
+import { readFrames } from "./_frames.ts";
+import { killGroup, markStarting } from "./_process.ts";
+import {
+  channelDir,
+  grantChannel,
+  openedOrExited,
+  StreamReader,
+} from "./_channel.ts";
+import { spawnRuntime } from "./_supervisor.ts";
+import { holdFifo } from "./_hold.ts";
+import { isReady } from "./_run_end.ts";
+import { type BulkSocket, grantBulk, listenBulk } from "./_bulk_socket.ts";
+
+/** How to start a runtime: the flags are its permissions and memory cap. */
+export interface RuntimeSpec {
+  /** `deno run` permission flags. */
+  flags: string[];
+  /** Whether the job may read / write anywhere (no channel grant to add and revoke). */
+  readAll: boolean;
+  writeAll: boolean;
+  /** Heap cap in MB. */
+  memory?: number;
+  /** The environment the runtime sees. */
+  env: Record<string, string>;
+}
+
+/** A started runtime's process and the kernel's ends of its channel. */
+export interface Launched {
+  child: Deno.ChildProcess;
+  /** Control messages from the runtime. */
+  reader: StreamReader;
+  /** Messages to the runtime. */
+  writer: Deno.FsFile;
+  /** The socket for big results, when one could be made. */
+  bulk: BulkSocket | undefined;
+  /** Whether the first message is in the runtime's FIFO already. */
+  sent: boolean;
+}
+
+/**
+ * Starts a runtime and waits until its control channel is up: two FIFOs in
+ * a private directory, opened by both sides and then unlinked, and the
+ * runtime's first message, which says it is ready. `first` (the run message
+ * of the job it is started for) is put in its FIFO before it is spawned when
+ * it is small, so the runtime finds it there as it starts.
+ *
+ * @throws When the runtime cannot be started or exits before it is ready.
+ */
+export async function launch(
+  spec: RuntimeSpec,
+  first: object | undefined,
+): Promise<Launched> {
+  const dir = await channelDir();
+  const toJob = `${dir}/in`;
+  const fromJob = `${dir}/out`;
+  const granted = grantBulk(grantChannel(spec, toJob, fromJob), spec, dir);
+  const v8 = spec.memory
+    ? [`--v8-flags=--max-old-space-size=${spec.memory}`]
+    : [];
+  // The kernel's end of `in`, with the job's first message in it if given.
+  let held: ReturnType<typeof holdFifo>;
+  try {
+    held = holdFifo(toJob, first);
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  const writer = held.writer;
+  const child = spawnRuntime({
+    flags: [...granted.flags, ...v8],
+    args: [
+      dir,
+      spec.readAll ? "0" : "1",
+      spec.writeAll ? "0" : "1",
+      granted.added,
+    ],
+    out: fromJob,
+    env: spec.env,
+  });
+  // Control messages come through the supervisor's relay (see there).
+  const reader = new StreamReader(child.stderr);
+  const ready = readFrames(reader).next();
+  ready.catch(() => {});
+  let exited: Deno.CommandStatus | undefined;
+  child.status.then((status) => exited = status);
+  markStarting(child.pid, true);
+  // While the runtime loads: it connects only after opening the FIFOs.
+  const bulk = listenBulk(dir);
+  const { sent } = held;
+  const started = () => ({ child, reader, writer, bulk, sent });
+  try {
+    if (!isReady(await openedOrExited(ready, child))) {
+      throw new Error("Job runtime closed its channel before it was ready");
+    }
+    return started();
+  } catch (error) {
+    // A runtime given its job early can run it and exit (0: it sent its
+    // end) before this side has seen it ready: what it sent is on its way
+    // through the relay, which ends once it has passed it all on, and run()
+    // reads it. Any other early exit, or the time limit, is a failed start:
+    // the group is killed (the relay with it, so `ready` settles).
+    if (exited?.success !== true || !sent) killGroup(child.pid);
+    const status = await child.status;
+    const came = await ready.catch(() => undefined);
+    if (status.success && sent && came && isReady(came)) {
+      return started();
+    }
+    killGroup(child.pid);
+    reader.close();
+    writer.close();
+    await bulk?.close();
+    const said = (await new Response(child.stdout).text()).trim();
+    if (!said) throw error;
+    throw new Error(`${(error as Error).message}: ${said.slice(-2000)}`, {
+      cause: error,
+    });
+  } finally {
+    // The runtime has the FIFO open now (or is gone): what was put there
+    // early stays in it without this end.
+    held.end.close();
+    markStarting(child.pid, false);
+    // The socket's directory goes once the runtime connected (bulk.close).
+    const names = bulk ? [toJob, fromJob] : [dir];
+    for (const name of names) {
+      await Deno.remove(name, { recursive: true }).catch(() => {});
+    }
+  }
+}
