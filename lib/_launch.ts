@@ -76,6 +76,7 @@ export async function launch(
       spec.readAll ? "0" : "1",
       spec.writeAll ? "0" : "1",
       granted.added,
+      held.sent ? "1" : "0",
     ],
     out: fromJob,
     env: spec.env,

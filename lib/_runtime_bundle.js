@@ -42,7 +42,7 @@ var BULK_NAME = "bulk";
 var BULK_MIN = 1024 * 1024;
 async function connectBulk(dir2, added) {
   const path = `${dir2}/${BULK_NAME}`;
-  const connecting2 = Deno.connect({
+  const connecting = Deno.connect({
     transport: "unix",
     path
   });
@@ -61,7 +61,7 @@ async function connectBulk(dir2, added) {
     });
   }
   try {
-    return await connecting2;
+    return await connecting;
   } catch {
     return void 0;
   }
@@ -1715,7 +1715,7 @@ async function runItems(message, send2) {
 __name(runItems, "runItems");
 
 // lib/runtime.ts
-var [dir, revokeRead, revokeWrite, bulkGrants] = Deno.args;
+var [dir, revokeRead, revokeWrite, bulkGrants, jobWaiting] = Deno.args;
 var input = Deno.openSync(`${dir}/in`, {
   read: true
 });
@@ -1737,9 +1737,13 @@ if (revokeWrite === "1") {
 writeAllSync(output, encodeFrame({
   t: "ready"
 }));
-var connecting = bulkGrants ? connectBulk(dir, bulkGrants) : Promise.resolve(void 0);
 var bulk;
-var connected = false;
+function connect() {
+  if (bulkGrants) connectBulk(dir, bulkGrants).then((conn) => bulk = conn);
+}
+__name(connect, "connect");
+var connectLater = bulkGrants === "-" && jobWaiting === "1";
+if (!connectLater) connect();
 function send(message) {
   for (const part of encodeFrameParts(message)) writeAllSync(output, part);
 }
@@ -1906,14 +1910,11 @@ async function execute(message) {
 }
 __name(execute, "execute");
 for await (const message of readFrames(input)) {
-  if (!connected) [bulk, connected] = [
-    await connecting,
-    true
-  ];
   const msg = message;
   if (msg.t === "run") {
     endMarker = msg.marker ?? "";
     execute(msg);
+    if (connectLater) connect();
   } else if (msg.t === "analysis") answered(msg);
   else if (msg.t === "items") runItems(msg, send).catch(fail);
   else if (msg.t === "end") finish({
