@@ -27,6 +27,14 @@ const SUPERVISOR = [
 // bundle`), which loads quicker than its graph of modules.
 const RUNTIME_URL = new URL("./_runtime_bundle.js", import.meta.url).href;
 
+// Deno looks for a configuration file (deno.json, and its lock file) from the
+// main module's directory; for a runtime run from local files (a checkout of
+// bgjobs) that finds bgjobs' own, which is not the notebook's and has nothing
+// for the job (and a job's `npm:` import would write to its lock file), and
+// looking costs ~1 ms of every cold start. A runtime loaded from a registry
+// keeps Deno's default: the configuration of the notebook's directory.
+const CONFIG = RUNTIME_URL.startsWith("file:") ? ["--no-config"] : [];
+
 // The supervisor must lead a process group of its own (so one kill reaches
 // the runtime and all it started). `detached: true` does that, but makes Deno
 // fork() the kernel, which stalls it for as long as copying its page tables
@@ -62,7 +70,13 @@ export interface SpawnSpec {
  * control messages from the runtime.
  */
 export function spawnRuntime(spec: SpawnSpec): Deno.ChildProcess {
-  const deno = [Deno.execPath(), "run", "--no-prompt", ...spec.flags];
+  const deno = [
+    Deno.execPath(),
+    "run",
+    "--no-prompt",
+    ...CONFIG,
+    ...spec.flags,
+  ];
   const shell = ["/bin/sh", "-c", SUPERVISOR, "bgjobs-runtime", spec.out];
   const leader = setsid();
   const [program, ...rest] = leader ? [leader, ...shell] : shell;
