@@ -157,6 +157,17 @@ export function verdicts(records: BenchRecord[], quick: boolean): Verdict[] {
     };
   }));
   out.push(
+    check("capture: a function using 20 notebook names (1 MB) ≤ 10 ms", () => {
+      const r = usable(find("capture.names", "bgjobs"), "bgjobs");
+      const value = num(r.median_ms);
+      return {
+        value,
+        text: `${value} ms for job(fn) to return`,
+        ok: value !== undefined && value <= 10,
+      };
+    }),
+  );
+  out.push(
     check(
       "responsiveness under load ≤ 2× idle + 20 ms (trivial cell round trip)",
       () => {

@@ -31,6 +31,7 @@ import start from "./start.ts";
 import kill from "./kill.ts";
 import map from "./map.ts";
 import transfer from "./transfer.ts";
+import capture from "./capture.ts";
 import responsive from "./responsive.ts";
 import memory from "./memory.ts";
 
@@ -40,6 +41,7 @@ export const SCENARIOS: Scenario[] = [
   kill,
   map,
   transfer,
+  capture,
   responsive,
   memory,
 ];
