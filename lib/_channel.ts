@@ -35,19 +35,22 @@ function removeSpare(): void {
 /**
  * A private directory holding two fresh FIFOs, `in` and `out`. One is kept
  * made ahead (making FIFOs takes a `mkfifo` process, ~5 ms), so a runtime
- * that is not from the warm pool starts sooner; the spare is removed when
- * this process exits normally.
+ * that is not from the warm pool starts sooner: the next is made once the
+ * runtime given this one is up (see {@linkcode makeSpare}); the spare is
+ * removed when this process exits normally.
  */
 export async function channelDir(): Promise<string> {
   const next = spare ?? { dir: makeChannelDir(), made: undefined };
   spare = undefined;
-  // The next spare is made after this runtime is spawned (the caller spawns
-  // it as soon as this resolves), so its `mkfifo` does not delay it.
-  setTimeout(makeSpare, 0);
   return await next.dir;
 }
 
-function makeSpare(): void {
+/**
+ * Makes the next spare channel directory, unless there is one. Called once a
+ * runtime has started (its start-up would otherwise share the cores with the
+ * `mkfifo`).
+ */
+export function makeSpare(): void {
   if (spare) return;
   const made = { dir: makeChannelDir(), made: undefined as string | undefined };
   made.dir.then((dir) => made.made = dir, () => {});

@@ -6,6 +6,7 @@ import { killGroup, markStarting } from "./_process.ts";
 import {
   channelDir,
   grantChannel,
+  makeSpare,
   openedOrExited,
   StreamReader,
 } from "./_channel.ts";
@@ -93,7 +94,9 @@ export async function launch(
   const { sent } = held;
   const started = () => ({ child, reader, writer, bulk, sent });
   try {
-    if (!isReady(await openedOrExited(ready, child))) {
+    const hello = await openedOrExited(ready, child);
+    makeSpare(); // now that the runtime's start-up is over
+    if (!isReady(hello)) {
       throw new Error("Job runtime closed its channel before it was ready");
     }
     return started();
