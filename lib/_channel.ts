@@ -1,5 +1,6 @@
 // The control channel between the kernel and a job runtime: two FIFOs the
-// runtime is allowed to open, and waiting for both ends to be open.
+// runtime is allowed to open, waiting for the runtime, and reading what it
+// sends (through its supervisor's relay, see `_supervisor.ts`).
 import type { RuntimeSpec } from "./runtime_process.ts";
 
 async function makeChannelDir(): Promise<string> {
@@ -85,9 +86,9 @@ export function grantChannel(
   );
 }
 
-/** Waits for `opening`, failing if the runtime exits or takes over 30 s. */
-export async function openedOrExited<T>(
-  opening: Promise<T>,
+/** Waits for `pending`, failing if the runtime exits or takes over 30 s. */
+export async function untilExit<T>(
+  pending: Promise<T>,
   child: Deno.ChildProcess,
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -104,7 +105,7 @@ export async function openedOrExited<T>(
   });
   failed.catch(() => {}); // settles after the race too, when the runtime ends
   try {
-    return await Promise.race([opening, failed]);
+    return await Promise.race([pending, failed]);
   } finally {
     clearTimeout(timer);
   }

@@ -7,8 +7,8 @@ import {
   channelDir,
   grantChannel,
   makeSpare,
-  openedOrExited,
   StreamReader,
+  untilExit,
 } from "./_channel.ts";
 import { spawnRuntime } from "./_supervisor.ts";
 import { holdFifo } from "./_hold.ts";
@@ -94,7 +94,7 @@ export async function launch(
   const { sent } = held;
   const started = () => ({ child, reader, writer, bulk, sent });
   try {
-    const hello = await openedOrExited(ready, child);
+    const hello = await untilExit(ready, child);
     makeSpare(); // now that the runtime's start-up is over
     if (!isReady(hello)) {
       throw new Error("Job runtime closed its channel before it was ready");

@@ -34,11 +34,3 @@ export function endOf(msg: Record<string, unknown>): RunEnd | undefined {
 export function isReady(next: IteratorResult<unknown>): boolean {
   return !next.done && (next.value as { t?: unknown })?.t === "ready";
 }
-
-/** Resolves after `ms`, without keeping the process alive. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const id = setTimeout(resolve, ms);
-    Deno.unrefTimer(id);
-  });
-}

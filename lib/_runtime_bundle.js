@@ -105,18 +105,6 @@ __name(readInto, "readInto");
 // lib/_frames.ts
 var { serialize, deserialize } = serializer;
 var HEADER = 4;
-function encodeFrame(message) {
-  const parts = encodeFrameParts(message);
-  if (parts.length === 1) return parts[0];
-  const frame = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    frame.set(part, offset);
-    offset += part.byteLength;
-  }
-  return frame;
-}
-__name(encodeFrame, "encodeFrame");
 var ATTACHED = 2147483648;
 var MAX_BODY = ATTACHED - 1;
 function checkSize(body) {
@@ -1734,9 +1722,13 @@ if (revokeWrite === "1") {
     path: `${dir}/out`
   });
 }
-writeAllSync(output, encodeFrame({
+function send(message) {
+  for (const part of encodeFrameParts(message)) writeAllSync(output, part);
+}
+__name(send, "send");
+send({
   t: "ready"
-}));
+});
 var bulk;
 function connect() {
   if (bulkGrants) connectBulk(dir, bulkGrants).then((conn) => bulk = conn);
@@ -1744,10 +1736,6 @@ function connect() {
 __name(connect, "connect");
 var connectLater = bulkGrants === "-" && jobWaiting === "1";
 if (!connectLater) connect();
-function send(message) {
-  for (const part of encodeFrameParts(message)) writeAllSync(output, part);
-}
-__name(send, "send");
 var asked = /* @__PURE__ */ new Map();
 var lastAsk = 0;
 setAnalyzer((source) => {

@@ -2,13 +2,9 @@
 // the job's permissions). It connects back to the kernel, waits for one job,
 // runs it, sends the result and exits. Everything the job prints goes to
 // this process's stdout/stderr, which the kernel reads as the job's logs;
-// the control channel is a separate socket the job's code cannot reach.
-import {
-  encodeFrame,
-  encodeFrameParts,
-  readFrames,
-  writeAllSync,
-} from "./_frames.ts";
+// the control channel is a pair of FIFOs the job's code cannot reach (their
+// grants are revoked before it runs), beside a socket for big results.
+import { encodeFrameParts, readFrames, writeAllSync } from "./_frames.ts";
 import { bulky, connectBulk, writeBulk } from "./_attachments.ts";
 import { JOB_HOOKS, type JobHooks } from "./_hooks.ts";
 import { toRemoteError } from "./_remote_error.ts";
@@ -36,9 +32,15 @@ if (revokeRead === "1") {
 if (revokeWrite === "1") {
   Deno.permissions.revokeSync({ name: "write", path: `${dir}/out` });
 }
+
+// Synchronous, so progress() and share() reach the kernel from a busy loop.
+function send(message: unknown): void {
+  for (const part of encodeFrameParts(message)) writeAllSync(output, part);
+}
+
 // The kernel takes this runtime as started once this arrives: it has come
 // through the relay (see lib/_supervisor.ts), so the whole channel works.
-writeAllSync(output, encodeFrame({ t: "ready" }));
+send({ t: "ready" });
 // After the FIFOs, so the kernel is not kept waiting: the socket for big
 // results. Its grants are revoked at once (connectBulk), before any message
 // is read; the connection is used once it is there (a result made before
@@ -52,11 +54,6 @@ function connect(): void {
 }
 const connectLater = bulkGrants === "-" && jobWaiting === "1";
 if (!connectLater) connect();
-
-// Synchronous, so progress() and share() reach the kernel from a busy loop.
-function send(message: unknown): void {
-  for (const part of encodeFrameParts(message)) writeAllSync(output, part);
-}
 
 // Functions the job makes are analysed by the kernel, which has the parser
 // loaded: the runtime asks, and the answer comes back on the channel.

@@ -15,8 +15,8 @@ import {
   running,
 } from "./_process.ts";
 import type { StreamReader } from "./_channel.ts";
-import { launch, type RuntimeSpec } from "./_launch.ts";
-import { delay, endOf, type RunEnd, type RunHandlers } from "./_run_end.ts";
+import { launch, type Launched, type RuntimeSpec } from "./_launch.ts";
+import { endOf, type RunEnd, type RunHandlers } from "./_run_end.ts";
 import { OutputFilter, pump } from "./_output.ts";
 import { analyzeFunction } from "./_source.ts";
 import type { AttachmentReader } from "./_attachments.ts";
@@ -41,11 +41,8 @@ export class RuntimeProcess {
   readonly #sentFirst: object | undefined;
 
   private constructor(
-    child: Deno.ChildProcess,
-    reader: StreamReader,
-    writer: Deno.FsFile,
+    { child, reader, writer, bulk }: Launched,
     spec: RuntimeSpec,
-    bulk: BulkSocket | undefined,
     marker: string,
     sentFirst: object | undefined,
   ) {
@@ -82,17 +79,9 @@ export class RuntimeProcess {
     first?: object,
   ): Promise<RuntimeProcess> {
     const marker = `\0bgjobs-end-${crypto.randomUUID()}\0`;
-    const l = await launch(spec, first && { ...first, marker });
-    const sent = l.sent ? first : undefined;
-    return new RuntimeProcess(
-      l.child,
-      l.reader,
-      l.writer,
-      spec,
-      l.bulk,
-      marker,
-      sent,
-    );
+    const launched = await launch(spec, first && { ...first, marker });
+    const sent = launched.sent ? first : undefined;
+    return new RuntimeProcess(launched, spec, marker, sent);
   }
 
   /**
@@ -226,4 +215,12 @@ export class RuntimeProcess {
     await this.#bulk?.close();
     await this.#stdin.close().catch(() => {});
   }
+}
+
+/** Resolves after `ms`, without keeping the process alive. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const id = setTimeout(resolve, ms);
+    Deno.unrefTimer(id);
+  });
 }
