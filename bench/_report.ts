@@ -129,13 +129,9 @@ function rows(records: BenchRecord[]): string[][] {
   });
 }
 
-/** A plain-text table of one case, for the terminal. */
-export function textTable(
-  title: string,
-  unit: string,
-  records: BenchRecord[],
-): string {
-  const head = [
+/** The column heads of a case's table. */
+function headCells(unit: string): string[] {
+  return [
     "contender",
     `median ${unit}`,
     "min",
@@ -144,6 +140,15 @@ export function textTable(
     "× bgjobs",
     "details",
   ];
+}
+
+/** A plain-text table of one case, for the terminal. */
+export function textTable(
+  title: string,
+  unit: string,
+  records: BenchRecord[],
+): string {
+  const head = headCells(unit);
   const body = rows(records);
   const widths = head.map((h, i) =>
     i === 6 ? 0 : Math.max(h.length, ...body.map((r) => r[i].length))
@@ -157,15 +162,7 @@ export function textTable(
 }
 
 function markdownTable(unit: string, records: BenchRecord[]): string {
-  const head = [
-    "contender",
-    `median ${unit}`,
-    "min",
-    "max",
-    "n",
-    "× bgjobs",
-    "details",
-  ];
+  const head = headCells(unit);
   const escape = (c: string) => c.replaceAll("|", "\\|");
   return [
     `| ${head.join(" | ")} |`,

@@ -77,6 +77,20 @@ function record(batch: Batch, key: string, value: number): void {
   ((batch.extra ??= {})[key] ??= []).push(value);
 }
 
+/** Records whether it was all gone in time (`gone` ms), or why not. */
+function recordStop(
+  batch: Batch,
+  gone: number | undefined,
+  why: () => string,
+): void {
+  record(batch, "stopped", gone === undefined ? 0 : 1);
+  if (gone !== undefined) batch.samples.push(gone);
+  else {
+    batch.outcome = "never stops";
+    batch.note = why();
+  }
+}
+
 async function bgjobsKill(ctx: RunContext): Promise<Batch> {
   const { job, jobs } = await bgjobs();
   const mode = modeOf(ctx);
@@ -104,14 +118,14 @@ async function bgjobsKill(ctx: RunContext): Promise<Batch> {
       windowMs(ctx.quick),
       t0,
     );
-    record(batch, "stopped", gone === undefined ? 0 : 1);
-    if (gone !== undefined) batch.samples.push(gone);
-    else {
-      batch.outcome = "never stops";
-      batch.note = `processes of its group still alive: ${
-        groupOf(pgid).map(commOf).join(", ")
-      }`;
-    }
+    recordStop(
+      batch,
+      gone,
+      () =>
+        `processes of its group still alive: ${
+          groupOf(pgid).map(commOf).join(", ")
+        }`,
+    );
   }
   await Deno.remove(fifo).catch(() => {});
   await jobs.shutdown();
@@ -148,9 +162,8 @@ async function threadKill(ctx: RunContext, kind: ThreadKind): Promise<Batch> {
     window,
     t0,
   );
-  record(batch, "stopped", gone === undefined ? 0 : 1);
-  if (gone !== undefined) batch.samples.push(gone);
-  else {
+  let why = "";
+  if (gone === undefined) {
     // How busy is what is left? Watch it for a while longer.
     const { threads } = left();
     const cpu0 = threads.reduce((sum, tid) => sum + (threadCpu(tid) ?? 0), 0);
@@ -159,9 +172,9 @@ async function threadKill(ctx: RunContext, kind: ThreadKind): Promise<Batch> {
     const cpu1 = threads.reduce((sum, tid) => sum + (threadCpu(tid) ?? 0), 0);
     const percent = ((cpu1 - cpu0) / TICKS_PER_SECOND) / (watch / 1000) * 100;
     record(batch, "cpu_after_pct", percent);
-    batch.outcome = "never stops";
-    batch.note = describeLeft(left(), percent, window);
+    why = describeLeft(left(), percent, window);
   }
+  recordStop(batch, gone, () => why);
   for (const pid of children) killPid(pid);
   await Deno.remove(fifo).catch(() => {});
   return batch;
@@ -215,13 +228,12 @@ async function subprocessKill(ctx: RunContext): Promise<Batch> {
       windowMs(ctx.quick),
       t0,
     );
-    record(batch, "stopped", gone === undefined ? 0 : 1);
-    if (gone !== undefined) batch.samples.push(gone);
-    else {
-      batch.outcome = "never stops";
-      batch.note =
-        "child.kill() stops the deno process only: its sleep subprocess is orphaned and runs on";
-    }
+    recordStop(
+      batch,
+      gone,
+      () =>
+        "child.kill() stops the deno process only: its sleep subprocess is orphaned and runs on",
+    );
     for (const pid of children) killPid(pid);
     reader.cancel().catch(() => {});
   }

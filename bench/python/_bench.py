@@ -41,3 +41,23 @@ def python_work():
 
 def sleep_ms(ms):
     time.sleep(ms / 1000)
+
+
+def cpu_speedup(n, items, run_parallel):
+    """Times `items` CPU-bound items here, then `run_parallel(work, items)`,
+    n times: the parallel times (the samples), with the sequential times and
+    the speedups."""
+    work = python_work()
+    samples, extra = [], {"sequential_ms": [], "speedup": []}
+    for _ in range(n):
+        t0 = time.perf_counter()
+        for _ in range(items):
+            cpu(work)
+        seq = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        run_parallel(work, items)
+        par = (time.perf_counter() - t0) * 1000
+        samples.append(par)
+        extra["sequential_ms"].append(seq)
+        extra["speedup"].append(seq / par)
+    return samples, extra

@@ -4,7 +4,7 @@ import os
 import time
 
 import _bench
-from _bench import ctx, emit, python_work, sleep_ms
+from _bench import cpu_speedup, ctx, emit, sleep_ms
 import ipyparallel as ipp
 
 # Sent by value: the engines cannot import _bench (not on their path).
@@ -36,19 +36,8 @@ def main():
                 samples.append((time.perf_counter() - t0) * 1000)
                 assert out[-1] == 2 * (len(items) - 1)
         elif variant == "map.cpu":
-            work = python_work()
-            extra = {"sequential_ms": [], "speedup": []}
-            for _ in range(n):
-                t0 = time.perf_counter()
-                for _ in range(params["items"]):
-                    cpu(work)
-                seq = (time.perf_counter() - t0) * 1000
-                t0 = time.perf_counter()
-                direct.map_sync(cpu, [work] * params["items"])
-                par = (time.perf_counter() - t0) * 1000
-                samples.append(par)
-                extra["sequential_ms"].append(seq)
-                extra["speedup"].append(seq / par)
+            samples, extra = cpu_speedup(
+                n, params["items"], lambda work, k: direct.map_sync(cpu, [work] * k))
         else:
             return {"samples": [], "outcome": "unavailable", "note": "no " + variant + " case"}
     finally:

@@ -4,7 +4,7 @@ import io
 import os
 import time
 
-from _bench import cpu, ctx, double, emit, python_work, sleep_ms, stamp
+from _bench import cpu, cpu_speedup, ctx, double, emit, sleep_ms, stamp
 from IPython.lib.backgroundjobs import BackgroundJobManager
 
 manager = BackgroundJobManager()
@@ -40,21 +40,9 @@ def main():
             samples.append((time.perf_counter() - t0) * 1000)
             assert out[-1] == 2 * (len(items) - 1)
     elif variant == "map.cpu":
-        work = python_work()
-        extra = {"sequential_ms": [], "speedup": []}
-        for _ in range(n):
-            t0 = time.perf_counter()
-            for _ in range(params["items"]):
-                cpu(work)
-            seq = (time.perf_counter() - t0) * 1000
-            t0 = time.perf_counter()
-            jobs = [start(cpu, work) for _ in range(params["items"])]
-            for j in jobs:
-                finish(j)
-            par = (time.perf_counter() - t0) * 1000
-            samples.append(par)
-            extra["sequential_ms"].append(seq)
-            extra["speedup"].append(seq / par)
+        samples, extra = cpu_speedup(
+            n, params["items"],
+            lambda work, k: [finish(j) for j in [start(cpu, work) for _ in range(k)]])
     else:
         return {"samples": [], "outcome": "unavailable", "note": "no " + variant + " case"}
     info = {"threads": os.cpu_count()}
