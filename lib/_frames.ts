@@ -9,6 +9,12 @@ const { serialize, deserialize } = serializer;
 
 const HEADER = 4;
 
+/**
+ * What fits in a pipe in one write, whatever its size: a write of this much
+ * into an empty pipe never blocks, and one read takes it all.
+ */
+export const PIPE_BUF = 4096;
+
 /** Something bytes can be read from (a FIFO opened as a `Deno.FsFile`). */
 export interface ByteReader {
   read(p: Uint8Array): Promise<number | null>;
@@ -84,6 +90,23 @@ export function encodeFrameParts(
     view.setFloat64(HEADER * 2 + 8 * i, bytes.byteLength)
   );
   return [head, body, ...raw];
+}
+
+/**
+ * `conn`, with `prefix` (bytes read from it before) read first. Those reads
+ * settle at once: no read of `conn` waits behind them.
+ */
+export function withPrefix(conn: ByteReader, prefix: Uint8Array): ByteReader {
+  let rest = prefix;
+  return {
+    read(p: Uint8Array): Promise<number | null> {
+      if (rest.byteLength === 0) return conn.read(p);
+      const n = Math.min(p.byteLength, rest.byteLength);
+      p.set(rest.subarray(0, n));
+      rest = rest.subarray(n);
+      return Promise.resolve(n);
+    },
+  };
 }
 
 /** Writes all of `bytes` to `conn`, however many writes it takes. */

@@ -1,9 +1,5 @@
 // The kernel's ends of the FIFO a job runtime reads its messages from.
-import { encodeFrame, writeAllSync } from "./_frames.ts";
-
-// What fits in a pipe in one write, whatever its size: a write of this much
-// into an empty pipe never blocks.
-const PIPE_BUF = 4096;
+import { encodeFrame, PIPE_BUF, writeAllSync } from "./_frames.ts";
 
 /**
  * Opens the kernel's ends of the FIFO at `path`. One for reading and writing

@@ -10,7 +10,7 @@ import {
   StreamReader,
   untilExit,
 } from "./_channel.ts";
-import { spawnRuntime } from "./_supervisor.ts";
+import { primeRuntime, spawnRuntime } from "./_supervisor.ts";
 import { holdFifo } from "./_hold.ts";
 import { isReady } from "./_run_end.ts";
 import { type BulkSocket, grantBulk, listenBulk } from "./_bulk_socket.ts";
@@ -95,7 +95,9 @@ export async function launch(
   const started = () => ({ child, reader, writer, bulk, sent });
   try {
     const hello = await untilExit(ready, child);
-    makeSpare(); // now that the runtime's start-up is over
+    // Now that the runtime's start-up is over:
+    makeSpare();
+    primeRuntime(spec.env);
     if (!isReady(hello)) {
       throw new Error("Job runtime closed its channel before it was ready");
     }

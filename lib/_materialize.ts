@@ -7,7 +7,12 @@
 // ("closure" mode) the functions of one packet share a private scope holding
 // the values they were sent with; other names resolve in the notebook.
 import { fromColumns } from "./_columns.ts";
-import { type Packet, type SourceRecord, SUB } from "./_packet.ts";
+import {
+  isIdentifier,
+  type Packet,
+  type SourceRecord,
+  SUB,
+} from "./_packet.ts";
 import { atBuiltinPath } from "./_unsendable.ts";
 
 /** How to decode a packet. */
@@ -51,8 +56,6 @@ const VIEWS: Record<
       : []),
   ].map((View) => [View.name, View]),
 );
-
-const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
 
 /**
  * Decodes a packet made by the codec.
@@ -206,7 +209,7 @@ function materialize(
   const init = new Map(data);
   namesOf.forEach((names, i) => names.forEach((n) => init.set(n, fns[i])));
   for (const name of init.keys()) {
-    if (!IDENTIFIER.test(name) || name.startsWith("__bgjobs_")) {
+    if (!isIdentifier(name) || name.startsWith("__bgjobs_")) {
       throw new TypeError(`Cannot decode a name that is not an identifier`);
     }
   }

@@ -103,3 +103,18 @@ export interface EncodeOptions {
   /** Copy big buffers now, so later writes to them do not travel. @default {true} */
   snapshot?: boolean;
 }
+
+let identifier: RegExp | undefined;
+
+/**
+ * Whether `name` is a JavaScript identifier. The pattern is made on first
+ * use: with its Unicode properties, making it takes ~0.6 ms, which every job
+ * runtime (which never needs it) would pay as it starts.
+ */
+export function isIdentifier(name: string): boolean {
+  identifier ??= new RegExp(
+    "^[\\p{ID_Start}$_][\\p{ID_Continue}$\\u200c\\u200d]*$",
+    "u",
+  );
+  return identifier.test(name);
+}

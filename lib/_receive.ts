@@ -5,6 +5,7 @@ import type { Capture } from "./capture.ts";
 import type { JobState } from "./job.ts";
 import { JobError, type RemoteError } from "./errors.ts";
 import { writeNotebook } from "./_notebook.ts";
+import { isIdentifier } from "./_packet.ts";
 
 /** What the engine knows of a job's request, for reading what comes back. */
 export interface Receiver {
@@ -111,10 +112,8 @@ export function receiveError(
   }
 }
 
-const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
-
 function land(name: string, value: unknown): string | undefined {
-  if (name === "default" || !IDENTIFIER.test(name)) return undefined;
+  if (name === "default" || !isIdentifier(name)) return undefined;
   const outcome = writeNotebook(name, value);
   if (outcome === "const") {
     return `Export "${name}" was not written to the notebook: "${name}" is a const there; use job.exports.${name}`;

@@ -105,6 +105,7 @@ __name(readInto, "readInto");
 // lib/_frames.ts
 var { serialize, deserialize } = serializer;
 var HEADER = 4;
+var PIPE_BUF = 4096;
 var ATTACHED = 2147483648;
 var MAX_BODY = ATTACHED - 1;
 function checkSize(body) {
@@ -145,6 +146,19 @@ function encodeFrameParts(message, onBulk = false) {
   ];
 }
 __name(encodeFrameParts, "encodeFrameParts");
+function withPrefix(conn, prefix) {
+  let rest = prefix;
+  return {
+    read(p) {
+      if (rest.byteLength === 0) return conn.read(p);
+      const n = Math.min(p.byteLength, rest.byteLength);
+      p.set(rest.subarray(0, n));
+      rest = rest.subarray(n);
+      return Promise.resolve(n);
+    }
+  };
+}
+__name(withPrefix, "withPrefix");
 function writeAllSync(conn, bytes) {
   let off = 0;
   while (off < bytes.byteLength) off += conn.writeSync(bytes.subarray(off));
@@ -299,6 +313,12 @@ var TableToken = class {
 };
 var MISSING = Symbol("bgjobs.missing");
 var GLOBAL = Symbol("bgjobs.global");
+var identifier;
+function isIdentifier(name) {
+  identifier ??= new RegExp("^[\\p{ID_Start}$_][\\p{ID_Continue}$\\u200c\\u200d]*$", "u");
+  return identifier.test(name);
+}
+__name(isIdentifier, "isIdentifier");
 
 // lib/_encoder.ts
 function newEncoder(options) {
@@ -1334,7 +1354,6 @@ var VIEWS = Object.fromEntries([
   View.name,
   View
 ]));
-var IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
 function decodePacket(packet, options) {
   const resolved = /* @__PURE__ */ new Map();
   const fnIndex = /* @__PURE__ */ new Map();
@@ -1471,7 +1490,7 @@ function materialize(packet, resolved, fnIndex, options) {
   const init = new Map(data);
   namesOf.forEach((names, i) => names.forEach((n) => init.set(n, fns[i])));
   for (const name of init.keys()) {
-    if (!IDENTIFIER.test(name) || name.startsWith("__bgjobs_")) {
+    if (!isIdentifier(name) || name.startsWith("__bgjobs_")) {
       throw new TypeError(`Cannot decode a name that is not an identifier`);
     }
   }
@@ -1704,38 +1723,43 @@ __name(runItems, "runItems");
 
 // lib/runtime.ts
 var [dir, revokeRead, revokeWrite, bulkGrants, jobWaiting] = Deno.args;
-var input = Deno.openSync(`${dir}/in`, {
-  read: true
-});
-var output = Deno.openSync(`${dir}/out`, {
-  write: true
-});
-if (revokeRead === "1") {
-  Deno.permissions.revokeSync({
-    name: "read",
-    path: `${dir}/in`
-  });
-}
-if (revokeWrite === "1") {
-  Deno.permissions.revokeSync({
-    name: "write",
-    path: `${dir}/out`
-  });
-}
+var input;
+var output;
 function send(message) {
   for (const part of encodeFrameParts(message)) writeAllSync(output, part);
 }
 __name(send, "send");
-send({
-  t: "ready"
-});
 var bulk;
 function connect() {
   if (bulkGrants) connectBulk(dir, bulkGrants).then((conn) => bulk = conn);
 }
 __name(connect, "connect");
 var connectLater = bulkGrants === "-" && jobWaiting === "1";
-if (!connectLater) connect();
+function openChannel() {
+  input = Deno.openSync(`${dir}/in`, {
+    read: true
+  });
+  output = Deno.openSync(`${dir}/out`, {
+    write: true
+  });
+  if (revokeRead === "1") {
+    Deno.permissions.revokeSync({
+      name: "read",
+      path: `${dir}/in`
+    });
+  }
+  if (revokeWrite === "1") {
+    Deno.permissions.revokeSync({
+      name: "write",
+      path: `${dir}/out`
+    });
+  }
+  send({
+    t: "ready"
+  });
+  if (!connectLater) connect();
+}
+__name(openChannel, "openChannel");
 var asked = /* @__PURE__ */ new Map();
 var lastAsk = 0;
 setAnalyzer((source) => {
@@ -1853,14 +1877,20 @@ function fail(error) {
   });
 }
 __name(fail, "fail");
-globalThis.addEventListener("unhandledrejection", (event) => {
-  event.preventDefault();
-  fail(event.reason);
-});
-globalThis.addEventListener("error", (event) => {
-  event.preventDefault();
-  fail(event.error);
-});
+var listening = false;
+function catchStrays() {
+  if (listening) return;
+  listening = true;
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    fail(event.reason);
+  });
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    fail(event.error);
+  });
+}
+__name(catchStrays, "catchStrays");
 function importCode(source) {
   return import(`data:application/typescript,${encodeURIComponent(source)}`);
 }
@@ -1897,17 +1927,30 @@ async function execute(message) {
   }
 }
 __name(execute, "execute");
-for await (const message of readFrames(input)) {
-  const msg = message;
-  if (msg.t === "run") {
-    endMarker = msg.marker ?? "";
-    execute(msg);
-    if (connectLater) connect();
-  } else if (msg.t === "analysis") answered(msg);
-  else if (msg.t === "items") runItems(msg, send).catch(fail);
-  else if (msg.t === "end") finish({
-    t: "result",
-    value: null
-  });
+function channelReader() {
+  if (jobWaiting !== "1") return input;
+  const first = new Uint8Array(PIPE_BUF);
+  const n = input.readSync(first) ?? 0;
+  return withPrefix(input, first.subarray(0, n));
 }
-Deno.exit(finished ? 0 : 1);
+__name(channelReader, "channelReader");
+async function serve() {
+  openChannel();
+  for await (const message of readFrames(channelReader())) {
+    const msg = message;
+    if (msg.t === "run") {
+      endMarker = msg.marker ?? "";
+      execute(msg);
+      catchStrays();
+      if (connectLater) connect();
+    } else if (msg.t === "analysis") answered(msg);
+    else if (msg.t === "items") runItems(msg, send).catch(fail);
+    else if (msg.t === "end") finish({
+      t: "result",
+      value: null
+    });
+  }
+  Deno.exit(finished ? 0 : 1);
+}
+__name(serve, "serve");
+if (dir !== void 0) await serve();

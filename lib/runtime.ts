@@ -4,7 +4,14 @@
 // this process's stdout/stderr, which the kernel reads as the job's logs;
 // the control channel is a pair of FIFOs the job's code cannot reach (their
 // grants are revoked before it runs), beside a socket for big results.
-import { encodeFrameParts, readFrames, writeAllSync } from "./_frames.ts";
+import {
+  type ByteReader,
+  encodeFrameParts,
+  PIPE_BUF,
+  readFrames,
+  withPrefix,
+  writeAllSync,
+} from "./_frames.ts";
 import { bulky, connectBulk, writeBulk } from "./_attachments.ts";
 import { JOB_HOOKS, type JobHooks } from "./_hooks.ts";
 import { toRemoteError } from "./_remote_error.ts";
@@ -23,37 +30,42 @@ import {
 import type { FunctionInfo } from "./codec.ts";
 
 const [dir, revokeRead, revokeWrite, bulkGrants, jobWaiting] = Deno.args;
-const input = Deno.openSync(`${dir}/in`, { read: true });
-const output = Deno.openSync(`${dir}/out`, { write: true });
-// The grants existed only to open the channel: the job does not keep them.
-if (revokeRead === "1") {
-  Deno.permissions.revokeSync({ name: "read", path: `${dir}/in` });
-}
-if (revokeWrite === "1") {
-  Deno.permissions.revokeSync({ name: "write", path: `${dir}/out` });
-}
+let input: Deno.FsFile;
+let output: Deno.FsFile;
 
 // Synchronous, so progress() and share() reach the kernel from a busy loop.
 function send(message: unknown): void {
   for (const part of encodeFrameParts(message)) writeAllSync(output, part);
 }
 
-// The kernel takes this runtime as started once this arrives: it has come
-// through the relay (see lib/_supervisor.ts), so the whole channel works.
-send({ t: "ready" });
-// After the FIFOs, so the kernel is not kept waiting: the socket for big
-// results. Its grants are revoked at once (connectBulk), before any message
-// is read; the connection is used once it is there (a result made before
-// takes the FIFO), so the job does not wait for it. When no grant had to be
-// added ("-") and the job is waiting in the FIFO already (a runtime started
-// for it), connecting waits until the job has started: the first connect
-// of a process takes ~0.5 ms.
 let bulk: Deno.UnixConn | undefined;
 function connect(): void {
   if (bulkGrants) connectBulk(dir, bulkGrants).then((conn) => bulk = conn);
 }
 const connectLater = bulkGrants === "-" && jobWaiting === "1";
-if (!connectLater) connect();
+
+function openChannel(): void {
+  input = Deno.openSync(`${dir}/in`, { read: true });
+  output = Deno.openSync(`${dir}/out`, { write: true });
+  // The grants existed only to open the channel: the job does not keep them.
+  if (revokeRead === "1") {
+    Deno.permissions.revokeSync({ name: "read", path: `${dir}/in` });
+  }
+  if (revokeWrite === "1") {
+    Deno.permissions.revokeSync({ name: "write", path: `${dir}/out` });
+  }
+  // The kernel takes this runtime as started once this arrives: it has come
+  // through the relay (see lib/_supervisor.ts), so the whole channel works.
+  send({ t: "ready" });
+  // After the FIFOs, so the kernel is not kept waiting: the socket for big
+  // results. Its grants are revoked at once (connectBulk), before any
+  // message is read; the connection is used once it is there (a result made
+  // before takes the FIFO), so the job does not wait for it. When no grant
+  // had to be added ("-") and the job is waiting in the FIFO already (a
+  // runtime started for it), connecting waits until the job has started:
+  // the first connect of a process takes ~0.5 ms.
+  if (!connectLater) connect();
+}
 
 // Functions the job makes are analysed by the kernel, which has the parser
 // loaded: the runtime asks, and the answer comes back on the channel.
@@ -157,14 +169,22 @@ function fail(error: unknown): void {
   finish({ t: "error", error: { ...toRemoteError(error), packet } });
 }
 
-globalThis.addEventListener("unhandledrejection", (event) => {
-  event.preventDefault();
-  fail(event.reason);
-});
-globalThis.addEventListener("error", (event) => {
-  event.preventDefault();
-  fail(event.error);
-});
+// Errors the job leaves uncaught fail it. Listened for once the job has
+// started (the first listener costs ~0.2 ms): still before any of them is
+// reported, which happens after the job's first synchronous part.
+let listening = false;
+function catchStrays(): void {
+  if (listening) return;
+  listening = true;
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    fail(event.reason);
+  });
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    fail(event.error);
+  });
+}
 
 interface RunMessage {
   t: "run";
@@ -207,15 +227,37 @@ async function execute(message: RunMessage): Promise<void> {
   }
 }
 
-for await (const message of readFrames(input)) {
-  const msg = message as RunMessage;
-  if (msg.t === "run") {
-    endMarker = msg.marker ?? "";
-    execute(msg);
-    if (connectLater) connect();
-  } else if (msg.t === "analysis") answered(msg as never);
-  else if (msg.t === "items") runItems(msg as never, send).catch(fail);
-  else if (msg.t === "end") finish({ t: "result", value: null });
+// A runtime started for its job finds the job's message in the FIFO already
+// (put there before it was spawned, and small): read at once, synchronously,
+// it runs without waiting for the process's first asynchronous read (~0.6
+// ms: Deno starts the thread that file reads run on).
+function channelReader(): ByteReader {
+  if (jobWaiting !== "1") return input;
+  const first = new Uint8Array(PIPE_BUF);
+  const n = input.readSync(first) ?? 0;
+  return withPrefix(input, first.subarray(0, n));
 }
-// The kernel closed the channel: it is gone, and so is this job.
-Deno.exit(finished ? 0 : 1);
+
+async function serve(): Promise<void> {
+  openChannel();
+  for await (const message of readFrames(channelReader())) {
+    const msg = message as RunMessage;
+    if (msg.t === "run") {
+      endMarker = msg.marker ?? "";
+      execute(msg);
+      catchStrays();
+      if (connectLater) connect();
+    } else if (msg.t === "analysis") answered(msg as never);
+    else if (msg.t === "items") runItems(msg as never, send).catch(fail);
+    else if (msg.t === "end") finish({ t: "result", value: null });
+  }
+  // The kernel closed the channel: it is gone, and so is this job.
+  Deno.exit(finished ? 0 : 1);
+}
+
+// Run with no arguments, the runtime only loads: Deno stores a module's
+// compiled code (V8's code cache) once its evaluation is over, which a job
+// runtime's never is (it exits from inside serve()), so the kernel runs this
+// once (primeRuntime() in lib/_supervisor.ts) and every runtime after it
+// starts from the stored code, ~2 ms sooner.
+if (dir !== undefined) await serve();
