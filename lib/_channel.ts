@@ -1,9 +1,14 @@
 // The control channel between the kernel and a job runtime: two FIFOs the
 // runtime is allowed to open, waiting for the runtime, and reading what it
-// sends (through its supervisor's relay, see `_supervisor.ts`).
+// sends (through its launcher's relay, see `_supervisor.ts`).
 import type { RuntimeSpec } from "./runtime_process.ts";
 
-async function makeChannelDir(): Promise<string> {
+/**
+ * Makes a private directory holding two fresh FIFOs, `in` and `out`.
+ *
+ * @throws When the temporary directory is not writable, or `mkfifo` fails.
+ */
+export async function makeChannelDir(): Promise<string> {
   let dir: string;
   try {
     dir = await Deno.makeTempDir({ prefix: "bgjobs-" });
@@ -26,41 +31,6 @@ async function makeChannelDir(): Promise<string> {
   }
   return dir;
 }
-
-let spare: { dir: Promise<string>; made: string | undefined } | undefined;
-
-function removeSpare(): void {
-  if (spare?.made) Deno.removeSync(spare.made, { recursive: true });
-}
-
-/**
- * A private directory holding two fresh FIFOs, `in` and `out`. One is kept
- * made ahead (making FIFOs takes a `mkfifo` process, ~5 ms), so a runtime
- * that is not from the warm pool starts sooner: the next is made once the
- * runtime given this one is up (see {@linkcode makeSpare}); the spare is
- * removed when this process exits normally.
- */
-export async function channelDir(): Promise<string> {
-  const next = spare ?? { dir: makeChannelDir(), made: undefined };
-  spare = undefined;
-  return await next.dir;
-}
-
-/**
- * Makes the next spare channel directory, unless there is one. Called once a
- * runtime has started (its start-up would otherwise share the cores with the
- * `mkfifo`).
- */
-export function makeSpare(): void {
-  if (spare) return;
-  const made = { dir: makeChannelDir(), made: undefined as string | undefined };
-  made.dir.then((dir) => made.made = dir, () => {});
-  if (!listening) globalThis.addEventListener("unload", removeSpare);
-  listening = true;
-  spare = made;
-}
-
-let listening = false;
 
 // The runtime may open its two FIFOs, and no more: a grant the job's own
 // permissions do not already cover is added here and revoked by the runtime

@@ -3,17 +3,14 @@
 // ready (or the reason it never was).
 import { readFrames } from "./_frames.ts";
 import { killGroup, markStarting } from "./_process.ts";
-import {
-  channelDir,
-  grantChannel,
-  makeSpare,
-  StreamReader,
-  untilExit,
-} from "./_channel.ts";
-import { primeRuntime, spawnRuntime } from "./_supervisor.ts";
+import { grantChannel, StreamReader, untilExit } from "./_channel.ts";
+import { makeSpare, takeLauncher } from "./_spare.ts";
+import { primeRuntime, startScript } from "./_supervisor.ts";
 import { holdFifo } from "./_hold.ts";
 import { isReady } from "./_run_end.ts";
 import { type BulkSocket, grantBulk, listenBulk } from "./_bulk_socket.ts";
+
+const GO = new TextEncoder().encode("go\n");
 
 /** How to start a runtime: the flags are its permissions and memory cap. */
 export interface RuntimeSpec {
@@ -31,6 +28,8 @@ export interface RuntimeSpec {
 /** A started runtime's process and the kernel's ends of its channel. */
 export interface Launched {
   child: Deno.ChildProcess;
+  /** The kernel's end of the runtime's stdin: closing it kills the group. */
+  stdin: WritableStreamDefaultWriter<Uint8Array>;
   /** Control messages from the runtime. */
   reader: StreamReader;
   /** Messages to the runtime. */
@@ -44,9 +43,11 @@ export interface Launched {
 /**
  * Starts a runtime and waits until its control channel is up: two FIFOs in
  * a private directory, opened by both sides and then unlinked, and the
- * runtime's first message, which says it is ready. `first` (the run message
- * of the job it is started for) is put in its FIFO before it is spawned when
- * it is small, so the runtime finds it there as it starts.
+ * runtime's first message, which says it is ready. The runtime comes from a
+ * launcher made ahead (see `_spare.ts`): this writes its start script and
+ * gives it the word. `first` (the run message of the job it is started for)
+ * is put in its FIFO before that when it is small, so the runtime finds it
+ * there as it starts.
  *
  * @throws When the runtime cannot be started or exits before it is ready.
  */
@@ -54,35 +55,44 @@ export async function launch(
   spec: RuntimeSpec,
   first: object | undefined,
 ): Promise<Launched> {
-  const dir = await channelDir();
+  const launcher = await takeLauncher(spec.env);
+  const { dir, child } = launcher;
   const toJob = `${dir}/in`;
   const fromJob = `${dir}/out`;
   const granted = grantBulk(grantChannel(spec, toJob, fromJob), spec, dir);
   const v8 = spec.memory
     ? [`--v8-flags=--max-old-space-size=${spec.memory}`]
     : [];
-  // The kernel's end of `in`, with the job's first message in it if given.
+  // The kernel's end of `in`, with the job's first message in it if given,
+  // and what the launcher is to run.
   let held: ReturnType<typeof holdFifo>;
   try {
     held = holdFifo(toJob, first);
+    Deno.writeTextFileSync(
+      `${dir}/start`,
+      startScript({
+        flags: [...granted.flags, ...v8],
+        args: [
+          dir,
+          spec.readAll ? "0" : "1",
+          spec.writeAll ? "0" : "1",
+          granted.added,
+          held.sent ? "1" : "0",
+        ],
+        env: launcher.hasEnv ? undefined : spec.env,
+      }),
+    );
   } catch (error) {
+    killGroup(child.pid);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
   }
   const writer = held.writer;
-  const child = spawnRuntime({
-    flags: [...granted.flags, ...v8],
-    args: [
-      dir,
-      spec.readAll ? "0" : "1",
-      spec.writeAll ? "0" : "1",
-      granted.added,
-      held.sent ? "1" : "0",
-    ],
-    out: fromJob,
-    env: spec.env,
-  });
-  // Control messages come through the supervisor's relay (see there).
+  // The word: the launcher becomes the runtime (if it is gone, its status
+  // says so below).
+  child.ref();
+  launcher.stdin.write(GO).catch(() => {});
+  // Control messages come through the launcher's relay (see there).
   const reader = new StreamReader(child.stderr);
   const ready = readFrames(reader).next();
   ready.catch(() => {});
@@ -92,7 +102,14 @@ export async function launch(
   // While the runtime loads: it connects only after opening the FIFOs.
   const bulk = listenBulk(dir);
   const { sent } = held;
-  const started = () => ({ child, reader, writer, bulk, sent });
+  const started = () => ({
+    child,
+    stdin: launcher.stdin,
+    reader,
+    writer,
+    bulk,
+    sent,
+  });
   try {
     const hello = await untilExit(ready, child);
     // Now that the runtime's start-up is over:
@@ -129,7 +146,7 @@ export async function launch(
     held.end.close();
     markStarting(child.pid, false);
     // The socket's directory goes once the runtime connected (bulk.close).
-    const names = bulk ? [toJob, fromJob] : [dir];
+    const names = bulk ? [toJob, fromJob, `${dir}/start`] : [dir];
     for (const name of names) {
       await Deno.remove(name, { recursive: true }).catch(() => {});
     }

@@ -1,26 +1,36 @@
-// How a job runtime process is started: a tiny shell (the supervisor) that
-// sets up its file descriptors and helpers, then becomes the runtime.
+// How a job runtime process is started: a launcher (a tiny shell, made ahead
+// of need, see `_spare.ts`) that sets up its file descriptors and helpers,
+// waits for the kernel's word, then becomes the runtime.
 
-// The supervisor, run as `sh -c SUPERVISOR bgjobs-runtime OUT deno run ...`.
-// It keeps the kernel's end of stdin (fd 3) for a watcher and the stderr pipe
-// (fd 4) for a relay, then becomes the runtime (`exec`, so the runtime keeps
-// its pid and leads the process group), its stdin /dev/null and its stderr
-// merged into stdout, so the job's output keeps its order.
-// - The watcher (a subshell using the shell's own `read`) reads stdin until
-//   end-of-file (the kernel closed it, or the kernel died), then SIGKILLs the
-//   process group: the runtime and all it started.
+// The launcher, run as `sh -c LAUNCHER bgjobs-runtime OUT START`, leading a
+// process group of its own (so one kill reaches the runtime and all it
+// started). It keeps the kernel's end of stdin (fd 3) for a watcher and the
+// stderr pipe (fd 4) for a relay, and merges its stderr into stdout, so the
+// job's output keeps its order. Then:
 // - The relay (`cat`) copies the FIFO the runtime writes its control messages
 //   to (OUT) into the stderr pipe, which the kernel reads on its event loop.
 //   Read directly, a FIFO takes one of Deno's 32 threads for file operations
 //   per waiting read, for as long as a job runs: some 30 running jobs would
-//   hold them all and stall every file operation of the kernel.
-const SUPERVISOR = [
+//   hold them all and stall every file operation of the kernel. Until the
+//   runtime opens OUT, the relay waits in open().
+// - It waits for a line on stdin: the kernel's word to start. End of file
+//   instead (the kernel dropped it, or died) kills the group.
+// - The watcher (a subshell using the shell's own `read`) reads stdin until
+//   end-of-file (the kernel closed it, or the kernel died), then SIGKILLs the
+//   process group: the runtime and all it started.
+// - It runs START, which the kernel wrote before its word (the working
+//   directory, the environment and the command line of the runtime, see
+//   startScript()), and becomes the runtime (`exec`, so the runtime keeps
+//   its pid and leads the group), its stdin /dev/null.
+// Everything but the last step happens ahead, so a cold start costs what
+// starting `deno run` costs, and no more.
+const LAUNCHER = [
   "exec 3<&0 4>&2 2>&1",
-  "(while read -r _; do :; done; kill -KILL 0) <&3 >/dev/null 2>&1 4>&- &",
   'cat "$1" >&4 3<&- </dev/null 2>/dev/null &',
-  "exec 3<&- 4>&- </dev/null",
-  "shift",
-  'exec "$@"',
+  "read -r _ || kill -KILL 0",
+  "(while read -r _; do :; done; kill -KILL 0) <&3 >/dev/null 2>&1 4>&- &",
+  '. "$2"',
+  'exec "$@" 3<&- 4>&- </dev/null',
 ].join("\n");
 
 // The job runtime is `runtime.ts`, run as one bundled file (`deno task
@@ -35,11 +45,10 @@ const RUNTIME_URL = new URL("./_runtime_bundle.js", import.meta.url).href;
 // keeps Deno's default: the configuration of the notebook's directory.
 const CONFIG = RUNTIME_URL.startsWith("file:") ? ["--no-config"] : [];
 
-// The supervisor must lead a process group of its own (so one kill reaches
-// the runtime and all it started). `detached: true` does that, but makes Deno
-// fork() the kernel, which stalls it for as long as copying its page tables
-// takes: ~45 ms with 1 GB of notebook data. `setsid` (util-linux) makes the
-// group after a cheap posix_spawn, and keeps the pid.
+// The launcher must lead a process group of its own. `detached: true` does
+// that, but makes Deno fork() the kernel, which stalls it for as long as
+// copying its page tables takes: ~45 ms with 1 GB of notebook data. `setsid`
+// (util-linux) makes the group after a cheap posix_spawn, and keeps the pid.
 let setsidPath: string | false | undefined;
 function setsid(): string | undefined {
   setsidPath ??= ["/usr/bin/setsid", "/bin/setsid"].find((path) => {
@@ -52,43 +61,72 @@ function setsid(): string | undefined {
   return setsidPath || undefined;
 }
 
-/** What a runtime process is started with. */
-export interface SpawnSpec {
-  /** `deno run` flags: permissions and V8 flags. */
-  flags: string[];
-  /** Arguments of the runtime's main module. */
-  args: string[];
-  /** The FIFO the runtime writes its control messages to. */
-  out: string;
-  /** The environment the runtime sees. */
-  env: Record<string, string>;
-}
-
 /**
- * Spawns a job runtime under its supervisor. Its stdin is the watcher's (the
- * kernel keeps the other end), its stdout the job's output, its stderr the
- * control messages from the runtime.
+ * Spawns a launcher for a runtime whose control FIFO is `out` and whose
+ * start script will be `start`. Its stdin is the kernel's word and the
+ * watcher's, its stdout the job's output, its stderr the control messages.
+ * `env` is its environment, and the runtime's unless `start` sets one.
  */
-export function spawnRuntime(spec: SpawnSpec): Deno.ChildProcess {
-  const deno = [
-    Deno.execPath(),
-    "run",
-    "--no-prompt",
-    ...CONFIG,
-    ...spec.flags,
-  ];
-  const shell = ["/bin/sh", "-c", SUPERVISOR, "bgjobs-runtime", spec.out];
+export function spawnLauncher(
+  out: string,
+  start: string,
+  env: Record<string, string>,
+): Deno.ChildProcess {
+  const shell = ["/bin/sh", "-c", LAUNCHER, "bgjobs-runtime", out, start];
   const leader = setsid();
   const [program, ...rest] = leader ? [leader, ...shell] : shell;
   return new Deno.Command(program, {
-    args: [...rest, ...deno, RUNTIME_URL, ...spec.args],
+    args: rest,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
     detached: !leader,
     clearEnv: true,
-    env: spec.env,
+    env,
   }).spawn();
+}
+
+/** What a runtime process is started with. */
+export interface StartSpec {
+  /** `deno run` flags: permissions and V8 flags. */
+  flags: string[];
+  /** Arguments of the runtime's main module. */
+  args: string[];
+  /** The environment to set, when the launcher was not spawned with it. */
+  env?: Record<string, string>;
+}
+
+const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
+
+/** Whether a launcher can set `name` (a shell variable name) for a runtime. */
+export function settable(name: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
+}
+
+/**
+ * The launcher's START script: into the kernel's working directory, the
+ * runtime's environment (names must be {@linkcode settable}), and its
+ * command line, as `"$@"`.
+ */
+export function startScript(spec: StartSpec): string {
+  const lines: string[] = [];
+  try {
+    lines.push(`cd ${quote(Deno.cwd())} && unset OLDPWD`);
+  } catch { /* no cwd to give: the launcher's own */ }
+  for (const [name, value] of Object.entries(spec.env ?? {})) {
+    lines.push(`export ${name}=${quote(value)}`);
+  }
+  const command = [
+    Deno.execPath(),
+    "run",
+    "--no-prompt",
+    ...CONFIG,
+    ...spec.flags,
+    RUNTIME_URL,
+    ...spec.args,
+  ];
+  lines.push(`set -- ${command.map(quote).join(" ")}`);
+  return lines.join("\n") + "\n";
 }
 
 let primed = false;

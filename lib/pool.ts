@@ -12,6 +12,7 @@
  * @module
  */
 import { RuntimeProcess, type RuntimeSpec } from "./runtime_process.ts";
+import { dropSpare } from "./_spare.ts";
 
 /** How long a job from the pool runs before the pool starts the next one anyway. */
 const REFILL_AFTER_MS = 1000;
@@ -175,8 +176,9 @@ export class RuntimePool {
     }
   }
 
-  /** Kills every idle runtime; resolves once they are gone. */
+  /** Kills every idle runtime (and the spare launcher); resolves once they are gone. */
   async drain(): Promise<void> {
+    dropSpare();
     const all = [...this.#idle.values()].flat();
     this.#idle.clear();
     this.#warmSpec = undefined;

@@ -41,7 +41,7 @@ export class RuntimeProcess {
   readonly #sentFirst: object | undefined;
 
   private constructor(
-    { child, reader, writer, bulk }: Launched,
+    { child, stdin, reader, writer, bulk }: Launched,
     spec: RuntimeSpec,
     marker: string,
     sentFirst: object | undefined,
@@ -54,7 +54,7 @@ export class RuntimeProcess {
     this.#writer = writer;
     this.spec = spec;
     this.pid = child.pid;
-    this.#stdin = child.stdin.getWriter();
+    this.#stdin = stdin;
     this.exited = child.status;
     this.idle();
   }

@@ -1,0 +1,98 @@
+// The launcher made ahead of need: a channel directory (two FIFOs, made by a
+// `mkfifo` process, ~5 ms) and a launcher shell waiting in it (see
+// `_supervisor.ts`). No Deno runs in it until a runtime is asked for: a
+// runtime started cold then costs what starting `deno run` costs.
+import { makeChannelDir } from "./_channel.ts";
+import { killGroup } from "./_process.ts";
+import { settable, spawnLauncher } from "./_supervisor.ts";
+
+/** A launcher, waiting for the kernel's word in its channel directory. */
+export interface Launcher {
+  /** The channel directory: `in`, `out`, and the start script to write. */
+  dir: string;
+  child: Deno.ChildProcess;
+  /** The kernel's end of the launcher's stdin: its word, then the watcher's. */
+  stdin: WritableStreamDefaultWriter<Uint8Array>;
+  /** Whether the launcher was spawned with the runtime's environment. */
+  hasEnv: boolean;
+  /** Whether the launcher has exited (killed, or the kernel dropped it). */
+  gone: boolean;
+}
+
+async function makeLauncher(
+  env: Record<string, string> | undefined,
+): Promise<Launcher> {
+  const dir = await makeChannelDir();
+  let child: Deno.ChildProcess;
+  try {
+    child = spawnLauncher(`${dir}/out`, `${dir}/start`, env ?? {});
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  const launcher: Launcher = {
+    dir,
+    child,
+    stdin: child.stdin.getWriter(),
+    hasEnv: env !== undefined,
+    gone: false,
+  };
+  child.status.then(() => launcher.gone = true);
+  return launcher;
+}
+
+let spare: Promise<Launcher> | undefined;
+let made: Launcher | undefined;
+
+/**
+ * A launcher for a runtime with the environment `env`: the spare if there
+ * is one alive, else a new one. A variable the launcher cannot set (its name
+ * is no shell name) makes a new one, spawned with `env`.
+ *
+ * @throws When no channel directory or launcher can be made.
+ */
+export async function takeLauncher(
+  env: Record<string, string>,
+): Promise<Launcher> {
+  if (!Object.keys(env).every(settable)) return await makeLauncher(env);
+  const next = spare;
+  spare = made = undefined;
+  const launcher = await next?.catch(() => undefined);
+  if (launcher && !launcher.gone) return launcher;
+  if (launcher) drop(launcher);
+  return await makeLauncher(undefined);
+}
+
+/**
+ * Makes the next spare launcher, unless there is one. Called once a runtime
+ * has started (its start-up would otherwise share the cores with the
+ * `mkfifo` and the shell). The spare waits unreferenced: it does not keep a
+ * script alive, and it goes when this process exits.
+ */
+export function makeSpare(): void {
+  if (spare) return;
+  const next = makeLauncher(undefined);
+  next.then((launcher) => {
+    launcher.child.unref();
+    if (spare === next) made = launcher;
+  }, () => {});
+  if (!listening) globalThis.addEventListener("unload", dropSpare);
+  listening = true;
+  spare = next;
+}
+
+let listening = false;
+
+function drop(launcher: Launcher): void {
+  killGroup(launcher.child.pid);
+  try {
+    Deno.removeSync(launcher.dir, { recursive: true });
+  } catch { /* gone already */ }
+}
+
+/** Kills the spare launcher and removes its directory (at shutdown). */
+export function dropSpare(): void {
+  if (made) drop(made);
+  else spare?.then(drop, () => {}); // dropped once made
+  spare = made = undefined;
+}
