@@ -4,7 +4,7 @@
 import { readFrames } from "./_frames.ts";
 import { killGroup, markStarting } from "./_process.ts";
 import { grantChannel, StreamReader, untilExit } from "./_channel.ts";
-import { makeSpare, takeLauncher } from "./_spare.ts";
+import { dropLauncher, makeSpare, takeLauncher } from "./_spare.ts";
 import { primeRuntime, startScript } from "./_supervisor.ts";
 import { holdFifo } from "./_hold.ts";
 import { isReady } from "./_run_end.ts";
@@ -46,7 +46,7 @@ export interface Launched {
  * runtime's first message, which says it is ready. The runtime comes from a
  * launcher made ahead (see `_spare.ts`): this writes its start script and
  * gives it the word. `first` (the run message of the job it is started for)
- * is put in its FIFO before that when it is small, so the runtime finds it
+ * is put in its FIFO right after when it is small, so the runtime finds it
  * there as it starts.
  *
  * @throws When the runtime cannot be started or exits before it is ready.
@@ -63,11 +63,8 @@ export async function launch(
   const v8 = spec.memory
     ? [`--v8-flags=--max-old-space-size=${spec.memory}`]
     : [];
-  // The kernel's end of `in`, with the job's first message in it if given,
-  // and what the launcher is to run.
-  let held: ReturnType<typeof holdFifo>;
+  // What the launcher is to run; then the word, as early as can be.
   try {
-    held = holdFifo(toJob, first);
     Deno.writeTextFileSync(
       `${dir}/start`,
       startScript({
@@ -77,21 +74,28 @@ export async function launch(
           spec.readAll ? "0" : "1",
           spec.writeAll ? "0" : "1",
           granted.added,
-          held.sent ? "1" : "0",
+          first ? "1" : "0",
         ],
         env: launcher.hasEnv ? undefined : spec.env,
       }),
     );
   } catch (error) {
-    killGroup(child.pid);
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    dropLauncher(launcher);
+    throw error;
+  }
+  child.ref();
+  launcher.stdin.write(GO).catch(() => {}); // if it is gone, its status says so
+  // The kernel's end of `in`, with the job's first message in it if small:
+  // the runtime opens it some 15 ms from now, and waits for that message
+  // first (a big one comes with run()).
+  let held: ReturnType<typeof holdFifo>;
+  try {
+    held = holdFifo(toJob, first);
+  } catch (error) {
+    dropLauncher(launcher);
     throw error;
   }
   const writer = held.writer;
-  // The word: the launcher becomes the runtime (if it is gone, its status
-  // says so below).
-  child.ref();
-  launcher.stdin.write(GO).catch(() => {});
   // Control messages come through the launcher's relay (see there).
   const reader = new StreamReader(child.stderr);
   const ready = readFrames(reader).next();

@@ -59,7 +59,7 @@ export async function takeLauncher(
   spare = made = undefined;
   const launcher = await next?.catch(() => undefined);
   if (launcher && !launcher.gone) return launcher;
-  if (launcher) drop(launcher);
+  if (launcher) dropLauncher(launcher);
   return await makeLauncher(undefined);
 }
 
@@ -83,7 +83,8 @@ export function makeSpare(): void {
 
 let listening = false;
 
-function drop(launcher: Launcher): void {
+/** Kills a launcher (and what it started) and removes its directory. */
+export function dropLauncher(launcher: Launcher): void {
   killGroup(launcher.child.pid);
   try {
     Deno.removeSync(launcher.dir, { recursive: true });
@@ -92,7 +93,7 @@ function drop(launcher: Launcher): void {
 
 /** Kills the spare launcher and removes its directory (at shutdown). */
 export function dropSpare(): void {
-  if (made) drop(made);
-  else spare?.then(drop, () => {}); // dropped once made
+  if (made) dropLauncher(made);
+  else spare?.then(dropLauncher, () => {}); // dropped once made
   spare = made = undefined;
 }

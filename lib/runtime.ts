@@ -227,10 +227,11 @@ async function execute(message: RunMessage): Promise<void> {
   }
 }
 
-// A runtime started for its job finds the job's message in the FIFO already
-// (put there before it was spawned, and small): read at once, synchronously,
-// it runs without waiting for the process's first asynchronous read (~0.6
-// ms: Deno starts the thread that file reads run on).
+// A runtime started for its job reads the job's message first, and at once,
+// synchronously (the kernel puts a small one in the FIFO as this process
+// starts; a big one comes a little later): the job then runs without waiting
+// for the process's first asynchronous read (~0.6 ms: Deno starts the thread
+// that file reads run on).
 function channelReader(): ByteReader {
   if (jobWaiting !== "1") return input;
   const first = new Uint8Array(PIPE_BUF);
