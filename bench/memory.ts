@@ -1,8 +1,10 @@
 /**
  * Scenario 6, memory per idle runtime: the resident memory (`VmRSS`, from
- * `/proc`) of every process of one idle warm bgjobs runtime (its `/bin/sh`
- * supervisor and the `deno` it runs), against a bare idle `deno run`, and
- * what an idle Worker adds to its process.
+ * `/proc`) of every process of one idle warm bgjobs runtime (the `deno`, and
+ * the watcher and relay its launcher left), against a bare idle `deno run`,
+ * and what an idle Worker adds to its process. The launcher bgjobs keeps made
+ * ahead (a shell and a relay, no Deno; one per kernel, not per runtime) is
+ * reported beside.
  *
  * @module
  */
@@ -32,12 +34,19 @@ function sum(values: number[]): number {
 }
 
 /**
- * The process groups of this process's idle runtimes: each runtime leads a
- * group of its own (whatever the supervision looks like: a shell that runs
- * deno, or deno with a watcher shell), so its leader's pid names it.
+ * The process groups this process started: each runtime (and the launcher
+ * made ahead) leads a group of its own, so its leader's pid names it.
  */
-function runtimeGroups(): number[] {
+function ownGroups(): number[] {
   return childrenOf(Deno.pid).filter((pid) => procInfo(pid)?.pgid === pid);
+}
+
+const hasDeno = (group: number) =>
+  groupOf(group).some((pid) => commOf(pid) === "deno");
+
+/** The groups of idle runtimes: those with a `deno` in them. */
+function runtimeGroups(): number[] {
+  return ownGroups().filter(hasDeno);
 }
 
 async function bgjobsMemory(ctx: RunContext): Promise<Batch> {
@@ -56,6 +65,12 @@ async function bgjobsMemory(ctx: RunContext): Promise<Batch> {
   };
   const group = groupOf(groups[0]);
   batch.info!.processes = group.map(commOf).sort().join("+");
+  const launcher = ownGroups().find((g) => !hasDeno(g));
+  if (launcher !== undefined) {
+    const members = groupOf(launcher);
+    batch.info!.launcher_made_ahead = members.map(commOf).sort().join("+");
+    batch.info!.launcher_made_ahead_mb = sum(members.map(rssMb));
+  }
   for (let i = 0; i < ctx.n; i++) {
     const members = groupOf(groups[0]);
     batch.samples.push(sum(members.map(rssMb)));

@@ -1,5 +1,5 @@
 // Starting a job runtime: its private channel directory, the kernel's ends
-// of the channel, the process under its supervisor, and the wait until it is
+// of the channel, the process from its launcher, and the wait until it is
 // ready (or the reason it never was).
 import { readFrames } from "./_frames.ts";
 import { killGroup, markStarting } from "./_process.ts";
@@ -55,7 +55,7 @@ export async function launch(
   spec: RuntimeSpec,
   first: object | undefined,
 ): Promise<Launched> {
-  const launcher = await takeLauncher(spec.env);
+  const launcher = await takeLauncher();
   const { dir, child } = launcher;
   const toJob = `${dir}/in`;
   const fromJob = `${dir}/out`;
@@ -76,7 +76,7 @@ export async function launch(
           granted.added,
           first ? "1" : "0",
         ],
-        env: launcher.hasEnv ? undefined : spec.env,
+        env: spec.env,
       }),
     );
   } catch (error) {

@@ -4,7 +4,7 @@
 // runtime started cold then costs what starting `deno run` costs.
 import { makeChannelDir } from "./_channel.ts";
 import { killGroup } from "./_process.ts";
-import { settable, spawnLauncher } from "./_supervisor.ts";
+import { spawnLauncher } from "./_supervisor.ts";
 
 /** A launcher, waiting for the kernel's word in its channel directory. */
 export interface Launcher {
@@ -13,19 +13,15 @@ export interface Launcher {
   child: Deno.ChildProcess;
   /** The kernel's end of the launcher's stdin: its word, then the watcher's. */
   stdin: WritableStreamDefaultWriter<Uint8Array>;
-  /** Whether the launcher was spawned with the runtime's environment. */
-  hasEnv: boolean;
   /** Whether the launcher has exited (killed, or the kernel dropped it). */
   gone: boolean;
 }
 
-async function makeLauncher(
-  env: Record<string, string> | undefined,
-): Promise<Launcher> {
+async function makeLauncher(): Promise<Launcher> {
   const dir = await makeChannelDir();
   let child: Deno.ChildProcess;
   try {
-    child = spawnLauncher(`${dir}/out`, `${dir}/start`, env ?? {});
+    child = spawnLauncher(`${dir}/out`, `${dir}/start`);
   } catch (error) {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
@@ -34,7 +30,6 @@ async function makeLauncher(
     dir,
     child,
     stdin: child.stdin.getWriter(),
-    hasEnv: env !== undefined,
     gone: false,
   };
   child.status.then(() => launcher.gone = true);
@@ -45,22 +40,17 @@ let spare: Promise<Launcher> | undefined;
 let made: Launcher | undefined;
 
 /**
- * A launcher for a runtime with the environment `env`: the spare if there
- * is one alive, else a new one. A variable the launcher cannot set (its name
- * is no shell name) makes a new one, spawned with `env`.
+ * A launcher: the spare if there is one alive, else a new one.
  *
  * @throws When no channel directory or launcher can be made.
  */
-export async function takeLauncher(
-  env: Record<string, string>,
-): Promise<Launcher> {
-  if (!Object.keys(env).every(settable)) return await makeLauncher(env);
+export async function takeLauncher(): Promise<Launcher> {
   const next = spare;
   spare = made = undefined;
   const launcher = await next?.catch(() => undefined);
   if (launcher && !launcher.gone) return launcher;
   if (launcher) dropLauncher(launcher);
-  return await makeLauncher(undefined);
+  return await makeLauncher();
 }
 
 /**
@@ -71,7 +61,7 @@ export async function takeLauncher(
  */
 export function makeSpare(): void {
   if (spare) return;
-  const next = makeLauncher(undefined);
+  const next = makeLauncher();
   next.then((launcher) => {
     launcher.child.unref();
     if (spare === next) made = launcher;

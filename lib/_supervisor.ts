@@ -14,7 +14,8 @@
 //   hold them all and stall every file operation of the kernel. Until the
 //   runtime opens OUT, the relay waits in open().
 // - It waits for a line on stdin: the kernel's word to start. End of file
-//   instead (the kernel dropped it, or died) kills the group.
+//   instead (the kernel died, or dropped it) removes the channel directory
+//   and kills the group.
 // - The watcher (a subshell using the shell's own `read`) reads stdin until
 //   end-of-file (the kernel closed it, or the kernel died), then SIGKILLs the
 //   process group: the runtime and all it started.
@@ -27,7 +28,7 @@
 const LAUNCHER = [
   "exec 3<&0 4>&2 2>&1",
   'cat "$1" >&4 3<&- </dev/null 2>/dev/null &',
-  "read -r _ || kill -KILL 0",
+  'read -r _ || { rm -rf "${1%/out}"; kill -KILL 0; }',
   "(while read -r _; do :; done; kill -KILL 0) <&3 >/dev/null 2>&1 4>&- &",
   '. "$2"',
   'exec "$@" 3<&- 4>&- </dev/null',
@@ -65,13 +66,9 @@ function setsid(): string | undefined {
  * Spawns a launcher for a runtime whose control FIFO is `out` and whose
  * start script will be `start`. Its stdin is the kernel's word and the
  * watcher's, its stdout the job's output, its stderr the control messages.
- * `env` is its environment, and the runtime's unless `start` sets one.
+ * Its environment is empty: the start script sets the runtime's.
  */
-export function spawnLauncher(
-  out: string,
-  start: string,
-  env: Record<string, string>,
-): Deno.ChildProcess {
+export function spawnLauncher(out: string, start: string): Deno.ChildProcess {
   const shell = ["/bin/sh", "-c", LAUNCHER, "bgjobs-runtime", out, start];
   const leader = setsid();
   const [program, ...rest] = leader ? [leader, ...shell] : shell;
@@ -82,7 +79,9 @@ export function spawnLauncher(
     stderr: "piped",
     detached: !leader,
     clearEnv: true,
-    env,
+    // Not the kernel's directory, which may be gone by the time the shell
+    // asks for it (it would say so on the control pipe): START moves there.
+    cwd: "/",
   }).spawn();
 }
 
@@ -92,31 +91,32 @@ export interface StartSpec {
   flags: string[];
   /** Arguments of the runtime's main module. */
   args: string[];
-  /** The environment to set, when the launcher was not spawned with it. */
-  env?: Record<string, string>;
+  /** The runtime's environment. */
+  env: Record<string, string>;
 }
 
 const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
 
-/** Whether a launcher can set `name` (a shell variable name) for a runtime. */
-export function settable(name: string): boolean {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
-}
+// A name the shell can export; others (`MY-VAR`) the shell drops, and
+// `env` sets them instead.
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * The launcher's START script: into the kernel's working directory, the
- * runtime's environment (names must be {@linkcode settable}), and its
- * command line, as `"$@"`.
+ * runtime's environment, and its command line, as `"$@"`.
  */
 export function startScript(spec: StartSpec): string {
   const lines: string[] = [];
   try {
     lines.push(`cd ${quote(Deno.cwd())} && unset OLDPWD`);
-  } catch { /* no cwd to give: the launcher's own */ }
-  for (const [name, value] of Object.entries(spec.env ?? {})) {
-    lines.push(`export ${name}=${quote(value)}`);
+  } catch { /* the kernel has no directory (removed): the runtime gets / */ }
+  const others: string[] = [];
+  for (const [name, value] of Object.entries(spec.env)) {
+    if (SHELL_NAME.test(name)) lines.push(`export ${name}=${quote(value)}`);
+    else others.push(`${name}=${value}`);
   }
   const command = [
+    ...(others.length ? ["env", ...others] : []),
     Deno.execPath(),
     "run",
     "--no-prompt",

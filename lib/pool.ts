@@ -178,7 +178,6 @@ export class RuntimePool {
 
   /** Kills every idle runtime (and the spare launcher); resolves once they are gone. */
   async drain(): Promise<void> {
-    dropSpare();
     const all = [...this.#idle.values()].flat();
     this.#idle.clear();
     this.#warmSpec = undefined;
@@ -190,5 +189,6 @@ export class RuntimePool {
       const runtime = await warm.runtime.catch(() => undefined);
       await runtime?.kill();
     }));
+    dropSpare(); // last: a runtime that was starting made one when up
   }
 }

@@ -58,7 +58,8 @@ Deno.test("a SIGKILLed kernel with 5 jobs running leaves no process after 1 s", 
   );
   assert.equal(pids.jobs.length, 6);
   assert.ok(pids.jobs.every(isAlive), "the jobs and the subprocess run");
-  // Everything the kernel started: runtimes, their supervisors, warm ones.
+  // Everything the kernel started: runtimes, their watchers, warm ones, the
+  // launcher made ahead.
   const started = descendantsOf(pids.kernel).map((p) => p.pid);
   for (const pid of pids.jobs) assert.ok(started.includes(pid), `${pid}`);
 
