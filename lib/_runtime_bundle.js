@@ -235,38 +235,6 @@ function jobHooks() {
 }
 __name(jobHooks, "jobHooks");
 
-// lib/_remote_error.ts
-function cleanStack(stack) {
-  return stack?.split("\n").map((line) => line.replace(/eval at execute \([^)]*\), <anonymous>/, "<job>").replace(/eval at materialize \([^)]*\), <anonymous>/, "<notebook>").replace(/data:application\/typescript,\S*?:(\d+:\d+)(?=\)?$)/, "<job>:$1").replace(/^(\s+at )eval \((<job>:\d+:\d+)\)$/, "$1$2")).filter((line) => !/\/lib\/(runtime|_frames)\.ts:|\(ext:|at ext:/.test(line)).join("\n");
-}
-__name(cleanStack, "cleanStack");
-function toRemoteError(error, depth = 0) {
-  if (error instanceof Error) {
-    const out = {
-      name: error.name,
-      message: error.message,
-      stack: cleanStack(error.stack)
-    };
-    if (error.cause !== void 0 && depth < 8) {
-      out.cause = toRemoteError(error.cause, depth + 1);
-    }
-    return out;
-  }
-  return {
-    name: "Error",
-    message: `Uncaught ${describe(error)}`
-  };
-}
-__name(toRemoteError, "toRemoteError");
-function describe(value) {
-  try {
-    return typeof value === "string" ? JSON.stringify(value) : String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
-}
-__name(describe, "describe");
-
 // lib/context.ts
 function progress(done, total) {
   if (!Number.isFinite(done) || total !== void 0 && !Number.isFinite(total)) {
@@ -1665,6 +1633,93 @@ function resolve(name) {
 }
 __name(resolve, "resolve");
 
+// lib/_runtime_hooks.ts
+var PROGRESS_EVERY_MS = 50;
+function installJobHooks(send2) {
+  let lastProgressAt = 0;
+  let pending;
+  let timer;
+  function flushProgress2() {
+    if (timer !== void 0) clearTimeout(timer);
+    timer = void 0;
+    if (!pending) return;
+    lastProgressAt = performance.now();
+    send2({
+      t: "progress",
+      ...pending
+    });
+    pending = void 0;
+  }
+  __name(flushProgress2, "flushProgress");
+  const hooks = {
+    progress(done, total) {
+      pending = total === void 0 ? {
+        done
+      } : {
+        done,
+        total
+      };
+      const wait = lastProgressAt + PROGRESS_EVERY_MS - performance.now();
+      if (wait <= 0) flushProgress2();
+      else timer ??= setTimeout(flushProgress2, wait);
+    },
+    share(name, value) {
+      sendShared(name, value, send2);
+    }
+  };
+  Object.defineProperty(globalThis, JOB_HOOKS, {
+    value: hooks
+  });
+  Object.defineProperties(globalThis, {
+    progress: {
+      value: progress,
+      configurable: true,
+      writable: true
+    },
+    share: {
+      value: share,
+      configurable: true,
+      writable: true
+    }
+  });
+  return {
+    flushProgress: flushProgress2
+  };
+}
+__name(installJobHooks, "installJobHooks");
+
+// lib/_remote_error.ts
+function cleanStack(stack) {
+  return stack?.split("\n").map((line) => line.replace(/eval at execute \([^)]*\), <anonymous>/, "<job>").replace(/eval at materialize \([^)]*\), <anonymous>/, "<notebook>").replace(/data:application\/typescript,\S*?:(\d+:\d+)(?=\)?$)/, "<job>:$1").replace(/^(\s+at )eval \((<job>:\d+:\d+)\)$/, "$1$2")).filter((line) => !/\/lib\/(runtime|_frames)\.ts:|\(ext:|at ext:/.test(line)).join("\n");
+}
+__name(cleanStack, "cleanStack");
+function toRemoteError(error, depth = 0) {
+  if (error instanceof Error) {
+    const out = {
+      name: error.name,
+      message: error.message,
+      stack: cleanStack(error.stack)
+    };
+    if (error.cause !== void 0 && depth < 8) {
+      out.cause = toRemoteError(error.cause, depth + 1);
+    }
+    return out;
+  }
+  return {
+    name: "Error",
+    message: `Uncaught ${describe(error)}`
+  };
+}
+__name(toRemoteError, "toRemoteError");
+function describe(value) {
+  try {
+    return typeof value === "string" ? JSON.stringify(value) : String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+__name(describe, "describe");
+
 // lib/_map_worker.ts
 var mapFn;
 function startMap(fn) {
@@ -1780,53 +1835,7 @@ function answered(message) {
   else answer?.reject(new TypeError(message.error ?? "Cannot analyse"));
 }
 __name(answered, "answered");
-var PROGRESS_EVERY_MS = 50;
-var lastProgressAt = 0;
-var pendingProgress;
-var progressTimer;
-function flushProgress() {
-  if (progressTimer !== void 0) clearTimeout(progressTimer);
-  progressTimer = void 0;
-  if (!pendingProgress) return;
-  lastProgressAt = performance.now();
-  send({
-    t: "progress",
-    ...pendingProgress
-  });
-  pendingProgress = void 0;
-}
-__name(flushProgress, "flushProgress");
-var hooks = {
-  progress(done, total) {
-    pendingProgress = total === void 0 ? {
-      done
-    } : {
-      done,
-      total
-    };
-    const wait = lastProgressAt + PROGRESS_EVERY_MS - performance.now();
-    if (wait <= 0) flushProgress();
-    else progressTimer ??= setTimeout(flushProgress, wait);
-  },
-  share(name, value) {
-    sendShared(name, value, send);
-  }
-};
-Object.defineProperty(globalThis, JOB_HOOKS, {
-  value: hooks
-});
-Object.defineProperties(globalThis, {
-  progress: {
-    value: progress,
-    configurable: true,
-    writable: true
-  },
-  share: {
-    value: share,
-    configurable: true,
-    writable: true
-  }
-});
+var { flushProgress } = installJobHooks(send);
 var finished = false;
 var endMarker = "";
 function finish(message) {

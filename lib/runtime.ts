@@ -13,16 +13,14 @@ import {
   writeAllSync,
 } from "./_frames.ts";
 import { bulky, connectBulk, writeBulk } from "./_attachments.ts";
-import { JOB_HOOKS, type JobHooks } from "./_hooks.ts";
+import { installJobHooks } from "./_runtime_hooks.ts";
 import { toRemoteError } from "./_remote_error.ts";
-import { progress, share } from "./context.ts";
 import { runItems, startMap } from "./_map_worker.ts";
 import {
   encodeError,
   encodeOutgoing,
   installScope,
   scopeAccessor,
-  sendShared,
   setAnalyzer,
   sharesSent,
   takeScopeAccessor,
@@ -88,38 +86,8 @@ function answered(
   else answer?.reject(new TypeError(message.error ?? "Cannot analyse"));
 }
 
-const PROGRESS_EVERY_MS = 50;
-let lastProgressAt = 0;
-let pendingProgress: { done: number; total?: number } | undefined;
-let progressTimer: ReturnType<typeof setTimeout> | undefined;
-
-function flushProgress(): void {
-  if (progressTimer !== undefined) clearTimeout(progressTimer);
-  progressTimer = undefined;
-  if (!pendingProgress) return;
-  lastProgressAt = performance.now();
-  send({ t: "progress", ...pendingProgress });
-  pendingProgress = undefined;
-}
-
-const hooks: JobHooks = {
-  progress(done, total): void {
-    pendingProgress = total === undefined ? { done } : { done, total };
-    const wait = lastProgressAt + PROGRESS_EVERY_MS - performance.now();
-    if (wait <= 0) flushProgress();
-    else progressTimer ??= setTimeout(flushProgress, wait);
-  },
-  share(name, value): void {
-    sendShared(name, value, send);
-  },
-};
-Object.defineProperty(globalThis, JOB_HOOKS, { value: hooks });
-// Also as globals, so a notebook function that calls the imported `progress`
-// or `share` finds them in the job runtime.
-Object.defineProperties(globalThis, {
-  progress: { value: progress, configurable: true, writable: true },
-  share: { value: share, configurable: true, writable: true },
-});
+// progress() and share() in the job reach the kernel through send().
+const { flushProgress } = installJobHooks(send);
 
 let finished = false;
 let endMarker = "";
