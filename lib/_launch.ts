@@ -63,7 +63,11 @@ export async function launch(
   const v8 = spec.memory
     ? [`--v8-flags=--max-old-space-size=${spec.memory}`]
     : [];
-  // What the launcher is to run; then the word, as early as can be.
+  // What the launcher is to run; then the word, as early as can be; then
+  // the kernel's end of `in`, with the job's first message in it if small:
+  // the runtime opens it some 15 ms from now, and waits for that message
+  // first (a big one comes with run()).
+  let held: ReturnType<typeof holdFifo>;
   try {
     Deno.writeTextFileSync(
       `${dir}/start`,
@@ -79,17 +83,8 @@ export async function launch(
         env: spec.env,
       }),
     );
-  } catch (error) {
-    dropLauncher(launcher);
-    throw error;
-  }
-  child.ref();
-  launcher.stdin.write(GO).catch(() => {}); // if it is gone, its status says so
-  // The kernel's end of `in`, with the job's first message in it if small:
-  // the runtime opens it some 15 ms from now, and waits for that message
-  // first (a big one comes with run()).
-  let held: ReturnType<typeof holdFifo>;
-  try {
+    child.ref();
+    launcher.stdin.write(GO).catch(() => {}); // if it is gone, its status says so
     held = holdFifo(toJob, first);
   } catch (error) {
     dropLauncher(launcher);
