@@ -75,6 +75,14 @@ let listening = false;
 
 /** Kills a launcher (and what it started) and removes its directory. */
 export function dropLauncher(launcher: Launcher): void {
+  // The launcher first: right after its spawn, before `setsid` has made its
+  // group, there is no group to kill yet, and killed then it starts nothing.
+  // (Not reaped yet, so the pid is still its own.) Then its group.
+  if (!launcher.gone) {
+    try {
+      Deno.kill(launcher.child.pid, "SIGKILL");
+    } catch { /* exited meanwhile */ }
+  }
   killGroup(launcher.child.pid);
   try {
     Deno.removeSync(launcher.dir, { recursive: true });

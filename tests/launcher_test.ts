@@ -13,9 +13,14 @@ import { BUNDLE } from "../tools/bundle.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).href;
 
-/** The launchers waiting below `pid`: shells named `bgjobs-runtime`. */
+/**
+ * The launchers waiting below `pid`: shells named `bgjobs-runtime` that lead
+ * their group (a running runtime's watcher has the same name, in the group
+ * its `deno` leads).
+ */
 function launchers(pid = Deno.pid): number[] {
-  return descendantsOf(pid).map((p) => p.pid).filter((child) => {
+  const leaders = descendantsOf(pid).filter((p) => p.pgid === p.pid);
+  return leaders.map((p) => p.pid).filter((child) => {
     try {
       const cmdline = Deno.readTextFileSync(`/proc/${child}/cmdline`);
       return cmdline.split("\0").includes("bgjobs-runtime") &&
