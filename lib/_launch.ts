@@ -111,9 +111,6 @@ export async function launch(
   });
   try {
     const hello = await untilExit(ready, child);
-    // Now that the runtime's start-up is over:
-    makeSpare();
-    primeRuntime(spec.env);
     if (!isReady(hello)) {
       throw new Error("Job runtime closed its channel before it was ready");
     }
@@ -140,6 +137,11 @@ export async function launch(
       cause: error,
     });
   } finally {
+    // Now that the runtime's start-up is over, however it went (a quick job
+    // may have ended before its ready was read): the next cold start's
+    // launcher, and the compiled code of the runtimes after this one.
+    makeSpare();
+    primeRuntime(spec.env);
     // The runtime has the FIFO open now (or is gone): what was put there
     // early stays in it without this end.
     held.end.close();

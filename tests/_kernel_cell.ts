@@ -1,6 +1,7 @@
 /**
  * What the real-kernel harness (`tests/_kernel.ts`) records about one cell:
- * every iopub message stamped with the cell's `msg_id`, its reply, and when
+ * every iopub message stamped with the cell's `msg_id` (its value, an
+ * `execute_result`, by its execution count), its reply, and when
  * each arrived. The record is live: messages that arrive after the reply
  * (late output, display updates) are appended, and the getters see them.
  *

@@ -47,6 +47,8 @@ export class Kernel implements AsyncDisposable {
   #process: KernelProcess;
   #options: SessionOptions;
   #cells = new Map<string, Cell>();
+  /** Cells by execution count, learned from their `execute_input`. */
+  #counted = new Map<number, Cell>();
   #unsent: Cell[] = [];
   #pending = new Set<Cell>();
   #waiters = new Set<() => void>();
@@ -205,7 +207,17 @@ export class Kernel implements AsyncDisposable {
 
   #onMessage(kind: string, message: KernelMessage): void {
     const { t } = message;
-    const cell = this.#cells.get(message.parentMsgId ?? "");
+    let cell = this.#cells.get(message.parentMsgId ?? "");
+    // Deno's kernel stamps a message with the cell running when it sends it,
+    // and may send a cell's value after that cell went idle: with the next
+    // cell queued, the value comes stamped with that one. A value says whose
+    // it is (its execution count), as the cell's `execute_input` did.
+    const count = message.content?.execution_count;
+    if (message.msgType === "execute_input" && cell) {
+      this.#counted.set(count, cell);
+    } else if (message.msgType === "execute_result") {
+      cell = this.#counted.get(count) ?? cell;
+    }
     if (kind === "reply") {
       if (!cell) return;
       cell.reply = message.content;

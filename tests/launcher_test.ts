@@ -58,6 +58,33 @@ jobTest(
 );
 
 jobTest(
+  "a cold job that ends before its runtime is seen ready still leaves a launcher made ahead",
+  async () => {
+    jobs.configure({ warm: 0 });
+    const blocked = new Int32Array(new SharedArrayBuffer(4));
+    try {
+      for (let round = 0; round < 4; round++) {
+        await job(() => 0); // a launcher for the next one
+        await spareLauncher();
+        const quick = job(`${round}`);
+        // Let the launch give its word, then hold this thread while the
+        // runtime starts, runs its job and exits: the kernel sees the exit
+        // and the ready message in one turn of its event loop.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        Atomics.wait(blocked, 0, 0, 600);
+        assert.equal(await quick, round);
+        assert.ok(
+          await eventually(() => launchers().length > 0, 5000),
+          `round ${round}: no launcher made ahead after the job`,
+        );
+      }
+    } finally {
+      jobs.configure({ warm: 1 });
+    }
+  },
+);
+
+jobTest(
   "a granted variable reaches the job exactly, whatever its name and value",
   async () => {
     jobs.configure({ warm: 0 });
