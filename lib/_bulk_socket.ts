@@ -66,13 +66,19 @@ export class BulkSocket {
   #listener: Deno.UnixListener | undefined;
   #dir: string | undefined;
   #conn: Promise<Deno.UnixConn>;
+  #accepted: Deno.UnixConn | undefined;
+  #closed = false;
 
   constructor(listener: Deno.UnixListener, dir: string) {
     this.#listener = listener;
     this.#dir = dir;
     this.#conn = listener.accept();
     listener.unref(); // an idle runtime does not keep a script alive
-    this.#conn.then(() => this.#unlisten(), () => {});
+    this.#conn.then((conn) => {
+      if (this.#closed) return closeQuietly(conn); // came as it was closed
+      this.#accepted = conn;
+      this.#unlisten();
+    }, () => {});
   }
 
   /** The runtime's connection, as the frame reader reads attachments. */
@@ -80,13 +86,18 @@ export class BulkSocket {
     return new BulkReader(await this.#conn);
   }
 
-  /** Closes the listener and the connection: reads under way fail. */
+  /**
+   * Closes the listener and the connection: reads under way fail. It does
+   * not wait for the accept a closed listener cancels: that operation is
+   * unreferenced, and a script whose last wait it was would end there
+   * ("Promise resolution is still pending": 1 `jobs.shutdown()` in ~60 as a
+   * runtime started).
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#unlisten();
-    const conn = await this.#conn.catch(() => undefined);
-    try {
-      conn?.close();
-    } catch { /* already closed */ }
+    closeQuietly(this.#accepted);
+    this.#accepted = undefined;
   }
 
   async #unlisten(): Promise<void> {
@@ -98,6 +109,12 @@ export class BulkSocket {
     this.#dir = undefined;
     if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+function closeQuietly(conn: Deno.UnixConn | undefined): void {
+  try {
+    conn?.close();
+  } catch { /* already closed */ }
 }
 
 // Most of what receiving a big buffer costs is the first touch of its fresh
