@@ -22,24 +22,28 @@
  *
  * @module
  */
-export { job } from "./lib/submit.ts";
-export { JobRegistry, jobs } from "./lib/registry.ts";
-export type { ConfigureOptions } from "./lib/configure.ts";
-export { progress, share } from "./lib/context.ts";
-export { Job, type JobProgress, type JobStatus } from "./lib/job.ts";
-export type { JobOptions } from "./lib/options.ts";
-export type { MapOptions } from "./lib/map.ts";
+export { job } from "./lib/api/job.ts";
+export { JobRegistry, jobs } from "./lib/api/jobs.ts";
+export type { ConfigureOptions } from "./lib/api/configure.ts";
+export { progress, share } from "./lib/runtime/report.ts";
+export {
+  Job,
+  type JobProgress,
+  type JobStatus,
+} from "./lib/engine/job_state.ts";
+export type { JobOptions } from "./lib/engine/options.ts";
+export type { MapOptions } from "./lib/api/map.ts";
 export type {
   JobPermissions,
   PermissionName,
   PermissionSet,
   PermissionValue,
-} from "./lib/permissions.ts";
+} from "./lib/sandbox/permissions.ts";
 export {
   JobError,
   JobKilledError,
   JobTimeoutError,
   type RemoteError,
-} from "./lib/errors.ts";
+} from "./lib/engine/errors.ts";
 // Inside a `deno jupyter` kernel: live panels and the `jobs` table. Elsewhere a no-op.
 import "./kernel_ext/register.ts";

@@ -113,12 +113,12 @@ async function mkfifoTime(work: string): Promise<number> {
 }
 
 /**
- * A script that imports what the job runtime (`lib/runtime.ts`) imports and
+ * A script that imports what the job runtime (`lib/runtime/main.ts`) imports and
  * then stamps the time: how long loading the runtime's code takes, apart
  * from the bare `deno run`. The list is read from runtime.ts itself.
  */
 async function runtimeGraphScript(work: string): Promise<string> {
-  const runtime = new URL("../lib/runtime.ts", import.meta.url);
+  const runtime = new URL("../lib/runtime/main.ts", import.meta.url);
   const source = await Deno.readTextFile(runtime);
   const imports = [...source.matchAll(/^import[^;]*?from\s+"([^"]+)";/gms)]
     .map((m) => new URL(m[1], runtime).href);

@@ -1,8 +1,8 @@
 // HTML pieces shared by the live panel and the jobs table. Every style is
 // inline: notebook frontends keep inline styles, and a <style> element would
 // leak into the rest of the page.
-import type { Job, JobProgress, JobStatus } from "../lib/job.ts";
-import { formatElapsed } from "../lib/_table.ts";
+import type { Job, JobProgress, JobStatus } from "../lib/engine/job_state.ts";
+import { formatElapsed } from "../lib/engine/text_table.ts";
 
 const ESCAPES: Record<string, string> = {
   "&": "&amp;",

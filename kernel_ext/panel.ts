@@ -9,8 +9,8 @@
  *
  * @module
  */
-import type { Job, JobState } from "../lib/job.ts";
-import type { JobOptions } from "../lib/options.ts";
+import type { Job, JobState } from "../lib/engine/job_state.ts";
+import type { JobOptions } from "../lib/engine/options.ts";
 import { sendDisplay } from "./_jupyter.ts";
 import { type MimeBundle, renderPanel } from "./panel_view.ts";
 
@@ -43,7 +43,7 @@ export interface PanelOptions {
  * @returns The panel's `display_id`, or `undefined` when none is shown.
  * @example Usage
  * ```ts ignore
- * import { jobObservers } from "../lib/submit.ts";
+ * import { jobObservers } from "../lib/api/job.ts";
  * import { showPanel } from "./panel.ts";
  * jobObservers.add(showPanel);
  * ```

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { type Job, type JobState, stateOf } from "../lib/job.ts";
-import { jobs } from "../lib/registry.ts";
-import { formatTraceback } from "../lib/traceback.ts";
-import { formatElapsed, formatProgress } from "../lib/_table.ts";
+import { type Job, type JobState, stateOf } from "../lib/engine/job_state.ts";
+import { jobs } from "../lib/api/jobs.ts";
+import { formatTraceback } from "../lib/engine/traceback.ts";
+import { formatElapsed, formatProgress } from "../lib/engine/text_table.ts";
 import {
   badge,
   clip,

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { registryDisplay } from "../lib/registry.ts";
-import { jobObservers } from "../lib/submit.ts";
+import { registryDisplay } from "../lib/api/jobs.ts";
+import { jobObservers } from "../lib/api/job.ts";
 import { inKernel } from "./_jupyter.ts";
 import { showPanel } from "./panel.ts";
 import { renderJobsTable } from "./table.ts";

@@ -4,8 +4,13 @@
  *
  * @module
  */
-import type { Job } from "../lib/job.ts";
-import { COLUMNS, formatElapsed, outcome, textTable } from "../lib/_table.ts";
+import type { Job } from "../lib/engine/job_state.ts";
+import {
+  COLUMNS,
+  formatElapsed,
+  outcome,
+  textTable,
+} from "../lib/engine/text_table.ts";
 import {
   badge,
   clip,

@@ -5,9 +5,9 @@ import {
   GLOBAL,
   MISSING,
   type Packet,
-} from "../lib/codec.ts";
-import { encodeFrame, readFrames } from "../lib/_frames.ts";
-import { analyzeFunction } from "../lib/_source.ts";
+} from "../lib/codec/codec.ts";
+import { encodeFrame, readFrames } from "../lib/protocol/frames.ts";
+import { analyzeFunction } from "../lib/capture/analyze.ts";
 
 /** Encodes, frames, reads back and decodes `value`, as a job result travels. */
 export async function roundTrip(value: unknown): Promise<unknown> {

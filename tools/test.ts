@@ -63,13 +63,17 @@ async function writeAll(
 function docModules(): string[] {
   const root = new URL("../", import.meta.url);
   const modules = ["mod.ts"];
-  for (const dir of ["lib", "kernel_ext"]) {
+  const walk = (dir: string) => {
     for (const entry of Deno.readDirSync(new URL(dir, root))) {
-      if (entry.name.endsWith(".ts") && entry.name !== "runtime.ts") {
-        modules.push(`${dir}/${entry.name}`);
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory) walk(path);
+      else if (entry.name.endsWith(".ts") && path !== "lib/runtime/main.ts") {
+        modules.push(path);
       }
     }
-  }
+  };
+  walk("lib");
+  walk("kernel_ext");
   return modules.sort();
 }
 

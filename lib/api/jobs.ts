@@ -1,0 +1,219 @@
+/**
+ * `jobs`: every job of this kernel, by id.
+ *
+ * @module
+ */
+import { type Job, type JobStatus, stateOf } from "../engine/job_state.ts";
+import { runtimePool } from "../engine/drive.ts";
+import { configure, type ConfigureOptions } from "./configure.ts";
+import { formatTraceback } from "../engine/traceback.ts";
+import { mapJob, type MapOptions } from "./map.ts";
+import { textTable } from "../engine/text_table.ts";
+
+const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
+
+/** How `jobs` renders in a notebook; set by the kernel extension. */
+export const registryDisplay: {
+  render?: (list: readonly Job<unknown>[]) => Record<string, string>;
+} = {};
+
+/** Every job of this kernel. Shown in a cell, it renders as a table. */
+export class JobRegistry {
+  #jobs = new Map<number, Job<unknown>>();
+  #sources = new WeakMap<Job<unknown>, string>();
+  #nextId = 1;
+
+  /** Reserves the next id (used by `job()`). */
+  nextId(): number {
+    return this.#nextId++;
+  }
+
+  /** Adds a job (used by `job()`). */
+  add(job: Job<unknown>, source: string): void {
+    this.#jobs.set(job.id, job);
+    this.#sources.set(job, source);
+  }
+
+  /** All jobs, oldest first. */
+  list(): Job<unknown>[] {
+    return [...this.#jobs.values()];
+  }
+
+  /**
+   * One job by id.
+   *
+   * @param id The job's id.
+   * @returns The job, or `undefined`.
+   */
+  get(id: number): Job<unknown> | undefined {
+    return this.#jobs.get(id);
+  }
+
+  /** Jobs waiting for a free slot. */
+  get queued(): Job<unknown>[] {
+    return this.#with("queued");
+  }
+  /** Jobs running now. */
+  get running(): Job<unknown>[] {
+    return this.#with("running");
+  }
+  /** Jobs that returned a result. */
+  get completed(): Job<unknown>[] {
+    return this.#with("completed");
+  }
+  /** Jobs that threw, crashed or timed out. */
+  get failed(): Job<unknown>[] {
+    return this.#with("failed");
+  }
+  /** Jobs that were killed. */
+  get killed(): Job<unknown>[] {
+    return this.#with("killed");
+  }
+
+  #with(status: JobStatus): Job<unknown>[] {
+    return this.list().filter((j) => j.status === status);
+  }
+
+  #find(idOrJob: number | Job<unknown>): Job<unknown> {
+    const id = typeof idOrJob === "number" ? idOrJob : idOrJob?.id;
+    const job = typeof id === "number" ? this.#jobs.get(id) : undefined;
+    if (!job) {
+      throw new RangeError(
+        `No job ${
+          String(id ?? idOrJob)
+        }: see jobs.list() for the jobs there are`,
+      );
+    }
+    return job;
+  }
+
+  /** The jobs as a text table. */
+  status(): string {
+    return textTable(this.list());
+  }
+
+  /**
+   * Stops a job and everything it started.
+   *
+   * @param idOrJob The job or its id.
+   * @returns Resolves once its runtime is gone.
+   * @throws {RangeError} When there is no such job.
+   */
+  kill(idOrJob: number | Job<unknown>): Promise<void> {
+    return this.#find(idOrJob).kill();
+  }
+
+  /** Stops every job; resolves once all their runtimes are gone. */
+  async killAll(): Promise<void> {
+    await Promise.all(this.list().map((j) => j.kill()));
+  }
+
+  /**
+   * A finished job's result.
+   *
+   * @param idOrJob The job or its id.
+   * @returns The result of a completed job.
+   * @throws {Error} The job's error when it failed or was killed.
+   * @throws {RangeError} When there is no such job or it has not finished.
+   */
+  result(idOrJob: number | Job<unknown>): unknown {
+    const job = this.#find(idOrJob);
+    if (job.status === "completed") return job.result;
+    if (job.error) throw job.error;
+    throw new RangeError(
+      `Job ${job.id} has not finished: await it, or await job.done`,
+    );
+  }
+
+  /**
+   * A failed job's stack with its source lines.
+   *
+   * @param idOrJob The job or its id.
+   * @returns The traceback, or an empty string when the job has no error.
+   */
+  traceback(idOrJob: number | Job<unknown>): string {
+    const job = this.#find(idOrJob);
+    return job.error
+      ? formatTraceback(job.error, this.#sources.get(job) ?? "")
+      : "";
+  }
+
+  /**
+   * Forgets a finished job.
+   *
+   * @param idOrJob The job or its id.
+   * @throws {TypeError} When the job is still queued or running.
+   */
+  remove(idOrJob: number | Job<unknown>): void {
+    const job = this.#find(idOrJob);
+    if (!stateOf(job).finished) {
+      throw new TypeError(
+        `Cannot remove job ${job.id}: it is ${job.status}; kill it first with jobs.kill(${job.id})`,
+      );
+    }
+    this.#jobs.delete(job.id);
+  }
+
+  /** Forgets every finished job; returns how many. */
+  flush(): number {
+    const done = this.list().filter((j) => stateOf(j).finished);
+    for (const job of done) this.#jobs.delete(job.id);
+    return done.length;
+  }
+
+  /**
+   * Sets defaults for later jobs and the engine's limits.
+   *
+   * @param options What to change.
+   * @throws {TypeError} On options that are not an object, or bad permissions.
+   * @throws {RangeError} On a count out of range.
+   */
+  configure(options: ConfigureOptions): void {
+    configure(options);
+  }
+
+  /**
+   * Runs `fn(item, index)` over `items` as one job on several runtimes
+   * (`concurrency`, default the number of cores); its result is the array of
+   * results in order, its progress the items done. An item's failure fails
+   * the job and names the item's index; `kill()` stops every runtime of it.
+   *
+   * @param items An array or any iterable.
+   * @param fn The function, sent with the notebook names it uses.
+   * @param options Job options plus `concurrency`.
+   * @returns The map job.
+   * @throws {TypeError} On bad items, function or options.
+   * @example Usage
+   * ```ts ignore
+   * import { jobs } from "../../mod.ts";
+   * const squares = await jobs.map([1, 2, 3], (x) => x * x); // [1, 4, 9]
+   * ```
+   */
+  map<I, R>(
+    items: Iterable<I> | ArrayLike<I>,
+    fn: (item: I, index: number) => R | Promise<R>,
+    options?: MapOptions,
+  ): Job<Awaited<R>[]> {
+    return mapJob(items, fn, options);
+  }
+
+  /** Kills every job and every idle runtime (for the end of a script or test). */
+  async shutdown(): Promise<void> {
+    await this.killAll();
+    await runtimePool().drain();
+  }
+
+  /** Renders the table in Jupyter. */
+  [JUPYTER_DISPLAY](): Record<string, string> {
+    return registryDisplay.render?.(this.list()) ??
+      { "text/plain": this.status() };
+  }
+
+  /** Outside Jupyter, `console.log(jobs)` prints the text table. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.status();
+  }
+}
+
+/** The registry of this kernel. */
+export const jobs: JobRegistry = new JobRegistry();

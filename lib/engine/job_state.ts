@@ -1,0 +1,226 @@
+/**
+ * A background job as the notebook sees it: its state and its result.
+ *
+ * @module
+ */
+import { JobKilledError } from "./errors.ts";
+import { LogBuffer } from "./log_buffer.ts";
+
+/** Where a job is in its life. */
+export type JobStatus =
+  | "queued"
+  | "running"
+  | "completed"
+  | "failed"
+  | "killed";
+
+/** The last progress a job reported. */
+export interface JobProgress {
+  /** Units done. */
+  done: number;
+  /** Units in all, when known. */
+  total?: number;
+}
+
+/**
+ * The mutable state behind a {@linkcode Job}, written by the engine only.
+ * Listeners hear every change (for live panels).
+ */
+export class JobState {
+  status: JobStatus = "queued";
+  result: unknown = undefined;
+  error: Error | undefined = undefined;
+  readonly logs: LogBuffer = new LogBuffer();
+  progress: JobProgress | undefined = undefined;
+  readonly exports: Record<string, unknown> = {};
+  readonly warnings: string[] = [];
+  readonly createdAt: number = Date.now();
+  startedAt: number | undefined = undefined;
+  endedAt: number | undefined = undefined;
+  /** Stops the job; set by the engine once the job has a runtime. */
+  stop: ((error: Error) => Promise<void>) | undefined = undefined;
+  readonly settled: Promise<unknown>;
+  readonly #listeners = new Set<() => void>();
+  #resolve!: (value: unknown) => void;
+  #reject!: (error: Error) => void;
+
+  constructor() {
+    this.settled = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.settled.catch(() => {}); // a failed job nobody awaits is not a crash
+  }
+
+  get finished(): boolean {
+    return this.endedAt !== undefined;
+  }
+
+  /** Calls `fn` on every change until the returned function is called. */
+  subscribe(fn: () => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  changed(): void {
+    for (const fn of this.#listeners) fn();
+  }
+
+  start(): void {
+    this.status = "running";
+    this.startedAt = Date.now();
+    this.changed();
+  }
+
+  complete(result: unknown): void {
+    if (this.finished) return;
+    this.result = result;
+    this.#end("completed");
+    this.#resolve(result);
+  }
+
+  fail(error: Error, status: "failed" | "killed" = "failed"): void {
+    if (this.finished) return;
+    this.error = error;
+    this.#end(status);
+    this.#reject(error);
+  }
+
+  #end(status: JobStatus): void {
+    this.status = status;
+    this.endedAt = Date.now();
+    this.stop = undefined;
+    this.changed();
+  }
+}
+
+/**
+ * A background job. Await it for its result; it rejects with a `JobError`
+ * when the job fails, `JobKilledError` when killed, `JobTimeoutError` when
+ * it ran past its timeout.
+ *
+ * @typeParam T The result type.
+ */
+export class Job<T = unknown> implements PromiseLike<T> {
+  /** Small integer, unique in this kernel: 1, 2, 3 … */
+  readonly id: number;
+  /** A random UUID. */
+  readonly uuid: string = crypto.randomUUID();
+  /** The label shown in panels and tables. */
+  readonly name: string;
+  /** Resolves, never rejects, once the job has finished, with its final status. */
+  readonly done: Promise<JobStatus>;
+  readonly #state: JobState;
+
+  /**
+   * Made by `job()`; not meant to be called directly.
+   *
+   * @param id The registry id.
+   * @param name The label.
+   * @param state The state the engine writes.
+   */
+  constructor(id: number, name: string, state: JobState) {
+    this.id = id;
+    this.name = name;
+    this.#state = state;
+    this.done = state.settled.then(() => state.status, () => state.status);
+  }
+
+  /** `"queued"`, `"running"`, `"completed"`, `"failed"` or `"killed"`. */
+  get status(): JobStatus {
+    return this.#state.status;
+  }
+  /** The result, once completed. */
+  get result(): T | undefined {
+    return this.#state.result as T | undefined;
+  }
+  /** Why the job failed or was killed. */
+  get error(): Error | undefined {
+    return this.#state.error;
+  }
+  /** Everything the job wrote to stdout and stderr (the newest 16 Mi characters). */
+  get logs(): string {
+    return this.#state.logs.text;
+  }
+  /** The last progress reported with `progress()`. */
+  get progress(): JobProgress | undefined {
+    return this.#state.progress;
+  }
+  /** Values published with `share()` and, for code jobs, the exports. */
+  get exports(): Record<string, unknown> {
+    return this.#state.exports;
+  }
+  /** Things the user should know, e.g. an export that could not be written. */
+  get warnings(): readonly string[] {
+    return this.#state.warnings;
+  }
+  /** When the job's code started running (ms since the epoch). */
+  get startedAt(): Date | undefined {
+    return toDate(this.#state.startedAt);
+  }
+  /** When the job finished. */
+  get endedAt(): Date | undefined {
+    return toDate(this.#state.endedAt);
+  }
+  /** Milliseconds the job has run (so far, while running). */
+  get elapsed(): number {
+    const start = this.#state.startedAt;
+    if (start === undefined) return 0;
+    return (this.#state.endedAt ?? Date.now()) - start;
+  }
+
+  /**
+   * Stops the job, whatever it is doing, with everything it started.
+   *
+   * @returns A promise that resolves once the job's runtime is gone.
+   */
+  kill(): Promise<void> {
+    return killState(this.#state, `Job ${this.id} (${this.name}) was killed`);
+  }
+
+  /** `console.log(job)` prints one line: id, name, status, elapsed, progress. */
+  [Symbol.for("Deno.customInspect")](): string {
+    const p = this.progress;
+    const progress = p ? ` · ${p.done}${p.total ? `/${p.total}` : ""}` : "";
+    return `Job ${this.id} (${this.name}) · ${this.status} · ${this.elapsed} ms${progress}`;
+  }
+
+  /**
+   * Waits for the result, like a promise.
+   *
+   * @param onfulfilled Called with the result.
+   * @param onrejected Called with the `JobError`.
+   * @returns A promise of what the callback returns.
+   */
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return (this.#state.settled as Promise<T>).then(onfulfilled, onrejected);
+  }
+}
+
+/** The state behind a job, for the engine and the registry. */
+export function stateOf(job: Job<unknown>): JobState {
+  return STATES.get(job)!;
+}
+const STATES = new WeakMap<Job<unknown>, JobState>();
+
+/** Makes a job and remembers its state. */
+export function makeJob(id: number, name: string): [Job<unknown>, JobState] {
+  const state = new JobState();
+  const job = new Job(id, name, state);
+  STATES.set(job, state);
+  return [job, state];
+}
+
+async function killState(state: JobState, message: string): Promise<void> {
+  if (state.finished) return;
+  const error = new JobKilledError(message);
+  if (state.stop) await state.stop(error);
+  else state.fail(error, "killed");
+}
+
+function toDate(ms: number | undefined): Date | undefined {
+  return ms === undefined ? undefined : new Date(ms);
+}

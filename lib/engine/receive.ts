@@ -1,0 +1,125 @@
+// What comes back from a job: its result (a module job's exports land in the
+// notebook), the values it shares, and the error it failed with, each read
+// with the decoder of the job's capture.
+import type { Capture } from "../capture/capture.ts";
+import type { JobState } from "./job_state.ts";
+import { JobError, type RemoteError } from "./errors.ts";
+import { writeNotebook } from "../capture/notebook.ts";
+import { isIdentifier } from "../codec/packet.ts";
+
+/** What the engine knows of a job's request, for reading what comes back. */
+export interface Receiver {
+  /** How the job ran: a module's result is its exports. */
+  kind: Capture["kind"];
+  /** Decodes a packet from the job; absent: the packet is the value. */
+  receive?(packet: unknown): unknown;
+}
+
+/**
+ * Completes a job with the result packet its runtime sent: decodes it, and
+ * for a module job writes each export into the notebook (a name the notebook
+ * holds as a `const` stays in `job.exports`, with a warning). A result that
+ * cannot be decoded fails the job.
+ *
+ * @param state The job's state.
+ * @param request The job's request.
+ * @param packet The result packet.
+ * @param label How errors name the job, e.g. `Job 3 (crawl(urls))`.
+ */
+export function completeJob(
+  state: JobState,
+  request: Receiver,
+  packet: unknown,
+  label: string,
+): void {
+  let value: unknown;
+  try {
+    value = request.receive ? request.receive(packet) : packet;
+  } catch (error) {
+    return state.fail(
+      new JobError(
+        `${label} finished, but its result could not be read: ${
+          (error as Error).message
+        }`,
+        { cause: error },
+      ),
+    );
+  }
+  if (request.kind === "module" && value && typeof value === "object") {
+    for (const [name, exported] of Object.entries(value)) {
+      state.exports[name] = exported;
+      const warning = land(name, exported);
+      if (warning) state.warnings.push(warning);
+    }
+  }
+  state.complete(value);
+}
+
+/**
+ * Records a value a job published with `share()` in `job.exports`.
+ *
+ * @param state The job's state.
+ * @param request The job's request.
+ * @param name The name it was shared under.
+ * @param packet The value's packet.
+ */
+export function receiveShared(
+  state: JobState,
+  request: Receiver,
+  name: string,
+  packet: unknown,
+): void {
+  try {
+    state.exports[name] = request.receive ? request.receive(packet) : packet;
+  } catch (error) {
+    state.warnings.push(
+      `Shared value "${name}" could not be read: ${(error as Error).message}`,
+    );
+  }
+}
+
+/**
+ * The error a job failed with, as the notebook gets it: decoded with its
+ * class, own properties and cause chain, with the runtime's cleaned-up
+ * stacks; `undefined` when the runtime could not encode it.
+ *
+ * @param request The job's request.
+ * @param remote The runtime's description of the error, with its packet.
+ * @returns The error, or `undefined`.
+ */
+export function receiveError(
+  request: Receiver,
+  remote: RemoteError,
+): unknown {
+  const { packet } = remote as { packet?: unknown };
+  delete (remote as { packet?: unknown }).packet;
+  if (packet === undefined || !request.receive) return undefined;
+  try {
+    const error = request.receive(packet);
+    let local: unknown = error;
+    for (
+      let r: unknown = remote;
+      r && local instanceof Error;
+      local = local.cause
+    ) {
+      const { stack, cause } = r as RemoteError;
+      if (stack) local.stack = stack;
+      r = cause;
+    }
+    return error;
+  } catch {
+    return undefined;
+  }
+}
+
+function land(name: string, value: unknown): string | undefined {
+  if (name === "default" || !isIdentifier(name)) return undefined;
+  const outcome = writeNotebook(name, value);
+  if (outcome === "const") {
+    return `Export "${name}" was not written to the notebook: "${name}" is a const there; use job.exports.${name}`;
+  }
+  if (outcome === "global") {
+    return `Export "${name}" was not written to the notebook: it would replace the global ${name}; use job.exports.${name}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,77 @@
+// Text rendering of the jobs table, shared by `jobs.status()` and displays.
+import type { Job } from "./job_state.ts";
+
+/** A one-line preview of any value. */
+export function preview(value: unknown, max = 60): string {
+  let text: string;
+  try {
+    text = typeof value === "string"
+      ? JSON.stringify(value)
+      : Deno.inspect(value, {
+        depth: 2,
+        breakLength: Infinity,
+        iterableLimit: 10,
+        compact: true,
+      });
+  } catch {
+    text = String(value);
+  }
+  text = text.replace(/\s+/g, " ");
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** Human-readable elapsed time: `850 ms`, `12.3 s`, `4m 05s`. */
+export function formatElapsed(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+}
+
+/** `3/10 (30%)`, `42`, or an empty string. */
+export function formatProgress(job: Job<unknown>): string {
+  const p = job.progress;
+  if (!p) return "";
+  if (!p.total) return String(p.done);
+  return `${p.done}/${p.total} (${Math.floor((100 * p.done) / p.total)}%)`;
+}
+
+/** The outcome column: a result preview or the error message. */
+export function outcome(job: Job<unknown>): string {
+  if (job.status === "completed") return preview(job.result);
+  if (job.error) return preview(job.error.message);
+  return "";
+}
+
+/** The columns of every jobs table, text or HTML. */
+export const COLUMNS: readonly string[] = [
+  "id",
+  "name",
+  "status",
+  "elapsed",
+  "progress",
+  "result / error",
+];
+
+/** The jobs as a fixed-width text table. */
+export function textTable(list: readonly Job<unknown>[]): string {
+  if (list.length === 0) return "No jobs";
+  const rows = [[...COLUMNS]];
+  for (const job of list) {
+    rows.push([
+      String(job.id),
+      job.name.length > 30 ? `${job.name.slice(0, 29)}…` : job.name,
+      job.status,
+      formatElapsed(job.elapsed),
+      formatProgress(job),
+      outcome(job),
+    ]);
+  }
+  const widths = rows[0].map((_, c) =>
+    Math.max(...rows.map((r) => r[c].length))
+  );
+  return rows.map((r) =>
+    r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()
+  )
+    .join("\n");
+}

@@ -1,0 +1,155 @@
+// Starting a job runtime: its private channel directory, the kernel's ends
+// of the channel, the process from its launcher, and the wait until it is
+// ready (or the reason it never was).
+import { readFrames } from "../protocol/frames.ts";
+import { killGroup, markStarting } from "./process_group.ts";
+import { grantChannel, StreamReader, untilExit } from "./channel.ts";
+import { dropLauncher, makeSpare, takeLauncher } from "./spare.ts";
+import { primeRuntime, startScript } from "./launcher.ts";
+import { holdFifo } from "./hold_fifo.ts";
+import { isReady } from "../protocol/messages.ts";
+import { type BulkSocket, grantBulk, listenBulk } from "./bulk_socket.ts";
+
+const GO = new TextEncoder().encode("go\n");
+
+/** How to start a runtime: the flags are its permissions and memory cap. */
+export interface RuntimeSpec {
+  /** `deno run` permission flags. */
+  flags: string[];
+  /** Whether the job may read / write anywhere (no channel grant to add and revoke). */
+  readAll: boolean;
+  writeAll: boolean;
+  /** Heap cap in MB. */
+  memory?: number;
+  /** The environment the runtime sees. */
+  env: Record<string, string>;
+}
+
+/** A started runtime's process and the kernel's ends of its channel. */
+export interface Launched {
+  child: Deno.ChildProcess;
+  /** The kernel's end of the runtime's stdin: closing it kills the group. */
+  stdin: WritableStreamDefaultWriter<Uint8Array>;
+  /** Control messages from the runtime. */
+  reader: StreamReader;
+  /** Messages to the runtime. */
+  writer: Deno.FsFile;
+  /** The socket for big results, when one could be made. */
+  bulk: BulkSocket | undefined;
+  /** Whether the first message is in the runtime's FIFO already. */
+  sent: boolean;
+}
+
+/**
+ * Starts a runtime and waits until its control channel is up: two FIFOs in
+ * a private directory, opened by both sides and then unlinked, and the
+ * runtime's first message, which says it is ready. The runtime comes from a
+ * launcher made ahead (see `launch/spare.ts`): this writes its start script and
+ * gives it the word. `first` (the run message of the job it is started for)
+ * is put in its FIFO right after when it is small, so the runtime finds it
+ * there as it starts.
+ *
+ * @throws When the runtime cannot be started or exits before it is ready.
+ */
+export async function launch(
+  spec: RuntimeSpec,
+  first: object | undefined,
+): Promise<Launched> {
+  const launcher = await takeLauncher();
+  const { dir, child } = launcher;
+  const toJob = `${dir}/in`;
+  const fromJob = `${dir}/out`;
+  const granted = grantBulk(grantChannel(spec, toJob, fromJob), spec, dir);
+  const v8 = spec.memory
+    ? [`--v8-flags=--max-old-space-size=${spec.memory}`]
+    : [];
+  // What the launcher is to run; then the word, as early as can be; then
+  // the kernel's end of `in`, with the job's first message in it if small:
+  // the runtime opens it some 15 ms from now, and waits for that message
+  // first (a big one comes with run()).
+  let held: ReturnType<typeof holdFifo>;
+  try {
+    Deno.writeTextFileSync(
+      `${dir}/start`,
+      startScript({
+        flags: [...granted.flags, ...v8],
+        args: [
+          dir,
+          spec.readAll ? "0" : "1",
+          spec.writeAll ? "0" : "1",
+          granted.added,
+          first ? "1" : "0",
+        ],
+        env: spec.env,
+      }),
+    );
+    child.ref();
+    launcher.stdin.write(GO).catch(() => {}); // if it is gone, its status says so
+    held = holdFifo(toJob, first);
+  } catch (error) {
+    dropLauncher(launcher);
+    throw error;
+  }
+  const writer = held.writer;
+  // Control messages come through the launcher's relay (see there).
+  const reader = new StreamReader(child.stderr);
+  const ready = readFrames(reader).next();
+  ready.catch(() => {});
+  let exited: Deno.CommandStatus | undefined;
+  child.status.then((status) => exited = status);
+  markStarting(child.pid, true);
+  // While the runtime loads: it connects only after opening the FIFOs.
+  const bulk = listenBulk(dir);
+  const { sent } = held;
+  const started = () => ({
+    child,
+    stdin: launcher.stdin,
+    reader,
+    writer,
+    bulk,
+    sent,
+  });
+  try {
+    const hello = await untilExit(ready, child);
+    if (!isReady(hello)) {
+      throw new Error("Job runtime closed its channel before it was ready");
+    }
+    return started();
+  } catch (error) {
+    // A runtime given its job early can run it and exit (0: it sent its
+    // end) before this side has seen it ready: what it sent is on its way
+    // through the relay, which ends once it has passed it all on, and run()
+    // reads it. Any other early exit, or the time limit, is a failed start:
+    // the group is killed (the relay with it, so `ready` settles).
+    if (exited?.success !== true || !sent) killGroup(child.pid);
+    const status = await child.status;
+    const came = await ready.catch(() => undefined);
+    if (status.success && sent && came && isReady(came)) {
+      return started();
+    }
+    killGroup(child.pid);
+    reader.close();
+    writer.close();
+    await bulk?.close();
+    const said = (await new Response(child.stdout).text()).trim();
+    if (!said) throw error;
+    throw new Error(`${(error as Error).message}: ${said.slice(-2000)}`, {
+      cause: error,
+    });
+  } finally {
+    // Now that the runtime's start-up is over, however it went (a quick job
+    // may have ended before its ready was read): the next cold start's
+    // launcher, and the compiled code of the runtimes after this one.
+    makeSpare();
+    primeRuntime(spec.env);
+    // The runtime has the FIFO open now (or is gone): what was put there
+    // early stays in it without this end.
+    held.end.close();
+    markStarting(child.pid, false);
+    // The socket's directory goes once the runtime connected (bulk.close).
+    const names = bulk ? [toJob, fromJob, `${dir}/start`] : [dir];
+    for (const name of names) {
+      await Deno.remove(name, { recursive: true }).catch(() => {});
+    }
+  }
+}

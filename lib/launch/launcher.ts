@@ -1,0 +1,153 @@
+// How a job runtime process is started: a launcher (a tiny shell, made ahead
+// of need, see `launch/spare.ts`) that sets up its file descriptors and helpers,
+// waits for the kernel's word, then becomes the runtime.
+
+// The launcher, run as `sh -c LAUNCHER bgjobs-runtime OUT START`, leading a
+// process group of its own (so one kill reaches the runtime and all it
+// started). It keeps the kernel's end of stdin (fd 3) for a watcher and the
+// stderr pipe (fd 4) for a relay, and merges its stderr into stdout, so the
+// job's output keeps its order. Then:
+// - The relay (`cat`) copies the FIFO the runtime writes its control messages
+//   to (OUT) into the stderr pipe, which the kernel reads on its event loop.
+//   Read directly, a FIFO takes one of Deno's 32 threads for file operations
+//   per waiting read, for as long as a job runs: some 30 running jobs would
+//   hold them all and stall every file operation of the kernel. Until the
+//   runtime opens OUT, the relay waits in open().
+// - It waits for a line on stdin: the kernel's word to start. End of file
+//   instead (the kernel died, or dropped it) removes the channel directory
+//   and kills the group.
+// - The watcher (a subshell using the shell's own `read`) reads stdin until
+//   end-of-file (the kernel closed it, or the kernel died), then SIGKILLs the
+//   process group: the runtime and all it started.
+// - It runs START, which the kernel wrote before its word (the working
+//   directory, the environment and the command line of the runtime, see
+//   startScript()), and becomes the runtime (`exec`, so the runtime keeps
+//   its pid and leads the group), its stdin /dev/null.
+// The shell and the relay are made ahead; after the word come only the
+// watcher's fork (~0.3 ms) and the exec, so a cold start costs about what
+// starting `deno run` costs.
+const LAUNCHER = [
+  "exec 3<&0 4>&2 2>&1",
+  'cat "$1" >&4 3<&- </dev/null 2>/dev/null &',
+  'read -r _ || { rm -rf "${1%/out}"; kill -KILL 0; }',
+  "(while read -r _; do :; done; kill -KILL 0) <&3 >/dev/null 2>&1 4>&- &",
+  '. "$2"',
+  'exec "$@" 3<&- 4>&- </dev/null',
+].join("\n");
+
+// The job runtime is `runtime/main.ts`, run as one bundled file (`deno task
+// bundle`), which loads quicker than its graph of modules.
+const RUNTIME_URL = new URL("../runtime/_bundle.js", import.meta.url).href;
+
+// Deno looks for a configuration file (deno.json, and its lock file) from the
+// main module's directory; for a runtime run from local files (a checkout of
+// bgjobs) that finds bgjobs' own, which is not the notebook's and has nothing
+// for the job (and a job's `npm:` import would write to its lock file), and
+// looking costs ~1 ms of every cold start. A runtime loaded from a registry
+// keeps Deno's default: the configuration of the notebook's directory.
+const CONFIG = RUNTIME_URL.startsWith("file:") ? ["--no-config"] : [];
+
+// The launcher must lead a process group of its own. `detached: true` does
+// that, but makes Deno fork() the kernel, which stalls it for as long as
+// copying its page tables takes: ~45 ms with 1 GB of notebook data. `setsid`
+// (util-linux) makes the group after a cheap posix_spawn, and keeps the pid.
+let setsidPath: string | false | undefined;
+function setsid(): string | undefined {
+  setsidPath ??= ["/usr/bin/setsid", "/bin/setsid"].find((path) => {
+    try {
+      return Deno.statSync(path).isFile;
+    } catch {
+      return false;
+    }
+  }) ?? false;
+  return setsidPath || undefined;
+}
+
+/**
+ * Spawns a launcher for a runtime whose control FIFO is `out` and whose
+ * start script will be `start`. Its stdin is the kernel's word and the
+ * watcher's, its stdout the job's output, its stderr the control messages.
+ * Its environment is empty: the start script sets the runtime's.
+ */
+export function spawnLauncher(out: string, start: string): Deno.ChildProcess {
+  const shell = ["/bin/sh", "-c", LAUNCHER, "bgjobs-runtime", out, start];
+  const leader = setsid();
+  const [program, ...rest] = leader ? [leader, ...shell] : shell;
+  return new Deno.Command(program, {
+    args: rest,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    detached: !leader,
+    clearEnv: true,
+    // Not the kernel's directory, which may be gone by the time the shell
+    // asks for it (it would say so on the control pipe): START moves there.
+    cwd: "/",
+  }).spawn();
+}
+
+/** What a runtime process is started with. */
+export interface StartSpec {
+  /** `deno run` flags: permissions and V8 flags. */
+  flags: string[];
+  /** Arguments of the runtime's main module. */
+  args: string[];
+  /** The runtime's environment. */
+  env: Record<string, string>;
+}
+
+const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
+
+// A name the shell can export; others (`MY-VAR`) the shell drops, and
+// `env` sets them instead.
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The launcher's START script: into the kernel's working directory, the
+ * runtime's environment, and its command line, as `"$@"`.
+ */
+export function startScript(spec: StartSpec): string {
+  const lines: string[] = [];
+  try {
+    lines.push(`cd ${quote(Deno.cwd())} && unset OLDPWD`);
+  } catch { /* the kernel has no directory (removed): the runtime gets / */ }
+  const others: string[] = [];
+  for (const [name, value] of Object.entries(spec.env)) {
+    if (SHELL_NAME.test(name)) lines.push(`export ${name}=${quote(value)}`);
+    else others.push(`${name}=${value}`);
+  }
+  const command = [
+    ...(others.length ? ["env", ...others] : []),
+    Deno.execPath(),
+    "run",
+    "--no-prompt",
+    ...CONFIG,
+    ...spec.flags,
+    RUNTIME_URL,
+    ...spec.args,
+  ];
+  lines.push(`set -- ${command.map(quote).join(" ")}`);
+  return lines.join("\n") + "\n";
+}
+
+let primed = false;
+
+/**
+ * Runs the job runtime once with no arguments, which only loads it: that
+ * run stores its compiled code (see the end of `runtime/main.ts`), and runtimes
+ * started after it (with the same `DENO_DIR`, in `env`) skip compiling it.
+ * Once per process, in the background: called once a runtime has started, so
+ * the two do not share the cores. Failing changes nothing but the speed.
+ */
+export function primeRuntime(env: Record<string, string>): void {
+  if (primed) return;
+  primed = true;
+  new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...CONFIG, RUNTIME_URL],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    clearEnv: true,
+    env,
+  }).output().catch(() => {});
+}

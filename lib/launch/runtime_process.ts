@@ -1,0 +1,226 @@
+/**
+ * The kernel's handle on one job runtime: a `deno run` process leading its
+ * own process group, with a watcher that kills the whole group once the
+ * kernel closes the runtime's stdin, or dies (see `launch/launcher.ts`; starting
+ * one is in `launch/launch.ts`).
+ *
+ * @module
+ */
+import { encodeFrame, readFrames, writeAll } from "../protocol/frames.ts";
+import {
+  exitOf,
+  killGroup,
+  killTree,
+  pauseStarting,
+  running,
+} from "./process_group.ts";
+import type { StreamReader } from "./channel.ts";
+import { launch, type Launched, type RuntimeSpec } from "./launch.ts";
+import { endOf, type RunEnd, type RunHandlers } from "../protocol/messages.ts";
+import { OutputFilter, pump } from "./output.ts";
+import { analyzeFunction } from "../capture/analyze.ts";
+import type { AttachmentReader } from "../protocol/attachments.ts";
+import type { BulkSocket } from "./bulk_socket.ts";
+
+export type { RunEnd, RunHandlers } from "../protocol/messages.ts";
+export type { RuntimeSpec } from "./launch.ts";
+
+/** One started job runtime, ready to run one job. */
+export class RuntimeProcess {
+  readonly pid: number;
+  readonly spec: RuntimeSpec;
+  readonly exited: Promise<Deno.CommandStatus>;
+  #child: Deno.ChildProcess;
+  #reader: StreamReader;
+  #writer: Deno.FsFile;
+  #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  #bulk: BulkSocket | undefined;
+  #killed = false;
+  #sending: Promise<void> = Promise.resolve();
+  readonly #marker: string;
+  readonly #sentFirst: object | undefined;
+
+  private constructor(
+    { child, stdin, reader, writer, bulk }: Launched,
+    spec: RuntimeSpec,
+    marker: string,
+    sentFirst: object | undefined,
+  ) {
+    this.#marker = marker;
+    this.#sentFirst = sentFirst;
+    this.#child = child;
+    this.#bulk = bulk;
+    this.#reader = reader;
+    this.#writer = writer;
+    this.spec = spec;
+    this.pid = child.pid;
+    this.#stdin = stdin;
+    this.exited = child.status;
+    this.idle();
+  }
+
+  /**
+   * Starts a runtime and waits until its control channel is up: two FIFOs in
+   * a private directory, opened by both sides and then unlinked. The runtime
+   * writes to its FIFO synchronously, so `progress()` works in a busy loop.
+   *
+   * Beside them, a Unix socket carries the big attachments of the result
+   * (see `protocol/attachments.ts`); the runtime connects to it once the FIFOs are
+   * open, while the kernel gets the job ready, and the kernel unlinks it once
+   * it has the connection.
+   *
+   * `first`, the message of the run this runtime is started for (a runtime
+   * that is not from the warm pool), is put in its FIFO before it is even
+   * spawned when it is small, so the runtime finds it there as it starts;
+   * `run(first)` then does not send it again.
+   */
+  static async start(
+    spec: RuntimeSpec,
+    first?: object,
+  ): Promise<RuntimeProcess> {
+    const marker = `\0bgjobs-end-${crypto.randomUUID()}\0`;
+    const launched = await launch(spec, first && { ...first, marker });
+    const sent = launched.sent ? first : undefined;
+    return new RuntimeProcess(launched, spec, marker, sent);
+  }
+
+  /**
+   * Sends a message to the runtime; messages go out whole and in order.
+   * Fails silently once the runtime is gone (its run reports how it ended).
+   */
+  send(message: unknown): Promise<void> {
+    return this.#write(encodeFrame(message));
+  }
+
+  #write(frame: Uint8Array): Promise<void> {
+    this.#sending = this.#sending.then(() => writeAll(this.#writer, frame))
+      .catch(() => {});
+    return this.#sending;
+  }
+
+  /** Lets a plain script exit while this runtime waits in the pool. */
+  idle(): void {
+    this.#child.unref();
+  }
+
+  /**
+   * Runs one job: sends `message`, streams output and control messages to
+   * `handlers`, and resolves with how the run ended, once the runtime and
+   * everything it started are gone.
+   */
+  async run(message: object, handlers: RunHandlers): Promise<RunEnd> {
+    this.#child.ref();
+    const marker = this.#marker;
+    const output = new OutputFilter(marker, handlers.onOutput);
+    const drained = pump(this.#child.stdout, output);
+    let end: RunEnd | undefined;
+    let frame: Uint8Array | undefined;
+    let resume: (() => void) | undefined; // runtimes paused for a big result
+    try {
+      // The first message may be in the FIFO already (see start()).
+      if (message !== this.#sentFirst) {
+        frame = encodeFrame({ ...message, marker });
+      }
+    } catch (error) {
+      await this.kill();
+      const { name, message } = error as Error;
+      return {
+        kind: "error",
+        error: { name, message: `Cannot send the job its data: ${message}` },
+      };
+    }
+    try {
+      // Not awaited: the write completes on a blocking thread, often after
+      // the runtime has already answered; #write never rejects.
+      if (frame) this.#write(frame);
+      for await (
+        const frame of readFrames(
+          this.#reader,
+          () => {
+            resume ??= pauseStarting();
+            return this.#bulkReader();
+          },
+        )
+      ) {
+        const msg = frame as Record<string, unknown>;
+        end = endOf(msg);
+        if (end) break;
+        if (msg.t === "analyze") this.#analyze(msg);
+        else handlers.onMessage(msg);
+      }
+    } catch {
+      // The channel broke: the runtime died; its exit status says how.
+    } finally {
+      resume?.();
+    }
+    // The job has ended: kill the group (quicker than Deno's exit, and it
+    // takes the job's leftovers too) and wait for its output up to the marker.
+    output.hurry();
+    const finishing = this.#finish(drained, end !== undefined);
+    if (end && !this.#killed) {
+      await Promise.race([output.ended, finishing]);
+      return end;
+    }
+    return { kind: "exit", ...exitOf(await finishing) };
+  }
+
+  // The runtime does not load the parser: it asks for a function's analysis.
+  #analyze(message: Record<string, unknown>): void {
+    const { id, source } = message;
+    try {
+      this.send({ t: "analysis", id, info: analyzeFunction(String(source)) });
+    } catch (error) {
+      this.send({ t: "analysis", id, error: (error as Error).message });
+    }
+  }
+
+  async #finish(
+    drained: Promise<void>,
+    ended: boolean,
+  ): Promise<Deno.CommandStatus> {
+    // Without an end the runtime died by itself: let its status tell how.
+    if (ended) killTree(this.pid);
+    const status = await this.exited;
+    killGroup(this.pid);
+    await this.#release();
+    await Promise.race([drained, delay(1000)]);
+    return status;
+  }
+
+  /** Kills the runtime and everything it started; resolves once gone. */
+  async kill(): Promise<void> {
+    this.#killed = true;
+    this.#child.ref(); // an idle runtime is unref'd: wait for it all the same
+    const members = killTree(this.pid);
+    await this.exited;
+    await this.#release();
+    // The runtime may be reaped before what it started has died: wait for
+    // all of it, so the CPU and memory are free.
+    for (let i = 0; i < 1000 && members.some(running); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
+  #bulkReader(): Promise<AttachmentReader> {
+    if (!this.#bulk) return Promise.reject(new Error("No bulk socket"));
+    return this.#bulk.reader();
+  }
+
+  async #release(): Promise<void> {
+    for (const file of [this.#reader, this.#writer]) {
+      try {
+        file.close();
+      } catch { /* already closed */ }
+    }
+    await this.#bulk?.close();
+    await this.#stdin.close().catch(() => {});
+  }
+}
+
+/** Resolves after `ms`, without keeping the process alive. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const id = setTimeout(resolve, ms);
+    Deno.unrefTimer(id);
+  });
+}

@@ -1,0 +1,110 @@
+// Big attachments of a job's result travel on the bulk socket: a Unix
+// socket per runtime beside the control FIFOs. This is the part both sides
+// share, and the runtime's; the kernel's is in `launch/bulk_socket.ts`.
+//
+// A FIFO moves at most 64 KiB per read (its buffer), and Deno reads it on a
+// blocking thread, one hop per read: ~0.5 GB/s. A Unix socket is read on the
+// kernel's event loop in reads of ~200 KiB: twice that. The kernel listens
+// in the channel's private directory; the runtime connects once it has
+// opened the FIFOs (while the kernel gets its first message ready), and
+// drops its grants on the path before it acts on any message; the kernel
+// removes the directory once it has the connection. Socket writes are async
+// only, so the socket carries the final result, sent when the job is done;
+// `share()` and `progress()`, which must work from a busy loop, keep the
+// FIFO. Without the socket (it could not be made or reached) everything goes
+// through the FIFO, as before.
+import type { ByteReader } from "./frames.ts";
+
+/** The socket's name in the channel directory. */
+export const BULK_NAME = "bulk";
+
+/** Attachments of at least this many bytes in all take the socket. */
+export const BULK_MIN = 1024 * 1024;
+
+/** A reader with its own way to read an attachment (see `launch/bulk_socket.ts`). */
+export interface AttachmentReader extends ByteReader {
+  /** Reads the next `size` bytes into a buffer of their own. */
+  fill(size: number): Promise<Uint8Array>;
+}
+
+/**
+ * The runtime's side: connects to the bulk socket in `dir`, then revokes the
+ * grants `added` for it (letters `r`, `w`, `n`, from the kernel's
+ * `grantBulk`). Resolves to `undefined` when it cannot connect.
+ */
+export async function connectBulk(
+  dir: string,
+  added: string,
+): Promise<Deno.UnixConn | undefined> {
+  const path = `${dir}/${BULK_NAME}`;
+  // Deno checks the grants when connect() is called, before it returns.
+  const connecting = Deno.connect({ transport: "unix", path });
+  if (added.includes("r")) Deno.permissions.revokeSync({ name: "read", path });
+  if (added.includes("w")) Deno.permissions.revokeSync({ name: "write", path });
+  if (added.includes("n")) {
+    Deno.permissions.revokeSync({ name: "net", host: `unix:${path}` });
+  }
+  try {
+    return await connecting;
+  } catch {
+    return undefined; // no socket: the FIFO carries everything
+  }
+}
+
+/** Whether a message's attachments (`value.raw`) are big enough for the socket. */
+export function bulky(message: unknown): boolean {
+  const raw = (message as { value?: { raw?: unknown } } | null)?.value?.raw;
+  if (!Array.isArray(raw)) return false;
+  let bytes = 0;
+  for (const part of raw as Uint8Array[]) bytes += part.byteLength;
+  return bytes >= BULK_MIN;
+}
+
+/** Writes attachments to the socket, in order, each in full. */
+export async function writeBulk(
+  conn: Deno.UnixConn,
+  attachments: Uint8Array[],
+): Promise<void> {
+  for (const bytes of attachments) {
+    let off = 0;
+    while (off < bytes.byteLength) {
+      off += await conn.write(bytes.subarray(off));
+    }
+  }
+}
+
+/**
+ * Reads an attachment of `size` bytes from `conn` straight into a buffer of
+ * its own (the decoder makes it the value's `ArrayBuffer`, uncopied).
+ *
+ * @throws {Error} When the stream ends first (the runtime died).
+ */
+export async function readAttachment(
+  conn: ByteReader | AttachmentReader,
+  size: number,
+): Promise<Uint8Array> {
+  if ("fill" in conn) return await conn.fill(size);
+  const bytes = new Uint8Array(size);
+  await readInto(conn, bytes, 0, size);
+  return bytes;
+}
+
+/**
+ * Reads from `conn` into `bytes[from, to)`, however many reads it takes.
+ *
+ * @throws {Error} When the stream ends first (the runtime died).
+ */
+export async function readInto(
+  conn: ByteReader,
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+): Promise<void> {
+  while (from < to) {
+    const n = await conn.read(bytes.subarray(from, to));
+    if (n === null) {
+      throw new Error("Job runtime channel closed in the middle of a message");
+    }
+    from += n;
+  }
+}

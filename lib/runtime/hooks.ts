@@ -1,0 +1,52 @@
+// The job runtime's side of `progress()` and `share()`: the hooks the
+// job's calls find, sending what they are given to the kernel.
+import { JOB_HOOKS, type JobHooks } from "./job_hooks.ts";
+import { progress, share } from "./report.ts";
+import { sendShared } from "./scope.ts";
+
+/** Progress goes to the kernel at most this often; the last always does. */
+const PROGRESS_EVERY_MS = 50;
+
+/**
+ * Installs the hooks `progress()` and `share()` call in a job runtime, and
+ * both as globals (a notebook function that calls the imported `progress`
+ * finds it there too). `send` writes a message to the kernel synchronously,
+ * so both work from a busy loop.
+ *
+ * @returns `flushProgress()`, which sends progress held back (call it before
+ * the job's end is sent).
+ */
+export function installJobHooks(
+  send: (message: unknown) => void,
+): { flushProgress(): void } {
+  let lastProgressAt = 0;
+  let pending: { done: number; total?: number } | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  function flushProgress(): void {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (!pending) return;
+    lastProgressAt = performance.now();
+    send({ t: "progress", ...pending });
+    pending = undefined;
+  }
+
+  const hooks: JobHooks = {
+    progress(done, total): void {
+      pending = total === undefined ? { done } : { done, total };
+      const wait = lastProgressAt + PROGRESS_EVERY_MS - performance.now();
+      if (wait <= 0) flushProgress();
+      else timer ??= setTimeout(flushProgress, wait);
+    },
+    share(name, value): void {
+      sendShared(name, value, send);
+    },
+  };
+  Object.defineProperty(globalThis, JOB_HOOKS, { value: hooks });
+  Object.defineProperties(globalThis, {
+    progress: { value: progress, configurable: true, writable: true },
+    share: { value: share, configurable: true, writable: true },
+  });
+  return { flushProgress };
+}

@@ -1,0 +1,232 @@
+// The job runtime: the main module of every job process (`deno run` with
+// the job's permissions). It connects back to the kernel, waits for one job,
+// runs it, sends the result and exits. Everything the job prints goes to
+// this process's stdout/stderr, which the kernel reads as the job's logs;
+// the control channel is a pair of FIFOs the job's code cannot reach (their
+// grants are revoked before it runs), beside a socket for big results.
+import {
+  type ByteReader,
+  encodeFrameParts,
+  PIPE_BUF,
+  readFrames,
+  withPrefix,
+  writeAllSync,
+} from "../protocol/frames.ts";
+import { bulky, connectBulk, writeBulk } from "../protocol/attachments.ts";
+import { installJobHooks } from "./hooks.ts";
+import { toRemoteError } from "./remote_error.ts";
+import { runItems, startMap } from "./map_worker.ts";
+import {
+  encodeError,
+  encodeOutgoing,
+  installScope,
+  scopeAccessor,
+  setAnalyzer,
+  sharesSent,
+  takeScopeAccessor,
+} from "./scope.ts";
+import type { FunctionInfo } from "../codec/codec.ts";
+
+const [dir, revokeRead, revokeWrite, bulkGrants, jobWaiting] = Deno.args;
+let input: Deno.FsFile;
+let output: Deno.FsFile;
+
+// Synchronous, so progress() and share() reach the kernel from a busy loop.
+function send(message: unknown): void {
+  for (const part of encodeFrameParts(message)) writeAllSync(output, part);
+}
+
+let bulk: Deno.UnixConn | undefined;
+function connect(): void {
+  if (bulkGrants) connectBulk(dir, bulkGrants).then((conn) => bulk = conn);
+}
+const connectLater = bulkGrants === "-" && jobWaiting === "1";
+
+function openChannel(): void {
+  input = Deno.openSync(`${dir}/in`, { read: true });
+  output = Deno.openSync(`${dir}/out`, { write: true });
+  // The grants existed only to open the channel: the job does not keep them.
+  if (revokeRead === "1") {
+    Deno.permissions.revokeSync({ name: "read", path: `${dir}/in` });
+  }
+  if (revokeWrite === "1") {
+    Deno.permissions.revokeSync({ name: "write", path: `${dir}/out` });
+  }
+  // The kernel takes this runtime as started once this arrives: it has come
+  // through the relay (see lib/launch/launcher.ts), so the whole channel works.
+  send({ t: "ready" });
+  // After the FIFOs, so the kernel is not kept waiting: the socket for big
+  // results. Its grants are revoked at once (connectBulk), before any
+  // message is read; the connection is used once it is there (a result made
+  // before takes the FIFO), so the job does not wait for it. When no grant
+  // had to be added ("-") and the job is waiting in the FIFO already (a
+  // runtime started for it), connecting waits until the job has started:
+  // the first connect of a process takes ~0.5 ms.
+  if (!connectLater) connect();
+}
+
+// Functions the job makes are analysed by the kernel, which has the parser
+// loaded: the runtime asks, and the answer comes back on the channel.
+const asked = new Map<number, PromiseWithResolvers<FunctionInfo>>();
+let lastAsk = 0;
+setAnalyzer((source) => {
+  const id = ++lastAsk;
+  const answer = Promise.withResolvers<FunctionInfo>();
+  asked.set(id, answer);
+  send({ t: "analyze", id, source });
+  return answer.promise;
+});
+
+function answered(
+  message: { id: number; info?: FunctionInfo; error?: string },
+): void {
+  const answer = asked.get(message.id);
+  asked.delete(message.id);
+  if (message.info) answer?.resolve(message.info);
+  else answer?.reject(new TypeError(message.error ?? "Cannot analyse"));
+}
+
+// progress() and share() in the job reach the kernel through send().
+const { flushProgress } = installJobHooks(send);
+
+let finished = false;
+let endMarker = "";
+function finish(message: Record<string, unknown>): void {
+  if (finished) return;
+  let parts: Uint8Array[];
+  let onBulk = bulk !== undefined && bulky(message);
+  try {
+    parts = encodeFrameParts(message, onBulk);
+  } catch (error) {
+    // The result cannot be sent (too deep, too big): the job fails with why.
+    if (message.t !== "error") return fail(error);
+    const why = (error as Error).message;
+    onBulk = false;
+    parts = encodeFrameParts({
+      t: "error",
+      error: {
+        name: "Error",
+        message: `The job failed, and its error could not be sent: ${why}`,
+      },
+    });
+  }
+  finished = true;
+  flushProgress();
+  // Everything the job printed is in the pipe before this marker, so the
+  // kernel can settle the job as soon as it reads it, without waiting for
+  // this process to exit.
+  if (endMarker) {
+    try {
+      Deno.stdout.writeSync(new TextEncoder().encode(endMarker));
+    } catch { /* stdout closed by the job: the kernel waits for the exit */ }
+  }
+  if (bulk && onBulk) {
+    // Head and body on the FIFO, then the attachments on the socket.
+    writeAllSync(output, parts[0]);
+    writeAllSync(output, parts[1]);
+    const exit = (code: number) => () => Deno.exit(code);
+    writeBulk(bulk, parts.slice(2)).then(exit(0), exit(1));
+    return;
+  }
+  for (const part of parts) writeAllSync(output, part);
+  Deno.exit(0);
+}
+
+function fail(error: unknown): void {
+  const packet = encodeError(error);
+  finish({ t: "error", error: { ...toRemoteError(error), packet } });
+}
+
+// Errors the job leaves uncaught fail it. Listened for once the job has
+// started (the first listener costs ~0.2 ms): still before any of them is
+// reported, which happens after the job's first synchronous part.
+let listening = false;
+function catchStrays(): void {
+  if (listening) return;
+  listening = true;
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    fail(event.reason);
+  });
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    fail(event.error);
+  });
+}
+
+interface RunMessage {
+  t: "run";
+  kind: "function" | "expression" | "module" | "map";
+  source: string;
+  /** The notebook names the job uses (a codec packet). */
+  value?: Parameters<typeof installScope>[0];
+  /** A module job's own top-level names. */
+  declared?: string[];
+  /** Written to stdout right before the job's end is sent. */
+  marker?: string;
+}
+
+function importCode(source: string): Promise<Record<string, unknown>> {
+  return import(`data:application/typescript,${encodeURIComponent(source)}`);
+}
+
+async function execute(message: RunMessage): Promise<void> {
+  try {
+    let value: unknown;
+    installScope(message.value);
+    if (message.kind === "map") {
+      return startMap((0, eval)(`(${message.source}\n)`));
+    } else if (message.kind === "function") {
+      const fn = (0, eval)(`(${message.source}\n)`);
+      value = await fn();
+    } else if (message.kind === "expression") {
+      value = await (await importCode(`export default (${message.source}\n);`))
+        .default;
+    } else {
+      const accessor = scopeAccessor(message.declared ?? []);
+      value = { ...await importCode(message.source + accessor) };
+      takeScopeAccessor(value as Record<string, unknown>);
+    }
+    const packet = await encodeOutgoing(value, "result");
+    await sharesSent();
+    finish({ t: "result", value: packet });
+  } catch (error) {
+    fail(error);
+  }
+}
+
+// A runtime started for its job reads the job's message first, and at once,
+// synchronously (the kernel puts a small one in the FIFO as this process
+// starts; a big one comes a little later): the job then runs without waiting
+// for the process's first asynchronous read (~0.6 ms: Deno starts the thread
+// that file reads run on).
+function channelReader(): ByteReader {
+  if (jobWaiting !== "1") return input;
+  const first = new Uint8Array(PIPE_BUF);
+  const n = input.readSync(first) ?? 0;
+  return withPrefix(input, first.subarray(0, n));
+}
+
+async function serve(): Promise<void> {
+  openChannel();
+  for await (const message of readFrames(channelReader())) {
+    const msg = message as RunMessage;
+    if (msg.t === "run") {
+      endMarker = msg.marker ?? "";
+      execute(msg);
+      catchStrays();
+      if (connectLater) connect();
+    } else if (msg.t === "analysis") answered(msg as never);
+    else if (msg.t === "items") runItems(msg as never, send).catch(fail);
+    else if (msg.t === "end") finish({ t: "result", value: null });
+  }
+  // The kernel closed the channel: it is gone, and so is this job.
+  Deno.exit(finished ? 0 : 1);
+}
+
+// Run with no arguments, the runtime only loads: Deno stores a module's
+// compiled code (V8's code cache) once its evaluation is over, which a job
+// runtime's never is (it exits from inside serve()), so the kernel runs this
+// once (primeRuntime() in lib/launch/launcher.ts) and every runtime after it
+// starts from the stored code, ~2 ms sooner.
+if (dir !== undefined) await serve();

@@ -1,0 +1,59 @@
+// Errors crossing from a job runtime to the kernel, as plain data, and back
+// into real Error objects on the kernel's side.
+import type { RemoteError } from "../engine/errors.ts";
+
+// Job code is evaluated from a string or imported from a data: URL; both
+// make unreadable frames. They become `<job>:LINE:COL`, lines counted in the
+// user's own source, and the runtime's own frames are dropped.
+function cleanStack(stack: string | undefined): string | undefined {
+  return stack?.split("\n")
+    .map((line) =>
+      line
+        .replace(/eval at execute \([^)]*\), <anonymous>/, "<job>")
+        .replace(/eval at materialize \([^)]*\), <anonymous>/, "<notebook>")
+        .replace(
+          /data:application\/typescript,\S*?:(\d+:\d+)(?=\)?$)/,
+          "<job>:$1",
+        )
+        .replace(/^(\s+at )eval \((<job>:\d+:\d+)\)$/, "$1$2")
+    )
+    .filter((line) =>
+      !/\/lib\/(runtime|_frames)\.ts:|\(ext:|at ext:/.test(line)
+    )
+    .join("\n");
+}
+
+/** Turns anything thrown into a serializable description, `cause` included. */
+export function toRemoteError(error: unknown, depth = 0): RemoteError {
+  if (error instanceof Error) {
+    const out: RemoteError = {
+      name: error.name,
+      message: error.message,
+      stack: cleanStack(error.stack),
+    };
+    if (error.cause !== undefined && depth < 8) {
+      out.cause = toRemoteError(error.cause, depth + 1);
+    }
+    return out;
+  }
+  return { name: "Error", message: `Uncaught ${describe(error)}` };
+}
+
+/** Rebuilds an Error (with its `cause` chain) from a remote description. */
+export function reviveError(remote: RemoteError): Error {
+  const error = new Error(remote.message);
+  error.name = remote.name;
+  error.stack = remote.stack ?? `${remote.name}: ${remote.message}`;
+  if (remote.cause !== undefined) {
+    error.cause = reviveError(remote.cause as RemoteError);
+  }
+  return error;
+}
+
+function describe(value: unknown): string {
+  try {
+    return typeof value === "string" ? JSON.stringify(value) : String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

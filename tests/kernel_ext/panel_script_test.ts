@@ -1,0 +1,134 @@
+/**
+ * The panel's updater outside a kernel, with its sends recorded: the update
+ * rate, the final update, timers that never keep a script alive, and that
+ * importing bgjobs in a plain script displays nothing.
+ */
+import assert from "node:assert/strict";
+import { makeJob } from "../../lib/engine/job_state.ts";
+import { jobObservers } from "../../lib/api/job.ts";
+import { registryDisplay } from "../../lib/api/jobs.ts";
+import { showPanel } from "../../kernel_ext/panel.ts";
+import { registerKernelExtension } from "../../kernel_ext/register.ts";
+
+interface Sent {
+  data: Record<string, string>;
+  displayId: string;
+  update: boolean;
+  t: number;
+}
+
+function recorder(): [
+  Sent[],
+  (d: Record<string, string>, id: string, u: boolean) => void,
+] {
+  const sent: Sent[] = [];
+  return [sent, (data, displayId, update) => {
+    sent.push({ data, displayId, update, t: Date.now() });
+  }];
+}
+
+const sleep = (ms: number): Promise<void> =>
+  new Promise((r) => setTimeout(r, ms));
+
+Deno.test("a plain script registers no panel and no table renderer", async () => {
+  await import("../../mod.ts");
+  assert.equal(registerKernelExtension(), false);
+  assert.equal(jobObservers.size, 0);
+  assert.equal(registryDisplay.render, undefined);
+});
+
+Deno.test("showPanel() displays at once, updates at most 10 times a second, and always once more at the end", async () => {
+  const [job, state] = makeJob(7, "busy <logger>");
+  const [sent, send] = recorder();
+  const id = showPanel(job, state, {}, { send });
+  assert.equal(id, `bgjobs-${job.uuid}`);
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0].update, false);
+  assert.match(sent[0].data["text/html"], /data-status="queued"/);
+  assert.match(sent[0].data["text/html"], /busy &lt;logger&gt;/);
+
+  state.start();
+  const started = Date.now();
+  for (let i = 0; i < 100; i++) {
+    state.logs.append(`line ${i}\n`);
+    state.progress = { done: i + 1, total: 100 };
+    state.changed();
+    await sleep(5);
+  }
+  const busy = Date.now() - started;
+  const updates = sent.slice(1);
+  assert.ok(updates.every((s) => s.update && s.displayId === id));
+  assert.ok(
+    updates.length <= busy / 100 + 2,
+    `${updates.length} in ${busy} ms`,
+  );
+  for (let i = 1; i < updates.length; i++) {
+    assert.ok(updates[i].t - updates[i - 1].t >= 95, "at most every 100 ms");
+  }
+
+  state.complete(42);
+  await sleep(150);
+  const final = sent.at(-1)!.data;
+  assert.match(final["text/html"], /data-status="completed"/);
+  assert.match(final["text/html"], /line 99/);
+  assert.match(final["text/plain"], /Job 7 · busy <logger> · completed/);
+  assert.match(final["text/plain"], /Result: 42/);
+  const count = sent.length;
+  await sleep(1200);
+  assert.equal(sent.length, count, "no tick after the end");
+});
+
+Deno.test("showPanel() with display: false sends nothing", () => {
+  const [job, state] = makeJob(8, "quiet");
+  const [sent, send] = recorder();
+  assert.equal(showPanel(job, state, { display: false }, { send }), undefined);
+  state.start();
+  state.complete(1);
+  assert.equal(sent.length, 0);
+});
+
+Deno.test("a running job's panel timers do not keep a script alive", async () => {
+  const script = `
+    import { makeJob } from "${new URL(
+    "../../lib/engine/job_state.ts",
+    import.meta.url,
+  )}";
+    import { showPanel } from "${new URL(
+    "../../kernel_ext/panel.ts",
+    import.meta.url,
+  )}";
+    const [job, state] = makeJob(1, "forever");
+    showPanel(job, state, {}, { send: () => {} });
+    state.start();
+    state.changed();
+  `;
+  const started = Date.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  assert.ok(Date.now() - started < 5000, "the script exited");
+});
+
+Deno.test("the panel escapes output, drops colour codes, shows a redrawn line as it ended", () => {
+  const [job, state] = makeJob(9, "render");
+  state.start();
+  state.logs.append("<script>alert(1)</script>\n");
+  state.logs.append("\x1b[31mred\x1b[0m text\n");
+  state.logs.append("10%\r50%\r100%\r\n");
+  state.fail(new Error("stopped by hand"), "killed");
+  const [sent, send] = recorder();
+  showPanel(job, state, {}, { send });
+  const { "text/html": html, "text/plain": text } = sent[0].data;
+  assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+  assert.doesNotMatch(html, /<script>/);
+  assert.ok(!(html + text).includes("\x1b"), "no ANSI codes");
+  assert.match(html, /red text/);
+  assert.match(text, /│ 100%$/m);
+  assert.doesNotMatch(text, /50%/);
+  assert.match(html, /data-status="killed"/);
+  assert.match(html, />Killed<\/div>/);
+  assert.match(html, /stopped by hand/);
+});

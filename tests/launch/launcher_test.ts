@@ -1,0 +1,254 @@
+/**
+ * Runtimes started cold come from a launcher made ahead (a shell and its
+ * relay, no Deno): it starts where the notebook is now, with the job's
+ * environment, and goes with the process that made it. The runtime's
+ * compiled code is stored once, for the runtimes after it.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { job, jobs } from "../../mod.ts";
+import { jobTest } from "../_util.ts";
+import { descendantsOf, eventually, isAlive } from "../_procs.ts";
+import { BUNDLE } from "../../tools/bundle.ts";
+
+const MOD = new URL("../../mod.ts", import.meta.url).href;
+
+/**
+ * The launchers waiting below `pid`: shells named `bgjobs-runtime` that lead
+ * their group (a running runtime's watcher has the same name, in the group
+ * its `deno` leads).
+ */
+function launchers(pid = Deno.pid): number[] {
+  const leaders = descendantsOf(pid).filter((p) => p.pgid === p.pid);
+  return leaders.map((p) => p.pid).filter((child) => {
+    try {
+      const cmdline = Deno.readTextFileSync(`/proc/${child}/cmdline`);
+      return cmdline.split("\0").includes("bgjobs-runtime") &&
+        !cmdline.includes("deno");
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function spareLauncher(): Promise<number> {
+  assert.ok(await eventually(() => launchers().length > 0, 5000));
+  return launchers()[0];
+}
+
+jobTest(
+  "a cold job runs in the launcher made ahead, in the current directory",
+  async () => {
+    jobs.configure({ warm: 0 });
+    const home = Deno.cwd();
+    const dir = Deno.realPathSync(await Deno.makeTempDir());
+    try {
+      await job(() => 0);
+      const spare = await spareLauncher();
+      Deno.chdir(dir);
+      const [cwd, pid] = await job(() => [Deno.cwd(), Deno.pid]);
+      assert.equal(cwd, dir);
+      assert.equal(pid, spare, "the runtime kept the launcher's pid");
+    } finally {
+      Deno.chdir(home);
+      jobs.configure({ warm: 1 });
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+jobTest(
+  "a cold job that ends before its runtime is seen ready still leaves a launcher made ahead",
+  async () => {
+    jobs.configure({ warm: 0 });
+    const blocked = new Int32Array(new SharedArrayBuffer(4));
+    try {
+      for (let round = 0; round < 4; round++) {
+        await job(() => 0); // a launcher for the next one
+        await spareLauncher();
+        const quick = job(`${round}`);
+        // Let the launch give its word, then hold this thread while the
+        // runtime starts, runs its job and exits: the kernel sees the exit
+        // and the ready message in one turn of its event loop.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        Atomics.wait(blocked, 0, 0, 600);
+        assert.equal(await quick, round);
+        assert.ok(
+          await eventually(() => launchers().length > 0, 5000),
+          `round ${round}: no launcher made ahead after the job`,
+        );
+      }
+    } finally {
+      jobs.configure({ warm: 1 });
+    }
+  },
+);
+
+jobTest(
+  "a granted variable reaches the job exactly, whatever its name and value",
+  async () => {
+    jobs.configure({ warm: 0 });
+    const odd = 'it\'s "$HOME" `id`\n\\ and more';
+    Deno.env.set("BGJOBS_TEST_QUOTED", odd);
+    Deno.env.set("BGJOBS-TEST-DASHED", "dashed");
+    try {
+      const got = await job(
+        () => [
+          Deno.env.get("BGJOBS_TEST_QUOTED"),
+          Deno.env.get("BGJOBS-TEST-DASHED"),
+        ],
+        { permissions: { env: ["BGJOBS_TEST_QUOTED", "BGJOBS-TEST-DASHED"] } },
+      );
+      assert.deepEqual(got, [odd, "dashed"]);
+      await assert.rejects(
+        async () =>
+          await job(() => Deno.env.get("BGJOBS_TEST_QUOTED"), {
+            permissions: { env: ["BGJOBS_TEST_OTHER"] },
+          }),
+        /Requires env access to "BGJOBS_TEST_QUOTED"/,
+      );
+    } finally {
+      Deno.env.delete("BGJOBS_TEST_QUOTED");
+      Deno.env.delete("BGJOBS-TEST-DASHED");
+      jobs.configure({ warm: 1 });
+    }
+  },
+);
+
+jobTest(
+  "jobs start cleanly after the directory the launcher was made in is removed",
+  async () => {
+    jobs.configure({ warm: 0 });
+    const home = Deno.cwd();
+    try {
+      for (let round = 0; round < 6; round++) {
+        const dir = await Deno.makeTempDir();
+        Deno.chdir(dir);
+        assert.equal(await job(() => 7), 7); // the next launcher is made here
+        Deno.chdir(home);
+        await Deno.remove(dir);
+        assert.equal(await job(() => Deno.cwd()), home);
+      }
+    } finally {
+      Deno.chdir(home);
+      jobs.configure({ warm: 1 });
+    }
+  },
+);
+
+jobTest(
+  "a cold job whose message is too big to wait in the FIFO still runs",
+  async () => {
+    jobs.configure({ warm: 0 });
+    try {
+      const text = "x".repeat(100_000);
+      assert.equal(await job(`"${text}".length`), 100_000);
+    } finally {
+      jobs.configure({ warm: 1 });
+    }
+  },
+);
+
+jobTest("jobs.shutdown() removes the launcher made ahead", async () => {
+  await job(() => 0);
+  await spareLauncher();
+  await jobs.shutdown();
+  assert.ok(
+    await eventually(() => launchers().length === 0, 2000),
+    `launchers left: ${launchers()}`,
+  );
+  assert.equal(await job(() => 6 * 7), 42, "a new one is made when needed");
+  await jobs.shutdown();
+});
+
+Deno.test("a SIGKILLed process leaves no launcher and no channel directory", async () => {
+  const tmp = await Deno.makeTempDir();
+  const script = `${tmp}/script.ts`;
+  const scratch = `${tmp}/tmp`;
+  await Deno.mkdir(scratch);
+  await Deno.writeTextFile(
+    script,
+    `import { job, jobs } from ${JSON.stringify(MOD)};
+    jobs.configure({ warm: 0 });
+    await job(() => 1);
+    console.log("up");
+    await new Promise(() => {});`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-config", script],
+    env: { TMPDIR: scratch },
+    stdout: "piped",
+  }).spawn();
+  try {
+    const reader = child.stdout.getReader();
+    const { value } = await reader.read();
+    assert.match(new TextDecoder().decode(value), /up/);
+    reader.releaseLock();
+    assert.ok(await eventually(() => launchers(child.pid).length > 0, 5000));
+    const waiting = launchers(child.pid);
+    const dirs = () => [...Deno.readDirSync(scratch)].map((e) => e.name);
+    assert.ok(dirs().some((name) => name.startsWith("bgjobs-")), `${dirs()}`);
+    child.kill("SIGKILL");
+    await child.status;
+    assert.ok(
+      await eventually(() => !waiting.some(isAlive) && dirs().length === 0),
+      `left: processes ${waiting.filter(isAlive)}, files ${dirs()}`,
+    );
+  } finally {
+    await child.stdout.cancel().catch(() => {});
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("the runtime's compiled code is stored once, for the runtimes after it", async () => {
+  const tmp = await Deno.makeTempDir();
+  const script = `${tmp}/script.ts`;
+  const denoDir = `${tmp}/deno`;
+  // The script's own modules come from the usual cache; its runtimes get an
+  // empty one (DENO_DIR is read when the first runtime starts).
+  await Deno.writeTextFile(
+    script,
+    `import { job, jobs } from ${JSON.stringify(MOD)};
+    Deno.env.set("DENO_DIR", ${JSON.stringify(denoDir)});
+    jobs.configure({ warm: 0 });
+    console.log(await job(() => 6 * 7));
+    await new Promise((r) => setTimeout(r, 200));
+    await jobs.shutdown();`,
+  );
+  const cached = () => {
+    try {
+      const db = new DatabaseSync(`${denoDir}/v8_code_cache_v2`, {
+        readOnly: true,
+      });
+      try {
+        return db.prepare("SELECT specifier FROM codecache").all()
+          .map((row) => String(row.specifier));
+      } finally {
+        db.close();
+      }
+    } catch {
+      return [];
+    }
+  };
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-config", script],
+    }).output();
+    assert.equal(new TextDecoder().decode(out.stdout).trim(), "42");
+    assert.ok(
+      await eventually(() => cached().includes(BUNDLE.href), 10_000),
+      `the code cache holds: ${cached()}`,
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("the runtime run with no arguments only loads", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-config", BUNDLE.href],
+  }).output();
+  assert.equal(out.code, 0);
+  assert.equal(new TextDecoder().decode(out.stdout), "");
+  assert.equal(new TextDecoder().decode(out.stderr), "");
+});
