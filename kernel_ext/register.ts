@@ -8,11 +8,13 @@
  *
  * @module
  */
-import { registryDisplay } from "../lib/api/jobs.ts";
+import { JobRegistry } from "../lib/api/jobs.ts";
 import { jobObservers } from "../lib/api/job.ts";
 import { inKernel } from "./_jupyter.ts";
 import { showPanel } from "./panel.ts";
 import { renderJobsTable } from "./table.ts";
+
+const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
 
 /**
  * Registers the panel and the table renderer (idempotent).
@@ -27,7 +29,13 @@ import { renderJobsTable } from "./table.ts";
 export function registerKernelExtension(): boolean {
   if (!inKernel()) return false;
   jobObservers.add(showPanel);
-  registryDisplay.render = renderJobsTable;
+  // `jobs` as a cell's value: Deno's kernel renders what this returns.
+  Object.defineProperty(JobRegistry.prototype, JUPYTER_DISPLAY, {
+    value(this: JobRegistry): Record<string, string> {
+      return renderJobsTable(this.list());
+    },
+    configurable: true,
+  });
   return true;
 }
 

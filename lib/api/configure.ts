@@ -7,7 +7,7 @@ import {
   type JobPermissions,
   resolvePermissions,
 } from "../sandbox/permissions.ts";
-import { runtimePool } from "../engine/drive.ts";
+import { localPool } from "../engine/backend.ts";
 import { settings, wakeQueue } from "../engine/slots.ts";
 
 /** Defaults for later jobs, set with `jobs.configure()`. */
@@ -91,7 +91,7 @@ export function configure(options: ConfigureOptions): void {
   if ("permissions" in options) defaults.permissions = options.permissions;
   if ("memory" in options) defaults.memory = options.memory;
   if (options.concurrency) defaults.concurrency = options.concurrency;
-  if (options.warm !== undefined) runtimePool().setWarm(options.warm);
+  if (options.warm !== undefined) localPool().setWarm(options.warm);
   if (options.maxRunning) {
     settings.maxRunning = options.maxRunning;
     wakeQueue();

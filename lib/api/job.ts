@@ -7,7 +7,7 @@ import { type Job, type JobState, makeJob } from "../engine/job_state.ts";
 import { checkJobOptions, type JobOptions } from "../engine/options.ts";
 import { resolvePermissions } from "../sandbox/permissions.ts";
 import { type JobContext, runJob, type RunRequest } from "../engine/drive.ts";
-import { jobs } from "./jobs.ts";
+import { jobList } from "../engine/job_list.ts";
 import { defaults } from "./configure.ts";
 import {
   type Capture,
@@ -139,9 +139,9 @@ export function startJob(
   const isDefault = options.permissions === undefined &&
     defaults.permissions === undefined &&
     memory === undefined;
-  const id = jobs.nextId();
+  const id = jobList.nextId();
   const [job, state] = makeJob(id, name);
-  jobs.add(job, source);
+  jobList.add(job, source);
   for (const observe of jobObservers) observe(job, state, options);
   run(state, {
     id,

@@ -4,39 +4,18 @@
  * @module
  */
 import { type Job, type JobStatus, stateOf } from "../engine/job_state.ts";
-import { runtimePool } from "../engine/drive.ts";
+import { backend } from "../engine/backend.ts";
+import { jobList } from "../engine/job_list.ts";
 import { configure, type ConfigureOptions } from "./configure.ts";
 import { formatTraceback } from "../engine/traceback.ts";
 import { mapJob, type MapOptions } from "./map.ts";
 import { textTable } from "../engine/text_table.ts";
 
-const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
-
-/** How `jobs` renders in a notebook; set by the kernel extension. */
-export const registryDisplay: {
-  render?: (list: readonly Job<unknown>[]) => Record<string, string>;
-} = {};
-
 /** Every job of this kernel. Shown in a cell, it renders as a table. */
 export class JobRegistry {
-  #jobs = new Map<number, Job<unknown>>();
-  #sources = new WeakMap<Job<unknown>, string>();
-  #nextId = 1;
-
-  /** Reserves the next id (used by `job()`). */
-  nextId(): number {
-    return this.#nextId++;
-  }
-
-  /** Adds a job (used by `job()`). */
-  add(job: Job<unknown>, source: string): void {
-    this.#jobs.set(job.id, job);
-    this.#sources.set(job, source);
-  }
-
   /** All jobs, oldest first. */
   list(): Job<unknown>[] {
-    return [...this.#jobs.values()];
+    return jobList.list();
   }
 
   /**
@@ -46,7 +25,7 @@ export class JobRegistry {
    * @returns The job, or `undefined`.
    */
   get(id: number): Job<unknown> | undefined {
-    return this.#jobs.get(id);
+    return jobList.get(id);
   }
 
   /** Jobs waiting for a free slot. */
@@ -76,7 +55,7 @@ export class JobRegistry {
 
   #find(idOrJob: number | Job<unknown>): Job<unknown> {
     const id = typeof idOrJob === "number" ? idOrJob : idOrJob?.id;
-    const job = typeof id === "number" ? this.#jobs.get(id) : undefined;
+    const job = typeof id === "number" ? jobList.get(id) : undefined;
     if (!job) {
       throw new RangeError(
         `No job ${
@@ -133,9 +112,7 @@ export class JobRegistry {
    */
   traceback(idOrJob: number | Job<unknown>): string {
     const job = this.#find(idOrJob);
-    return job.error
-      ? formatTraceback(job.error, this.#sources.get(job) ?? "")
-      : "";
+    return job.error ? formatTraceback(job.error, jobList.source(job)) : "";
   }
 
   /**
@@ -151,13 +128,13 @@ export class JobRegistry {
         `Cannot remove job ${job.id}: it is ${job.status}; kill it first with jobs.kill(${job.id})`,
       );
     }
-    this.#jobs.delete(job.id);
+    jobList.delete(job);
   }
 
   /** Forgets every finished job; returns how many. */
   flush(): number {
     const done = this.list().filter((j) => stateOf(j).finished);
-    for (const job of done) this.#jobs.delete(job.id);
+    for (const job of done) jobList.delete(job);
     return done.length;
   }
 
@@ -200,13 +177,7 @@ export class JobRegistry {
   /** Kills every job and every idle runtime (for the end of a script or test). */
   async shutdown(): Promise<void> {
     await this.killAll();
-    await runtimePool().drain();
-  }
-
-  /** Renders the table in Jupyter. */
-  [JUPYTER_DISPLAY](): Record<string, string> {
-    return registryDisplay.render?.(this.list()) ??
-      { "text/plain": this.status() };
+    await backend().drain();
   }
 
   /** Outside Jupyter, `console.log(jobs)` prints the text table. */

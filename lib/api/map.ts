@@ -16,17 +16,20 @@
  *
  * @module
  */
+import { type Capture, encodeForJob } from "../capture/capture.ts";
+import { receiveShared } from "../engine/receive.ts";
 import {
-  type Capture,
-  encodeForJob,
-  receiveShared,
-} from "../capture/capture.ts";
-import { appendOutput, drive, runtimePool, settle } from "../engine/drive.ts";
-import { JobError, type RemoteError } from "../engine/errors.ts";
-import type { Job, JobState } from "../engine/job_state.ts";
+  answerAnalysis,
+  appendOutput,
+  drive,
+  settle,
+} from "../engine/drive.ts";
+import { backend, type Runtime } from "../engine/backend.ts";
+import { JobError } from "../engine/errors.ts";
+import { type Job, jobLabel, type JobState } from "../engine/job_state.ts";
 import { checkJobOptions, type JobOptions } from "../engine/options.ts";
 import type { Packet } from "../codec/codec.ts";
-import type { RunEnd, RuntimeProcess } from "../launch/runtime_process.ts";
+import type { RemoteError, RunEnd } from "../protocol/messages.ts";
 import { defaults } from "./configure.ts";
 import { functionRequest, shortName, startJob } from "./job.ts";
 
@@ -89,12 +92,12 @@ export function mapJob<I, R>(
     (state, context) =>
       drive(state, context, async (driver) => {
         const lanes = Math.min(concurrency, chunks.length);
-        const label = `Job ${context.id} (${name})`;
+        const label = jobLabel(context.id, name);
         const run = new MapRun(state, capture, chunks, lanes, label);
         if (lanes === 0) state.start();
         // No background starts while the lanes work (released at the end);
         // a map with the default permissions leaves that many runtimes warm.
-        const release = runtimePool().hold(context.isDefault ? lanes : 0);
+        const release = backend().hold(context.isDefault ? lanes : 0);
         let ends: RunEnd[];
         try {
           // Each runtime starts on the items as soon as it is up: a warm one
@@ -165,7 +168,7 @@ class MapRun {
   failure: Error | undefined;
   #next = 0;
   #done = 0;
-  #runtimes: RuntimeProcess[] = [];
+  #runtimes: Runtime[] = [];
 
   constructor(
     readonly state: JobState,
@@ -180,7 +183,7 @@ class MapRun {
   }
 
   /** Feeds one runtime chunks until none are left; resolves when it ended. */
-  lane(runtime: RuntimeProcess): Promise<RunEnd> {
+  lane(runtime: Runtime): Promise<RunEnd> {
     this.#runtimes.push(runtime);
     let inFlight = 0;
     const feed = () => {
@@ -204,19 +207,14 @@ class MapRun {
       onMessage: (msg) => {
         if (msg.t === "items-done") {
           inFlight--;
-          this.#receive(msg.start as number, msg.value as Packet);
+          this.#receive(msg.start, msg.value);
           feed();
         } else if (msg.t === "item-error") {
-          this.#fail(msg.index as number, msg.error as RemoteError);
+          this.#fail(msg.index, msg.error);
         } else if (msg.t === "share") {
-          receiveShared(
-            this.state,
-            this.capture,
-            msg.name as string,
-            msg.value,
-          );
+          receiveShared(this.state, this.capture, msg.name, msg.value);
           this.state.changed();
-        }
+        } else if (msg.t === "analyze") answerAnalysis(runtime, msg);
       },
     });
     feed();

@@ -23,14 +23,6 @@ import { resolveNotebookName } from "./notebook.ts";
 import { analyzeCode, analyzeFunction } from "./analyze.ts";
 import { checkDefinition } from "./check_definition.ts";
 
-// Reading what comes back is in `engine/receive.ts`; this module is its face.
-export {
-  completeJob,
-  receiveError,
-  type Receiver,
-  receiveShared,
-} from "../engine/receive.ts";
-
 /** What `job()` sends to a job runtime, and how to read what comes back. */
 export interface Capture {
   /** How the runtime runs `source`. */

@@ -4,14 +4,10 @@
 // reaches the globals. Job exports are written back the same way.
 import { RUNTIME_GLOBALS } from "../codec/runtime_globals.ts";
 import { GLOBAL, MISSING } from "../codec/codec.ts";
-import { progress, share } from "../runtime/report.ts";
 
+// Marks the functions a job runtime has as globals (`progress`, `share`, in
+// `runtime/report.ts`), whichever copy of bgjobs they come from.
 const BUILTIN = Symbol.for("bgjobs.runtimeGlobal");
-// Whichever copy of bgjobs a notebook imported, its `progress` and `share`
-// are the job runtime's globals, never values to send.
-for (const fn of [progress, share]) {
-  Object.defineProperty(fn, BUILTIN, { value: true });
-}
 
 const globalEval = eval;
 

@@ -13,7 +13,7 @@
  * @module
  */
 import { newEncoder, toPacket } from "./encoder.ts";
-import { bindName, encode } from "./encode_walk.ts";
+import { bindName, encode, WALK } from "./encode_walk.ts";
 import type { EncodeOptions, Packet } from "./packet.ts";
 
 export type { FunctionInfo, Packet, SourceRecord } from "./packet.ts";
@@ -44,7 +44,7 @@ export function encodeNames(
   names: Map<string, boolean>,
   options: EncodeOptions,
 ): { packet: Packet; functions: unknown[] } {
-  const enc = newEncoder(options);
+  const enc = newEncoder(options, WALK);
   for (const [name, typeofOnly] of names) {
     bindName(enc, name, typeofOnly, undefined);
   }
@@ -75,7 +75,7 @@ export function encodeValue(
   label: string,
   options: EncodeOptions,
 ): Packet {
-  const enc = newEncoder(options);
+  const enc = newEncoder(options, WALK);
   enc.path.push(label);
   return toPacket(enc, encode(enc, value));
 }

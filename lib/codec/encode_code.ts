@@ -17,7 +17,6 @@ import {
   type Refusal,
 } from "./refusals.ts";
 import { type Encoder, keep, pathText, refuse } from "./encoder.ts";
-import { bindValue, encodeArray, encodePlain } from "./encode_walk.ts";
 import { encodeMap, encodeSet } from "./encode_data.ts";
 
 const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
@@ -46,7 +45,7 @@ export function encodeInstance(
 ): unknown {
   const cls = classRecord(enc, proto);
   let out: object;
-  if (Array.isArray(v)) out = encodeArray(enc, v, false) as object;
+  if (Array.isArray(v)) out = enc.walk.array(enc, v, false) as object;
   else if (v instanceof Map) out = encodeMap(enc, v);
   else if (v instanceof Set) out = encodeSet(enc, v);
   else if (v instanceof Date) out = keep(enc, v, new Date(+v));
@@ -63,7 +62,7 @@ export function encodeInstance(
         fix: `send plain data and build the ${name} on the other side`,
       });
     }
-    out = encodePlain(enc, v, {});
+    out = enc.walk.plain(enc, v, {});
   }
   if (typeof cls === "number") enc.protos.push(out, cls);
   return out;
@@ -161,7 +160,7 @@ function record(enc: Encoder, fn: unknown, soft: boolean): number | Refusal {
   const index = push(enc, fn, rec, info);
   for (const [name, value] of values) {
     if (!enc.bound.has(name)) {
-      bindValue(enc, name, value, info.free.get(name)!, where);
+      enc.walk.bindValue(enc, name, value, info.free.get(name)!, where);
     }
   }
   if (info.eager.length) rec.e = info.eager.filter((name) => enc.ns.has(name));
@@ -169,7 +168,7 @@ function record(enc: Encoder, fn: unknown, soft: boolean): number | Refusal {
   if (keys.length) {
     const props: Record<string, unknown> = {};
     for (const key of keys) props[key] = (fn as Record<string, unknown>)[key];
-    rec.p = encodePlain(enc, props, {}) as Record<string, unknown>;
+    rec.p = enc.walk.plain(enc, props, {}) as Record<string, unknown>;
   }
   return index;
 }

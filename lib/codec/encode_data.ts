@@ -5,8 +5,6 @@ import { toColumns } from "./columns.ts";
 import { Placeholder, SUB, TableToken } from "./packet.ts";
 import { builtinRefusal } from "./refusals.ts";
 import { type Encoder, keep, refuse, substitute } from "./encoder.ts";
-import { encodeArray, encodeChild, encodePlain } from "./encode_walk.ts";
-import { classRecord } from "./encode_code.ts";
 
 /** Buffers at least this big travel as raw attachments. */
 const RAW_MIN = 64 * 1024;
@@ -57,7 +55,11 @@ export function encodeTable(
       columns.cols[c] = encodeView(enc, col, true) as Float64Array;
     } else if (columns.nested[c]) {
       enc.path.push({ m: `[…].${columns.keys[c]}` });
-      columns.cols[c] = encodeArray(enc, col as unknown[], false) as unknown[];
+      columns.cols[c] = enc.walk.array(
+        enc,
+        col as unknown[],
+        false,
+      ) as unknown[];
       enc.path.pop();
     }
   }
@@ -167,7 +169,7 @@ export function encodeError(enc: Encoder, v: Error, proto: object): Error {
   );
   if (typeof v.stack === "string") out.stack = v.stack;
   if (Object.hasOwn(v, "cause")) {
-    out.cause = encodeChild(enc, v.cause, "cause");
+    out.cause = enc.walk.child(enc, v.cause, "cause");
     if (out.cause instanceof Placeholder) enc.sites.push(out, "cause");
   }
   const extra: Record<string, unknown> = {};
@@ -185,9 +187,9 @@ export function encodeError(enc: Encoder, v: Error, proto: object): Error {
     extra.errors = (v as AggregateError).errors;
     hasExtra = true;
   }
-  if (hasExtra) enc.extras.push(out, encodePlain(enc, extra, {}));
+  if (hasExtra) enc.extras.push(out, enc.walk.plain(enc, extra, {}));
   if (proto !== Base.prototype) {
-    const record = classRecord(enc, proto);
+    const record = enc.walk.classRecord(enc, proto);
     if (typeof record === "number") enc.protos.push(out, record);
   }
   return out;
@@ -201,11 +203,11 @@ export function encodeMap(
   const out = keep(enc, v, new Map());
   let special = false;
   for (const [k, x] of v) {
-    const k2 = encodeChild(enc, k, { m: ".keys()[…]" });
+    const k2 = enc.walk.child(enc, k, { m: ".keys()[…]" });
     const label = typeof k === "object" || typeof k === "function"
       ? "(…)"
       : `(${typeof k === "bigint" ? `${k}n` : JSON.stringify(k)})`;
-    const x2 = encodeChild(enc, x, { m: `.get${label}` });
+    const x2 = enc.walk.child(enc, x, { m: `.get${label}` });
     out.set(k2, x2);
     special ||= k2 instanceof Placeholder || x2 instanceof Placeholder;
   }
@@ -218,7 +220,7 @@ export function encodeSet(enc: Encoder, v: Set<unknown>): Set<unknown> {
   const out = keep(enc, v, new Set());
   let special = false;
   for (const x of v) {
-    const x2 = encodeChild(enc, x, { m: ".values()[…]" });
+    const x2 = enc.walk.child(enc, x, { m: ".values()[…]" });
     out.add(x2);
     special ||= x2 instanceof Placeholder;
   }

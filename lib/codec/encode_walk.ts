@@ -15,8 +15,14 @@ import {
   encodeView,
   rowRef,
 } from "./encode_data.ts";
-import { encodeFunction, encodeInstance } from "./encode_code.ts";
-import { type Encoder, keep, type PathPart, refuse } from "./encoder.ts";
+import { classRecord, encodeFunction, encodeInstance } from "./encode_code.ts";
+import {
+  type Encoder,
+  keep,
+  type PathPart,
+  refuse,
+  type Walk,
+} from "./encoder.ts";
 
 /** Adds a name the sent code uses, with its value, to the namespace. */
 export function bindName(
@@ -216,3 +222,12 @@ function encodeSpecial(enc: Encoder, v: object, proto: object | null): unknown {
   if (refusal) refuse(enc, refusal);
   return encodeInstance(enc, v, proto);
 }
+
+/** The walk, as the encoder hands it to the modules that recurse into it. */
+export const WALK: Walk = {
+  child: encodeChild,
+  plain: encodePlain,
+  array: encodeArray,
+  bindValue,
+  classRecord,
+};

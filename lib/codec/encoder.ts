@@ -1,8 +1,7 @@
 // The encoder's state: what one encoding has found so far, the packet it
 // makes of that, and how it refuses what cannot be sent, naming where it is.
-// The walk over values is in `codec/encode_walk.ts`; typed data, tables and errors
-// are in `codec/encode_data.ts`; functions, classes and instances in
-// `codec/encode_code.ts`.
+// The walk over values is in `encode_walk.ts`; typed data, tables and errors
+// are in `encode_data.ts`; functions, classes and instances in `encode_code.ts`.
 import {
   type EncodeOptions,
   type FunctionInfo,
@@ -15,9 +14,29 @@ import type { Refusal } from "./refusals.ts";
 /** A step of the path refusals name: a key, an index, or literal text. */
 export type PathPart = string | number | { m: string };
 
+/**
+ * The walk's entry points that typed data, tables, errors and code recurse
+ * into. The walk (`encode_walk.ts`) gives them to the encoder, so its
+ * modules import one way: walk → code → data.
+ */
+export interface Walk {
+  child(enc: Encoder, v: unknown, key: PathPart): unknown;
+  plain(enc: Encoder, v: object, out: Record<string, unknown>): object;
+  array(enc: Encoder, v: unknown[], asTable: boolean): unknown;
+  bindValue(
+    enc: Encoder,
+    name: string,
+    value: unknown,
+    typeofOnly: boolean,
+    usedBy: string | undefined,
+  ): void;
+  classRecord(enc: Encoder, proto: object): number | Refusal;
+}
+
 /** One encoding in progress. */
 export interface Encoder {
   readonly options: EncodeOptions;
+  readonly walk: Walk;
   /** Where the walk is, for refusals. */
   path: PathPart[];
   /** The function whose names are being bound, for refusals. */
@@ -42,9 +61,10 @@ export interface Encoder {
 }
 
 /** Starts an encoding. */
-export function newEncoder(options: EncodeOptions): Encoder {
+export function newEncoder(options: EncodeOptions, walk: Walk): Encoder {
   return {
     options,
+    walk,
     path: [],
     via: undefined,
     memo: new Map(),

@@ -5,21 +5,21 @@
  *
  * @module
  */
-import {
-  JobError,
-  JobKilledError,
-  JobTimeoutError,
-  type RemoteError,
-} from "./errors.ts";
-import type { JobState } from "./job_state.ts";
+import { JobError, JobKilledError, JobTimeoutError } from "./errors.ts";
+import { jobLabel, type JobState } from "./job_state.ts";
+import type { Packet } from "../codec/packet.ts";
 import type { JobOptions } from "./options.ts";
 import type { ResolvedPermissions } from "../sandbox/permissions.ts";
-import { RuntimePool } from "../launch/pool.ts";
+import { backend, type Runtime } from "./backend.ts";
 import type {
+  AnalyzeMessage,
+  JobEvent,
+  JobKind,
   RunEnd,
-  RuntimeProcess,
-  RuntimeSpec,
-} from "../launch/runtime_process.ts";
+  RunMessage,
+} from "../protocol/messages.ts";
+import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
+import { analyzeFunction } from "../capture/analyze.ts";
 import { releaseSlot, takeSlot } from "./slots.ts";
 import { specFor } from "../sandbox/runtime_spec.ts";
 import {
@@ -27,27 +27,20 @@ import {
   receiveError,
   type Receiver,
   receiveShared,
-} from "../capture/capture.ts";
+} from "./receive.ts";
 
 /** What to run in a job runtime. */
 export interface RunRequest {
-  kind: "function" | "expression" | "module";
+  kind: JobKind;
   source: string;
   /** The notebook names the job uses, encoded (see `capture/capture.ts`). */
-  value?: unknown;
+  value?: Packet;
   /** A module job's own top-level names. */
   declared?: string[];
   /** What the runtime runs, when not `source` (imports made absolute). */
   run?: string;
   /** Decodes what the job sends back. */
-  receive?(packet: unknown): unknown;
-}
-
-const pool = new RuntimePool();
-
-/** The pool of warm runtimes. */
-export function runtimePool(): RuntimePool {
-  return pool;
+  receive?(packet: Packet): unknown;
 }
 
 /** Who a job is and how it runs: what the engine needs besides the work. */
@@ -66,7 +59,7 @@ export interface Driver {
    * message the job will `run()` it with: a runtime started for it gets it
    * as it starts.
    */
-  runtime(first?: object): Promise<RuntimeProcess>;
+  runtime(first?: RunMessage): Promise<Runtime>;
   /** Why the job was stopped (kill, abort, timeout), once it was. */
   readonly stopped: Error | undefined;
 }
@@ -86,8 +79,8 @@ export async function drive(
   work: (driver: Driver) => Promise<void>,
 ): Promise<void> {
   const { id, name, options } = context;
-  const label = `Job ${id} (${name})`;
-  const runtimes = new Set<RuntimeProcess>();
+  const label = jobLabel(id, name);
+  const runtimes = new Set<Runtime>();
   let stopped: Error | undefined;
   let working: Promise<void> | undefined;
   let spec: RuntimeSpec | undefined;
@@ -98,12 +91,12 @@ export async function drive(
     await working.catch(() => {}); // its failure is the job's, reported there
   };
   const driver: Driver = {
-    async runtime(first?: object): Promise<RuntimeProcess> {
+    async runtime(first?: RunMessage): Promise<Runtime> {
       spec ??= specFor(context.permissions, options.memory, (warning) => {
         state.warnings.push(warning);
         state.changed();
       });
-      const runtime = await pool.acquire(spec, context.isDefault, first);
+      const runtime = await backend().acquire(spec, context.isDefault, first);
       if (stopped) {
         await runtime.kill();
         throw stopped;
@@ -170,12 +163,15 @@ export function runJob(
   return drive(state, context, async (driver) => {
     const { kind, value, declared } = request;
     const source = request.run ?? request.source;
-    const message = { t: "run", kind, source, value, declared };
+    const message: RunMessage = { t: "run", kind, source, value, declared };
     const runtime = await driver.runtime(message);
     state.start();
     const end = await runtime.run(message, {
       onOutput: (text) => appendOutput(state, text),
-      onMessage: (msg) => onMessage(state, msg, request),
+      onMessage: (msg) => {
+        if (msg.t === "analyze") return answerAnalysis(runtime, msg);
+        onMessage(state, msg, request);
+      },
     });
     settle(state, end, driver.stopped, context, request);
   });
@@ -192,17 +188,28 @@ export function statusFor(error: Error): "failed" | "killed" {
   return error instanceof JobTimeoutError ? "failed" : "killed";
 }
 
-function onMessage(
-  state: JobState,
-  msg: Record<string, unknown>,
-  request: RunRequest,
-): void {
+/**
+ * Answers a runtime's request for a function's analysis: the runtime does
+ * not load the parser, the kernel has it.
+ *
+ * @param runtime The runtime that asked.
+ * @param msg Its request.
+ */
+export function answerAnalysis(runtime: Runtime, msg: AnalyzeMessage): void {
+  const { id, source } = msg;
+  try {
+    runtime.send({ t: "analysis", id, info: analyzeFunction(source) });
+  } catch (error) {
+    runtime.send({ t: "analysis", id, error: (error as Error).message });
+  }
+}
+
+function onMessage(state: JobState, msg: JobEvent, request: RunRequest): void {
   if (msg.t === "progress") {
-    state.progress = msg.total === undefined
-      ? { done: msg.done as number }
-      : { done: msg.done as number, total: msg.total as number };
+    const { done, total } = msg;
+    state.progress = total === undefined ? { done } : { done, total };
   } else if (msg.t === "share") {
-    receiveShared(state, request, msg.name as string, msg.value);
+    receiveShared(state, request, msg.name, msg.value);
   }
   state.changed();
 }
@@ -215,14 +222,14 @@ export function settle(
   context: { id: number; name: string; options: JobOptions },
   request: Receiver,
 ): void {
-  const label = `Job ${context.id} (${context.name})`;
+  const label = jobLabel(context.id, context.name);
   if (stopError) return state.fail(stopError, statusFor(stopError));
   if (end.kind === "result") {
     return completeJob(state, request, end.value, label);
   }
   if (end.kind === "error") {
-    const remote = end.error as RemoteError;
-    const cause = receiveError(request, remote);
+    const { packet, ...remote } = end.error;
+    const cause = receiveError(request, remote, packet);
     return state.fail(
       new JobError(`${label} failed: ${remote.name}: ${remote.message}`, {
         remote,

@@ -3,19 +3,9 @@
  *
  * @module
  */
-import { reviveError } from "../runtime/remote_error.ts";
+import type { RemoteError } from "../protocol/messages.ts";
 
-/** What a job runtime reported about an error thrown inside the job. */
-export interface RemoteError {
-  /** The remote error's `name`, e.g. `"TypeError"`. */
-  name: string;
-  /** The remote error's message. */
-  message: string;
-  /** The remote stack, as the job runtime printed it. */
-  stack?: string;
-  /** The remote error's `cause`, when it had one. */
-  cause?: unknown;
-}
+export type { RemoteError } from "../protocol/messages.ts";
 
 /**
  * A job failed: it threw, crashed, ran out of memory or was refused by a
@@ -98,4 +88,13 @@ export class JobTimeoutError extends JobError {
     super(message, options);
     this.name = "JobTimeoutError";
   }
+}
+
+/** Rebuilds an Error (with its `cause` chain) from a remote description. */
+function reviveError(remote: RemoteError): Error {
+  const error = new Error(remote.message);
+  error.name = remote.name;
+  error.stack = remote.stack ?? `${remote.name}: ${remote.message}`;
+  if (remote.cause !== undefined) error.cause = reviveError(remote.cause);
+  return error;
 }

@@ -175,14 +175,16 @@ export class Job<T = unknown> implements PromiseLike<T> {
    * @returns A promise that resolves once the job's runtime is gone.
    */
   kill(): Promise<void> {
-    return killState(this.#state, `Job ${this.id} (${this.name}) was killed`);
+    return killState(this.#state, `${jobLabel(this.id, this.name)} was killed`);
   }
 
   /** `console.log(job)` prints one line: id, name, status, elapsed, progress. */
   [Symbol.for("Deno.customInspect")](): string {
     const p = this.progress;
     const progress = p ? ` · ${p.done}${p.total ? `/${p.total}` : ""}` : "";
-    return `Job ${this.id} (${this.name}) · ${this.status} · ${this.elapsed} ms${progress}`;
+    return `${
+      jobLabel(this.id, this.name)
+    } · ${this.status} · ${this.elapsed} ms${progress}`;
   }
 
   /**
@@ -223,4 +225,15 @@ async function killState(state: JobState, message: string): Promise<void> {
 
 function toDate(ms: number | undefined): Date | undefined {
   return ms === undefined ? undefined : new Date(ms);
+}
+
+/**
+ * How messages name a job: `Job 3 (crawl(urls))`.
+ *
+ * @param id The job's id.
+ * @param name The job's name.
+ * @returns The label.
+ */
+export function jobLabel(id: number, name: string): string {
+  return `Job ${id} (${name})`;
 }

@@ -5,14 +5,14 @@ import type { Capture } from "../capture/capture.ts";
 import type { JobState } from "./job_state.ts";
 import { JobError, type RemoteError } from "./errors.ts";
 import { writeNotebook } from "../capture/notebook.ts";
-import { isIdentifier } from "../codec/packet.ts";
+import { isIdentifier, type Packet } from "../codec/packet.ts";
 
 /** What the engine knows of a job's request, for reading what comes back. */
 export interface Receiver {
   /** How the job ran: a module's result is its exports. */
   kind: Capture["kind"];
   /** Decodes a packet from the job; absent: the packet is the value. */
-  receive?(packet: unknown): unknown;
+  receive?(packet: Packet): unknown;
 }
 
 /**
@@ -29,12 +29,12 @@ export interface Receiver {
 export function completeJob(
   state: JobState,
   request: Receiver,
-  packet: unknown,
+  packet: Packet | null,
   label: string,
 ): void {
   let value: unknown;
   try {
-    value = request.receive ? request.receive(packet) : packet;
+    value = request.receive && packet ? request.receive(packet) : packet;
   } catch (error) {
     return state.fail(
       new JobError(
@@ -67,7 +67,7 @@ export function receiveShared(
   state: JobState,
   request: Receiver,
   name: string,
-  packet: unknown,
+  packet: Packet,
 ): void {
   try {
     state.exports[name] = request.receive ? request.receive(packet) : packet;
@@ -84,27 +84,26 @@ export function receiveShared(
  * stacks; `undefined` when the runtime could not encode it.
  *
  * @param request The job's request.
- * @param remote The runtime's description of the error, with its packet.
+ * @param remote The runtime's description of the error.
+ * @param packet The error itself, encoded, when the runtime could.
  * @returns The error, or `undefined`.
  */
 export function receiveError(
   request: Receiver,
   remote: RemoteError,
+  packet: Packet | undefined,
 ): unknown {
-  const { packet } = remote as { packet?: unknown };
-  delete (remote as { packet?: unknown }).packet;
   if (packet === undefined || !request.receive) return undefined;
   try {
     const error = request.receive(packet);
     let local: unknown = error;
     for (
-      let r: unknown = remote;
+      let r: RemoteError | undefined = remote;
       r && local instanceof Error;
       local = local.cause
     ) {
-      const { stack, cause } = r as RemoteError;
-      if (stack) local.stack = stack;
-      r = cause;
+      if (r.stack) local.stack = r.stack;
+      r = r.cause;
     }
     return error;
   } catch {

@@ -6,12 +6,10 @@
  *
  * @module
  */
-import type { RuntimeSpec } from "./runtime_process.ts";
-import {
-  type AttachmentReader,
-  BULK_NAME,
-  readInto,
-} from "../protocol/attachments.ts";
+import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
+import { extendGrant } from "../sandbox/permissions.ts";
+import { BULK_NAME } from "../protocol/attachments.ts";
+import { type AttachmentReader, readInto } from "../protocol/byte_streams.ts";
 
 /**
  * Adds what the runtime needs to connect to the bulk socket (read, write and
@@ -36,12 +34,7 @@ export function grantBulk(
     ] as const
   ) {
     if (all) continue;
-    const prefix = `--allow-${name}=`;
-    const own = flags.find((f) => f.startsWith(prefix));
-    flags = [
-      ...flags.filter((f) => f !== own),
-      own ? `${own},${value}` : `${prefix}${value}`,
-    ];
+    flags = extendGrant(flags, name, value);
     added += letter;
   }
   return { flags, added: added || "-" };

@@ -1,7 +1,8 @@
 // The control channel between the kernel and a job runtime: two FIFOs the
 // runtime is allowed to open, waiting for the runtime, and reading what it
 // sends (through its launcher's relay, see `launch/launcher.ts`).
-import type { RuntimeSpec } from "./runtime_process.ts";
+import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
+import { extendGrant } from "../sandbox/permissions.ts";
 
 /**
  * Makes a private directory holding two fresh FIFOs, `in` and `out`.
@@ -41,19 +42,10 @@ export function grantChannel(
   toJob: string,
   fromJob: string,
 ): string[] {
-  const add = (flags: string[], name: string, all: boolean, path: string) => {
-    if (all) return flags;
-    const prefix = `--allow-${name}=`;
-    const own = flags.find((f) => f.startsWith(prefix));
-    const rest = flags.filter((f) => f !== own);
-    return [...rest, own ? `${own},${path}` : `${prefix}${path}`];
-  };
-  return add(
-    add(spec.flags, "read", spec.readAll, toJob),
-    "write",
-    spec.writeAll,
-    fromJob,
-  );
+  let flags = spec.flags;
+  if (!spec.readAll) flags = extendGrant(flags, "read", toJob);
+  if (!spec.writeAll) flags = extendGrant(flags, "write", fromJob);
+  return flags;
 }
 
 /** Waits for `pending`, failing if the runtime exits or takes over 30 s. */

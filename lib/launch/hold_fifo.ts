@@ -1,5 +1,7 @@
 // The kernel's ends of the FIFO a job runtime reads its messages from.
-import { encodeFrame, PIPE_BUF, writeAllSync } from "../protocol/frames.ts";
+import { encodeFrame, PIPE_BUF } from "../protocol/frames.ts";
+import { writeAllSync } from "../protocol/byte_streams.ts";
+import type { RunMessage } from "../protocol/messages.ts";
 
 /**
  * Opens the kernel's ends of the FIFO at `path`. One for reading and writing
@@ -15,7 +17,7 @@ import { encodeFrame, PIPE_BUF, writeAllSync } from "../protocol/frames.ts";
  */
 export function holdFifo(
   path: string,
-  message: object | undefined,
+  message: RunMessage | undefined,
 ): { end: Deno.FsFile; writer: Deno.FsFile; sent: boolean } {
   const end = Deno.openSync(path, { read: true, write: true });
   let writer: Deno.FsFile;

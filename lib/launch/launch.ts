@@ -7,23 +7,12 @@ import { grantChannel, StreamReader, untilExit } from "./channel.ts";
 import { dropLauncher, makeSpare, takeLauncher } from "./spare.ts";
 import { primeRuntime, startScript } from "./launcher.ts";
 import { holdFifo } from "./hold_fifo.ts";
-import { isReady } from "../protocol/messages.ts";
+import { isReady, type RuntimeMessage } from "../protocol/messages.ts";
 import { type BulkSocket, grantBulk, listenBulk } from "./bulk_socket.ts";
+import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
+import type { RunMessage } from "../protocol/messages.ts";
 
 const GO = new TextEncoder().encode("go\n");
-
-/** How to start a runtime: the flags are its permissions and memory cap. */
-export interface RuntimeSpec {
-  /** `deno run` permission flags. */
-  flags: string[];
-  /** Whether the job may read / write anywhere (no channel grant to add and revoke). */
-  readAll: boolean;
-  writeAll: boolean;
-  /** Heap cap in MB. */
-  memory?: number;
-  /** The environment the runtime sees. */
-  env: Record<string, string>;
-}
 
 /** A started runtime's process and the kernel's ends of its channel. */
 export interface Launched {
@@ -53,7 +42,7 @@ export interface Launched {
  */
 export async function launch(
   spec: RuntimeSpec,
-  first: object | undefined,
+  first: RunMessage | undefined,
 ): Promise<Launched> {
   const launcher = await takeLauncher();
   const { dir, child } = launcher;
@@ -93,7 +82,7 @@ export async function launch(
   const writer = held.writer;
   // Control messages come through the launcher's relay (see there).
   const reader = new StreamReader(child.stderr);
-  const ready = readFrames(reader).next();
+  const ready = readFrames<RuntimeMessage>(reader).next();
   ready.catch(() => {});
   let exited: Deno.CommandStatus | undefined;
   child.status.then((status) => exited = status);

@@ -11,7 +11,9 @@
  *
  * @module
  */
-import { RuntimeProcess, type RuntimeSpec } from "./runtime_process.ts";
+import { RuntimeProcess } from "./runtime_process.ts";
+import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
+import type { RunMessage } from "../protocol/messages.ts";
 import { dropSpare } from "./spare.ts";
 
 /** How long a job from the pool runs before the pool starts the next one anyway. */
@@ -108,7 +110,7 @@ export class RuntimePool {
   async acquire(
     spec: RuntimeSpec,
     isDefault: boolean,
-    first?: object,
+    first?: RunMessage,
   ): Promise<RuntimeProcess> {
     const key = keyOf(spec);
     if (isDefault) this.#warmSpec = spec;

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { encodeFrame, readFrames, writeAll } from "../protocol/frames.ts";
+import { encodeFrame, readFrames } from "../protocol/frames.ts";
+import { writeAll } from "../protocol/byte_streams.ts";
 import {
   exitOf,
   killGroup,
@@ -15,15 +16,20 @@ import {
   running,
 } from "./process_group.ts";
 import type { StreamReader } from "./channel.ts";
-import { launch, type Launched, type RuntimeSpec } from "./launch.ts";
-import { endOf, type RunEnd, type RunHandlers } from "../protocol/messages.ts";
+import { launch, type Launched } from "./launch.ts";
+import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
+import {
+  endOf,
+  isEnd,
+  type KernelMessage,
+  type RunEnd,
+  type RunHandlers,
+  type RunMessage,
+  type RuntimeMessage,
+} from "../protocol/messages.ts";
 import { OutputFilter, pump } from "./output.ts";
-import { analyzeFunction } from "../capture/analyze.ts";
-import type { AttachmentReader } from "../protocol/attachments.ts";
+import type { AttachmentReader } from "../protocol/byte_streams.ts";
 import type { BulkSocket } from "./bulk_socket.ts";
-
-export type { RunEnd, RunHandlers } from "../protocol/messages.ts";
-export type { RuntimeSpec } from "./launch.ts";
 
 /** One started job runtime, ready to run one job. */
 export class RuntimeProcess {
@@ -38,13 +44,13 @@ export class RuntimeProcess {
   #killed = false;
   #sending: Promise<void> = Promise.resolve();
   readonly #marker: string;
-  readonly #sentFirst: object | undefined;
+  readonly #sentFirst: RunMessage | undefined;
 
   private constructor(
     { child, stdin, reader, writer, bulk }: Launched,
     spec: RuntimeSpec,
     marker: string,
-    sentFirst: object | undefined,
+    sentFirst: RunMessage | undefined,
   ) {
     this.#marker = marker;
     this.#sentFirst = sentFirst;
@@ -76,7 +82,7 @@ export class RuntimeProcess {
    */
   static async start(
     spec: RuntimeSpec,
-    first?: object,
+    first?: RunMessage,
   ): Promise<RuntimeProcess> {
     const marker = `\0bgjobs-end-${crypto.randomUUID()}\0`;
     const launched = await launch(spec, first && { ...first, marker });
@@ -88,7 +94,7 @@ export class RuntimeProcess {
    * Sends a message to the runtime; messages go out whole and in order.
    * Fails silently once the runtime is gone (its run reports how it ended).
    */
-  send(message: unknown): Promise<void> {
+  send(message: KernelMessage): Promise<void> {
     return this.#write(encodeFrame(message));
   }
 
@@ -108,7 +114,7 @@ export class RuntimeProcess {
    * `handlers`, and resolves with how the run ended, once the runtime and
    * everything it started are gone.
    */
-  async run(message: object, handlers: RunHandlers): Promise<RunEnd> {
+  async run(message: RunMessage, handlers: RunHandlers): Promise<RunEnd> {
     this.#child.ref();
     const marker = this.#marker;
     const output = new OutputFilter(marker, handlers.onOutput);
@@ -134,7 +140,7 @@ export class RuntimeProcess {
       // the runtime has already answered; #write never rejects.
       if (frame) this.#write(frame);
       for await (
-        const frame of readFrames(
+        const msg of readFrames<RuntimeMessage>(
           this.#reader,
           () => {
             resume ??= pauseStarting();
@@ -142,11 +148,11 @@ export class RuntimeProcess {
           },
         )
       ) {
-        const msg = frame as Record<string, unknown>;
-        end = endOf(msg);
-        if (end) break;
-        if (msg.t === "analyze") this.#analyze(msg);
-        else handlers.onMessage(msg);
+        if (isEnd(msg)) {
+          end = endOf(msg);
+          break;
+        }
+        if (msg.t !== "ready") handlers.onMessage(msg);
       }
     } catch {
       // The channel broke: the runtime died; its exit status says how.
@@ -162,16 +168,6 @@ export class RuntimeProcess {
       return end;
     }
     return { kind: "exit", ...exitOf(await finishing) };
-  }
-
-  // The runtime does not load the parser: it asks for a function's analysis.
-  #analyze(message: Record<string, unknown>): void {
-    const { id, source } = message;
-    try {
-      this.send({ t: "analysis", id, info: analyzeFunction(String(source)) });
-    } catch (error) {
-      this.send({ t: "analysis", id, error: (error as Error).message });
-    }
   }
 
   async #finish(

@@ -13,19 +13,13 @@
 // `share()` and `progress()`, which must work from a busy loop, keep the
 // FIFO. Without the socket (it could not be made or reached) everything goes
 // through the FIFO, as before.
-import type { ByteReader } from "./frames.ts";
+import { writeAll } from "./byte_streams.ts";
 
 /** The socket's name in the channel directory. */
 export const BULK_NAME = "bulk";
 
 /** Attachments of at least this many bytes in all take the socket. */
 export const BULK_MIN = 1024 * 1024;
-
-/** A reader with its own way to read an attachment (see `launch/bulk_socket.ts`). */
-export interface AttachmentReader extends ByteReader {
-  /** Reads the next `size` bytes into a buffer of their own. */
-  fill(size: number): Promise<Uint8Array>;
-}
 
 /**
  * The runtime's side: connects to the bulk socket in `dir`, then revokes the
@@ -65,46 +59,5 @@ export async function writeBulk(
   conn: Deno.UnixConn,
   attachments: Uint8Array[],
 ): Promise<void> {
-  for (const bytes of attachments) {
-    let off = 0;
-    while (off < bytes.byteLength) {
-      off += await conn.write(bytes.subarray(off));
-    }
-  }
-}
-
-/**
- * Reads an attachment of `size` bytes from `conn` straight into a buffer of
- * its own (the decoder makes it the value's `ArrayBuffer`, uncopied).
- *
- * @throws {Error} When the stream ends first (the runtime died).
- */
-export async function readAttachment(
-  conn: ByteReader | AttachmentReader,
-  size: number,
-): Promise<Uint8Array> {
-  if ("fill" in conn) return await conn.fill(size);
-  const bytes = new Uint8Array(size);
-  await readInto(conn, bytes, 0, size);
-  return bytes;
-}
-
-/**
- * Reads from `conn` into `bytes[from, to)`, however many reads it takes.
- *
- * @throws {Error} When the stream ends first (the runtime died).
- */
-export async function readInto(
-  conn: ByteReader,
-  bytes: Uint8Array,
-  from: number,
-  to: number,
-): Promise<void> {
-  while (from < to) {
-    const n = await conn.read(bytes.subarray(from, to));
-    if (n === null) {
-      throw new Error("Job runtime channel closed in the middle of a message");
-    }
-    from += n;
-  }
+  for (const bytes of attachments) await writeAll(conn, bytes);
 }

@@ -3,7 +3,17 @@
 // travels here (it goes through the runtime's stdout pipe), so nothing a job
 // prints can corrupt a frame.
 import { serializer } from "./serializer.ts";
-import { readAttachment } from "./attachments.ts";
+import type {
+  KernelMessage,
+  RuntimeMessage,
+  UnreadableMessage,
+} from "./messages.ts";
+import {
+  type ByteReader,
+  readAttachment,
+  readInto,
+  readOrEnd,
+} from "./byte_streams.ts";
 
 const { serialize, deserialize } = serializer;
 
@@ -14,19 +24,6 @@ const HEADER = 4;
  * into an empty pipe never blocks, and one read takes it all.
  */
 export const PIPE_BUF = 4096;
-
-/** Something bytes can be read from (a FIFO opened as a `Deno.FsFile`). */
-export interface ByteReader {
-  read(p: Uint8Array): Promise<number | null>;
-}
-/** Something bytes can be written to (a FIFO opened as a `Deno.FsFile`). */
-export interface ByteWriter {
-  write(p: Uint8Array): Promise<number>;
-}
-/** Something bytes can be written to synchronously. */
-export interface ByteWriterSync {
-  writeSync(p: Uint8Array): number;
-}
 
 /** Encodes one message as a frame: a u32 big-endian length, then the bytes. */
 export function encodeFrame(message: unknown): Uint8Array {
@@ -93,82 +90,31 @@ export function encodeFrameParts(
 }
 
 /**
- * `conn`, with `prefix` (bytes read from it before) read first. Those reads
- * settle at once: no read of `conn` waits behind them.
+ * Reads frames from `conn` until it closes, yielding each decoded message:
+ * the kernel reads {@linkcode RuntimeMessage}s, a runtime
+ * {@linkcode KernelMessage}s. A frame that cannot be decoded yields an
+ * {@linkcode UnreadableMessage}. `bulk` gives the stream of attachments sent
+ * on the bulk socket.
  */
-export function withPrefix(conn: ByteReader, prefix: Uint8Array): ByteReader {
-  let rest = prefix;
-  return {
-    read(p: Uint8Array): Promise<number | null> {
-      if (rest.byteLength === 0) return conn.read(p);
-      const n = Math.min(p.byteLength, rest.byteLength);
-      p.set(rest.subarray(0, n));
-      rest = rest.subarray(n);
-      return Promise.resolve(n);
-    },
-  };
-}
-
-/** Writes all of `bytes` to `conn`, however many writes it takes. */
-export async function writeAll(
-  conn: ByteWriter,
-  bytes: Uint8Array,
-): Promise<void> {
-  let off = 0;
-  while (off < bytes.byteLength) off += await conn.write(bytes.subarray(off));
-}
-
-/** Synchronous twin of {@linkcode writeAll}, for the runtime's last words. */
-export function writeAllSync(conn: ByteWriterSync, bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.byteLength) off += conn.writeSync(bytes.subarray(off));
-}
-
-async function readExact(
-  conn: ByteReader,
-  buf: Uint8Array,
-): Promise<boolean> {
-  let off = 0;
-  while (off < buf.byteLength) {
-    const n = await conn.read(buf.subarray(off));
-    if (n === null) {
-      if (off === 0) return false;
-      throw new Error("Job runtime channel closed in the middle of a message");
-    }
-    off += n;
-  }
-  return true;
-}
-
-async function readAll(conn: ByteReader, buf: Uint8Array): Promise<void> {
-  if (!await readExact(conn, buf)) {
-    throw new Error("Job runtime channel closed in the middle of a message");
-  }
-}
-
-/**
- * Reads frames from `conn` until it closes, yielding each decoded message.
- * `bulk` gives the stream of attachments sent on the bulk socket.
- */
-export async function* readFrames(
+export async function* readFrames<M extends KernelMessage | RuntimeMessage>(
   conn: ByteReader,
   bulk?: () => Promise<ByteReader>,
-): AsyncGenerator<unknown, void, void> {
+): AsyncGenerator<M | UnreadableMessage, void, void> {
   const header = new Uint8Array(HEADER);
-  while (await readExact(conn, header)) {
+  while (await readOrEnd(conn, header)) {
     const word = new DataView(header.buffer).getUint32(0);
     let sizes: number[] = [];
     let from = conn;
     if (word & ATTACHED) {
       const count = new Uint8Array(HEADER);
-      await readAll(conn, count);
+      await readInto(conn, count);
       const counted = new DataView(count.buffer).getUint32(0);
       if (counted & ON_BULK) {
         if (!bulk) throw new Error("Job runtime sent on a socket it lacks");
         from = await bulk();
       }
       const table = new Uint8Array(8 * ((counted & ~ON_BULK) >>> 0));
-      await readAll(conn, table);
+      await readInto(conn, table);
       const view = new DataView(table.buffer);
       sizes = Array.from(
         { length: table.length / 8 },
@@ -176,10 +122,11 @@ export async function* readFrames(
       );
     }
     const body = new Uint8Array((word & ~ATTACHED) >>> 0);
-    await readAll(conn, body);
-    let message: { value: { raw?: Uint8Array[] } };
+    await readInto(conn, body);
+    let message: M;
     try {
-      message = deserialize(body) as typeof message;
+      // The one place a message gets its type: what the other side sent.
+      message = deserialize(body) as M;
     } catch (error) {
       // The stream is still in step (the whole body was read): report it.
       for (const size of sizes) await readAttachment(from, size);
@@ -193,7 +140,7 @@ export async function* readFrames(
     if (sizes.length) {
       const raw: Uint8Array[] = [];
       for (const size of sizes) raw.push(await readAttachment(from, size));
-      message.value.raw = raw;
+      (message as { value: { raw?: Uint8Array[] } }).value.raw = raw;
     }
     yield message;
   }

@@ -1,36 +1,194 @@
-// How a run of a job runtime ends, read from the frames it sends.
+/**
+ * Every message between the kernel and a job runtime: one discriminated
+ * union each way, keyed by `t`. The frames (`frames.ts`) carry them; the
+ * codec's packets (`../codec/packet.ts`) carry the values inside them.
+ *
+ * @module
+ */
+import type { FunctionInfo, Packet } from "../codec/packet.ts";
+
+/** How a job runtime runs a job's source. */
+export type JobKind = "function" | "expression" | "module";
+
+/** What a job runtime reported about an error thrown inside the job. */
+export interface RemoteError {
+  /** The remote error's `name`, e.g. `"TypeError"`. */
+  name: string;
+  /** The remote error's message. */
+  message: string;
+  /** The remote stack, bgjobs' own frames removed. */
+  stack?: string;
+  /** The remote error's `cause`, when it had one. */
+  cause?: RemoteError;
+}
+
+/** A job's error as sent: its description and, when it could be encoded, the error itself. */
+export interface SentError extends RemoteError {
+  /** The error encoded with the codec (its class, properties, cause chain). */
+  packet?: Packet;
+}
+
+/** The kernel starts a job (`kind: "map"`: the function of a map's items). */
+export interface RunMessage {
+  t: "run";
+  kind: JobKind | "map";
+  /** The function's source, or the code to run. */
+  source: string;
+  /** The notebook names the job uses. */
+  value?: Packet;
+  /** A module job's own top-level names. */
+  declared?: string[];
+  /** Written to stdout right before the job's end is sent. */
+  marker?: string;
+}
+
+/** The kernel sends a chunk of a map's items, from index `start`. */
+export interface ItemsMessage {
+  t: "items";
+  start: number;
+  value: Packet;
+}
+
+/** The kernel's answer to an {@linkcode AnalyzeMessage}. */
+export interface AnalysisMessage {
+  t: "analysis";
+  id: number;
+  info?: FunctionInfo;
+  error?: string;
+}
+
+/** Messages from the kernel to a job runtime. */
+export type KernelMessage =
+  | RunMessage
+  | ItemsMessage
+  | AnalysisMessage
+  /** A map has no more items: end with an empty result. */
+  | { t: "end" };
+
+/**
+ * The runtime asks the kernel, which has the parser loaded, for what a
+ * function the job made needs (the runtime does not load the parser).
+ */
+export interface AnalyzeMessage {
+  t: "analyze";
+  id: number;
+  source: string;
+}
+
+/** Progress a job reported with `progress()`. */
+export interface ProgressMessage {
+  t: "progress";
+  done: number;
+  total?: number;
+}
+
+/** A value a job published with `share()`. */
+export interface ShareMessage {
+  t: "share";
+  name: string;
+  value: Packet;
+}
+
+/** The job's result: its end. */
+export interface ResultMessage {
+  t: "result";
+  value: Packet | null;
+}
+
+/** The job threw: its end. */
+export interface ErrorMessage {
+  t: "error";
+  error: SentError;
+}
+
+/** A frame from the runtime that the kernel could not read: its end. */
+export interface UnreadableMessage {
+  t: "unreadable";
+  name: string;
+  message: string;
+}
+
+/** The results of a chunk of a map's items, from index `start`. */
+export interface ItemsDoneMessage {
+  t: "items-done";
+  start: number;
+  value: Packet;
+}
+
+/** A map's item failed. */
+export interface ItemErrorMessage {
+  t: "item-error";
+  index: number;
+  error: RemoteError;
+}
+
+/** Messages from a job runtime to the kernel. */
+export type RuntimeMessage =
+  /** The runtime's channel is open: it can take a job. */
+  | { t: "ready" }
+  | AnalyzeMessage
+  | ProgressMessage
+  | ShareMessage
+  | ResultMessage
+  | ErrorMessage
+  | UnreadableMessage
+  | ItemsDoneMessage
+  | ItemErrorMessage;
+
+/** Messages that end a run. */
+export type EndMessage = ResultMessage | ErrorMessage | UnreadableMessage;
+
+/** Messages a running job sends besides its end, as handlers get them. */
+export type JobEvent = Exclude<RuntimeMessage, { t: "ready" } | EndMessage>;
 
 /** How a runtime ended a run. */
 export type RunEnd =
-  | { kind: "result"; value: unknown }
-  | { kind: "error"; error: unknown }
+  | { kind: "result"; value: Packet | null }
+  | { kind: "error"; error: SentError }
   | { kind: "exit"; code: number; signal: string | null };
 
 /** What a running runtime reports besides its end. */
 export interface RunHandlers {
-  /** A decoded control message (progress, share). */
-  onMessage(message: Record<string, unknown>): void;
+  /** A control message (progress, share, analyze, map results). */
+  onMessage(message: JobEvent): void;
   /** Text the job wrote to stdout or stderr. */
   onOutput(text: string): void;
 }
 
-/** The end a frame from the runtime means, if it is one. */
-export function endOf(msg: Record<string, unknown>): RunEnd | undefined {
-  if (msg.t === "result") return { kind: "result", value: msg.value };
-  if (msg.t === "error") return { kind: "error", error: msg.error };
-  if (msg.t === "unreadable") {
-    return {
-      kind: "error",
-      error: {
-        name: msg.name,
-        message: `What the job sent could not be read: ${msg.message}`,
-      },
-    };
-  }
-  return undefined;
+/**
+ * Whether a message from the runtime ends its run.
+ *
+ * @param msg A message from the runtime.
+ * @returns `true` for a result, an error or an unreadable frame.
+ */
+export function isEnd(msg: RuntimeMessage): msg is EndMessage {
+  return msg.t === "result" || msg.t === "error" || msg.t === "unreadable";
 }
 
-/** Whether the first frame from a runtime says it is ready. */
-export function isReady(next: IteratorResult<unknown>): boolean {
-  return !next.done && (next.value as { t?: unknown })?.t === "ready";
+/**
+ * How a run ended, from the message that ended it.
+ *
+ * @param msg The end message.
+ * @returns The end.
+ */
+export function endOf(msg: EndMessage): RunEnd {
+  if (msg.t === "result") return { kind: "result", value: msg.value };
+  if (msg.t === "error") return { kind: "error", error: msg.error };
+  return {
+    kind: "error",
+    error: {
+      name: msg.name,
+      message: `What the job sent could not be read: ${msg.message}`,
+    },
+  };
+}
+
+/**
+ * Whether the first frame from a runtime says it is ready.
+ *
+ * @param next The first read from the runtime's frames.
+ * @returns `true` when it is a `ready` message.
+ */
+export function isReady(next: IteratorResult<RuntimeMessage>): boolean {
+  return !next.done && next.value?.t === "ready";
 }

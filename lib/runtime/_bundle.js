@@ -37,70 +37,53 @@ async function nodeV8() {
 __name(nodeV8, "nodeV8");
 var serializer = builtin() ?? await nodeV8();
 
-// lib/protocol/attachments.ts
-var BULK_NAME = "bulk";
-var BULK_MIN = 1024 * 1024;
-async function connectBulk(dir2, added) {
-  const path = `${dir2}/${BULK_NAME}`;
-  const connecting = Deno.connect({
-    transport: "unix",
-    path
-  });
-  if (added.includes("r")) Deno.permissions.revokeSync({
-    name: "read",
-    path
-  });
-  if (added.includes("w")) Deno.permissions.revokeSync({
-    name: "write",
-    path
-  });
-  if (added.includes("n")) {
-    Deno.permissions.revokeSync({
-      name: "net",
-      host: `unix:${path}`
-    });
-  }
-  try {
-    return await connecting;
-  } catch {
-    return void 0;
-  }
+// lib/protocol/byte_streams.ts
+var CLOSED = "Job runtime channel closed in the middle of a message";
+async function writeAll(conn, bytes) {
+  let off = 0;
+  while (off < bytes.byteLength) off += await conn.write(bytes.subarray(off));
 }
-__name(connectBulk, "connectBulk");
-function bulky(message) {
-  const raw = message?.value?.raw;
-  if (!Array.isArray(raw)) return false;
-  let bytes = 0;
-  for (const part of raw) bytes += part.byteLength;
-  return bytes >= BULK_MIN;
+__name(writeAll, "writeAll");
+function writeAllSync(conn, bytes) {
+  let off = 0;
+  while (off < bytes.byteLength) off += conn.writeSync(bytes.subarray(off));
 }
-__name(bulky, "bulky");
-async function writeBulk(conn, attachments) {
-  for (const bytes of attachments) {
-    let off = 0;
-    while (off < bytes.byteLength) {
-      off += await conn.write(bytes.subarray(off));
-    }
-  }
-}
-__name(writeBulk, "writeBulk");
-async function readAttachment(conn, size) {
-  if ("fill" in conn) return await conn.fill(size);
-  const bytes = new Uint8Array(size);
-  await readInto(conn, bytes, 0, size);
-  return bytes;
-}
-__name(readAttachment, "readAttachment");
-async function readInto(conn, bytes, from, to) {
+__name(writeAllSync, "writeAllSync");
+async function readInto(conn, bytes, from = 0, to = bytes.byteLength) {
   while (from < to) {
     const n = await conn.read(bytes.subarray(from, to));
-    if (n === null) {
-      throw new Error("Job runtime channel closed in the middle of a message");
-    }
+    if (n === null) throw new Error(CLOSED);
     from += n;
   }
 }
 __name(readInto, "readInto");
+async function readOrEnd(conn, bytes) {
+  const n = await conn.read(bytes);
+  if (n === null) return false;
+  await readInto(conn, bytes, n);
+  return true;
+}
+__name(readOrEnd, "readOrEnd");
+async function readAttachment(conn, size) {
+  if ("fill" in conn) return await conn.fill(size);
+  const bytes = new Uint8Array(size);
+  await readInto(conn, bytes);
+  return bytes;
+}
+__name(readAttachment, "readAttachment");
+function withPrefix(conn, prefix) {
+  let rest = prefix;
+  return {
+    read(p) {
+      if (rest.byteLength === 0) return conn.read(p);
+      const n = Math.min(p.byteLength, rest.byteLength);
+      p.set(rest.subarray(0, n));
+      rest = rest.subarray(n);
+      return Promise.resolve(n);
+    }
+  };
+}
+__name(withPrefix, "withPrefix");
 
 // lib/protocol/frames.ts
 var { serialize, deserialize } = serializer;
@@ -146,66 +129,29 @@ function encodeFrameParts(message, onBulk = false) {
   ];
 }
 __name(encodeFrameParts, "encodeFrameParts");
-function withPrefix(conn, prefix) {
-  let rest = prefix;
-  return {
-    read(p) {
-      if (rest.byteLength === 0) return conn.read(p);
-      const n = Math.min(p.byteLength, rest.byteLength);
-      p.set(rest.subarray(0, n));
-      rest = rest.subarray(n);
-      return Promise.resolve(n);
-    }
-  };
-}
-__name(withPrefix, "withPrefix");
-function writeAllSync(conn, bytes) {
-  let off = 0;
-  while (off < bytes.byteLength) off += conn.writeSync(bytes.subarray(off));
-}
-__name(writeAllSync, "writeAllSync");
-async function readExact(conn, buf) {
-  let off = 0;
-  while (off < buf.byteLength) {
-    const n = await conn.read(buf.subarray(off));
-    if (n === null) {
-      if (off === 0) return false;
-      throw new Error("Job runtime channel closed in the middle of a message");
-    }
-    off += n;
-  }
-  return true;
-}
-__name(readExact, "readExact");
-async function readAll(conn, buf) {
-  if (!await readExact(conn, buf)) {
-    throw new Error("Job runtime channel closed in the middle of a message");
-  }
-}
-__name(readAll, "readAll");
 async function* readFrames(conn, bulk2) {
   const header = new Uint8Array(HEADER);
-  while (await readExact(conn, header)) {
+  while (await readOrEnd(conn, header)) {
     const word = new DataView(header.buffer).getUint32(0);
     let sizes = [];
     let from = conn;
     if (word & ATTACHED) {
       const count = new Uint8Array(HEADER);
-      await readAll(conn, count);
+      await readInto(conn, count);
       const counted = new DataView(count.buffer).getUint32(0);
       if (counted & ON_BULK) {
         if (!bulk2) throw new Error("Job runtime sent on a socket it lacks");
         from = await bulk2();
       }
       const table = new Uint8Array(8 * ((counted & ~ON_BULK) >>> 0));
-      await readAll(conn, table);
+      await readInto(conn, table);
       const view = new DataView(table.buffer);
       sizes = Array.from({
         length: table.length / 8
       }, (_, i) => view.getFloat64(8 * i));
     }
     const body = new Uint8Array((word & ~ATTACHED) >>> 0);
-    await readAll(conn, body);
+    await readInto(conn, body);
     let message;
     try {
       message = deserialize(body);
@@ -228,14 +174,55 @@ async function* readFrames(conn, bulk2) {
 }
 __name(readFrames, "readFrames");
 
-// lib/runtime/job_hooks.ts
+// lib/protocol/attachments.ts
+var BULK_NAME = "bulk";
+var BULK_MIN = 1024 * 1024;
+async function connectBulk(dir2, added) {
+  const path = `${dir2}/${BULK_NAME}`;
+  const connecting = Deno.connect({
+    transport: "unix",
+    path
+  });
+  if (added.includes("r")) Deno.permissions.revokeSync({
+    name: "read",
+    path
+  });
+  if (added.includes("w")) Deno.permissions.revokeSync({
+    name: "write",
+    path
+  });
+  if (added.includes("n")) {
+    Deno.permissions.revokeSync({
+      name: "net",
+      host: `unix:${path}`
+    });
+  }
+  try {
+    return await connecting;
+  } catch {
+    return void 0;
+  }
+}
+__name(connectBulk, "connectBulk");
+function bulky(message) {
+  const raw = message?.value?.raw;
+  if (!Array.isArray(raw)) return false;
+  let bytes = 0;
+  for (const part of raw) bytes += part.byteLength;
+  return bytes >= BULK_MIN;
+}
+__name(bulky, "bulky");
+async function writeBulk(conn, attachments) {
+  for (const bytes of attachments) await writeAll(conn, bytes);
+}
+__name(writeBulk, "writeBulk");
+
+// lib/runtime/report.ts
 var JOB_HOOKS = Symbol.for("bgjobs.job");
 function jobHooks() {
   return globalThis[JOB_HOOKS];
 }
 __name(jobHooks, "jobHooks");
-
-// lib/runtime/report.ts
 function progress(done, total) {
   if (!Number.isFinite(done) || total !== void 0 && !Number.isFinite(total)) {
     throw new TypeError(`Cannot report progress ${done}/${total}: pass finite numbers, e.g. progress(3, 10)`);
@@ -250,6 +237,14 @@ function share(name, value) {
   jobHooks()?.share(name, value);
 }
 __name(share, "share");
+for (const fn of [
+  progress,
+  share
+]) {
+  Object.defineProperty(fn, Symbol.for("bgjobs.runtimeGlobal"), {
+    value: true
+  });
+}
 
 // lib/codec/packet.ts
 var SUB = {
@@ -289,9 +284,10 @@ function isIdentifier(name) {
 __name(isIdentifier, "isIdentifier");
 
 // lib/codec/encoder.ts
-function newEncoder(options) {
+function newEncoder(options, walk) {
   return {
     options,
+    walk,
     path: [],
     via: void 0,
     memo: /* @__PURE__ */ new Map(),
@@ -823,6 +819,189 @@ function read(object, key) {
 }
 __name(read, "read");
 
+// lib/codec/encode_data.ts
+var RAW_MIN = 64 * 1024;
+var ERROR_TYPES = [
+  EvalError,
+  RangeError,
+  ReferenceError,
+  SyntaxError,
+  TypeError,
+  URIError,
+  AggregateError,
+  Error
+];
+function encodeTable(enc, rows) {
+  const columns = toColumns(rows);
+  if (!columns) return void 0;
+  const token = new TableToken(rows);
+  for (let i = 0; i < rows.length; i++) {
+    if (enc.memo.has(rows[i])) {
+      for (let j = 0; j < i; j++) enc.memo.delete(rows[j]);
+      return void 0;
+    }
+    enc.memo.set(rows[i], token);
+  }
+  const flat = /* @__PURE__ */ __name((v) => isFlat(enc, v), "flat");
+  for (let c = 0; c < columns.cols.length; c++) {
+    if (columns.nested[c] && !columns.cols[c].every(flat)) {
+      for (const row of rows) enc.memo.delete(row);
+      return void 0;
+    }
+  }
+  for (let c = 0; c < columns.cols.length; c++) {
+    const col = columns.cols[c];
+    if (col instanceof Float64Array) {
+      columns.cols[c] = encodeView(enc, col, true);
+    } else if (columns.nested[c]) {
+      enc.path.push({
+        m: `[\u2026].${columns.keys[c]}`
+      });
+      columns.cols[c] = enc.walk.array(enc, col, false);
+      enc.path.pop();
+    }
+  }
+  const { keys, cols, n } = columns;
+  token.ph = substitute(enc, rows, SUB.table, {
+    keys,
+    cols,
+    n
+  });
+  return token.ph;
+}
+__name(encodeTable, "encodeTable");
+function isFlat(enc, v) {
+  if (typeof v !== "object" || v === null) return true;
+  const proto = Object.getPrototypeOf(v);
+  if (proto === Array.prototype) {
+    const list = v;
+    for (let i = 0; i < list.length; i++) {
+      if (!isPrimitive(list[i])) return false;
+    }
+    return true;
+  }
+  if (proto !== Object.prototype) return false;
+  if (enc.memo.get(v) instanceof TableToken) return false;
+  for (const key in v) {
+    if (!isPrimitive(v[key])) return false;
+  }
+  return true;
+}
+__name(isFlat, "isFlat");
+function isPrimitive(x) {
+  return typeof x === "object" ? x === null : typeof x !== "function" && typeof x !== "symbol";
+}
+__name(isPrimitive, "isPrimitive");
+function rowRef(enc, row, token) {
+  return substitute(enc, row, SUB.row, [
+    token.ph,
+    token.rows.indexOf(row)
+  ]);
+}
+__name(rowRef, "rowRef");
+function encodeBuffer(enc, v) {
+  if (v.byteLength < RAW_MIN) return keep(enc, v, v.slice(0));
+  return substitute(enc, v, SUB.buffer, rawIndex(enc, v, false));
+}
+__name(encodeBuffer, "encodeBuffer");
+function encodeView(enc, v, fresh) {
+  const buffer = v.buffer;
+  if (buffer instanceof SharedArrayBuffer) {
+    refuse(enc, builtinRefusal(SharedArrayBuffer.prototype, enc.options.to));
+  }
+  const type = v[Symbol.toStringTag] ?? "DataView";
+  const length = type === "DataView" ? v.byteLength : v.length;
+  if (buffer.byteLength < RAW_MIN) {
+    let copy = enc.memo.get(buffer);
+    if (!copy) copy = keep(enc, buffer, buffer.slice(0));
+    const View = globalThis[type];
+    return keep(enc, v, new View(copy, v.byteOffset, length));
+  }
+  const raw = rawIndex(enc, buffer, fresh);
+  return substitute(enc, v, SUB.view, [
+    raw,
+    type,
+    v.byteOffset,
+    length
+  ]);
+}
+__name(encodeView, "encodeView");
+function rawIndex(enc, buffer, fresh) {
+  let index = enc.rawOf.get(buffer);
+  if (index === void 0) {
+    const bytes = new Uint8Array(buffer);
+    const copy = !fresh && enc.options.snapshot !== false;
+    index = enc.raw.push(copy ? bytes.slice() : bytes) - 1;
+    enc.rawOf.set(buffer, index);
+  }
+  return index;
+}
+__name(rawIndex, "rawIndex");
+function encodeError(enc, v, proto) {
+  const Base = ERROR_TYPES.find((E) => v instanceof E);
+  const message = typeof v.message === "string" ? v.message : "";
+  const out = keep(enc, v, Base === AggregateError ? new AggregateError([], message) : new Base(message));
+  if (typeof v.stack === "string") out.stack = v.stack;
+  if (Object.hasOwn(v, "cause")) {
+    out.cause = enc.walk.child(enc, v.cause, "cause");
+    if (out.cause instanceof Placeholder) enc.sites.push(out, "cause");
+  }
+  const extra = {};
+  let hasExtra = false;
+  for (const key of Object.keys(v)) {
+    if (key === "message" || key === "stack" || key === "cause") continue;
+    extra[key] = v[key];
+    hasExtra = true;
+  }
+  if (v.name !== Base.prototype.name && !Object.hasOwn(extra, "name")) {
+    extra.name = v.name;
+    hasExtra = true;
+  }
+  if (Base === AggregateError) {
+    extra.errors = v.errors;
+    hasExtra = true;
+  }
+  if (hasExtra) enc.extras.push(out, enc.walk.plain(enc, extra, {}));
+  if (proto !== Base.prototype) {
+    const record2 = enc.walk.classRecord(enc, proto);
+    if (typeof record2 === "number") enc.protos.push(out, record2);
+  }
+  return out;
+}
+__name(encodeError, "encodeError");
+function encodeMap(enc, v) {
+  const out = keep(enc, v, /* @__PURE__ */ new Map());
+  let special = false;
+  for (const [k, x] of v) {
+    const k2 = enc.walk.child(enc, k, {
+      m: ".keys()[\u2026]"
+    });
+    const label = typeof k === "object" || typeof k === "function" ? "(\u2026)" : `(${typeof k === "bigint" ? `${k}n` : JSON.stringify(k)})`;
+    const x2 = enc.walk.child(enc, x, {
+      m: `.get${label}`
+    });
+    out.set(k2, x2);
+    special ||= k2 instanceof Placeholder || x2 instanceof Placeholder;
+  }
+  if (special) enc.rebuilds.push(out);
+  return out;
+}
+__name(encodeMap, "encodeMap");
+function encodeSet(enc, v) {
+  const out = keep(enc, v, /* @__PURE__ */ new Set());
+  let special = false;
+  for (const x of v) {
+    const x2 = enc.walk.child(enc, x, {
+      m: ".values()[\u2026]"
+    });
+    out.add(x2);
+    special ||= x2 instanceof Placeholder;
+  }
+  if (special) enc.rebuilds.push(out);
+  return out;
+}
+__name(encodeSet, "encodeSet");
+
 // lib/codec/encode_code.ts
 var NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
 function encodeFunction(enc, fn) {
@@ -836,7 +1015,7 @@ __name(encodeFunction, "encodeFunction");
 function encodeInstance(enc, v, proto) {
   const cls = classRecord(enc, proto);
   let out;
-  if (Array.isArray(v)) out = encodeArray(enc, v, false);
+  if (Array.isArray(v)) out = enc.walk.array(enc, v, false);
   else if (v instanceof Map) out = encodeMap(enc, v);
   else if (v instanceof Set) out = encodeSet(enc, v);
   else if (v instanceof Date) out = keep(enc, v, /* @__PURE__ */ new Date(+v));
@@ -851,7 +1030,7 @@ function encodeInstance(enc, v, proto) {
         fix: `send plain data and build the ${name} on the other side`
       });
     }
-    out = encodePlain(enc, v, {});
+    out = enc.walk.plain(enc, v, {});
   }
   if (typeof cls === "number") enc.protos.push(out, cls);
   return out;
@@ -940,7 +1119,7 @@ function record(enc, fn, soft) {
   const index = push(enc, fn, rec, info);
   for (const [name, value] of values) {
     if (!enc.bound.has(name)) {
-      bindValue(enc, name, value, info.free.get(name), where);
+      enc.walk.bindValue(enc, name, value, info.free.get(name), where);
     }
   }
   if (info.eager.length) rec.e = info.eager.filter((name) => enc.ns.has(name));
@@ -948,7 +1127,7 @@ function record(enc, fn, soft) {
   if (keys.length) {
     const props = {};
     for (const key of keys) props[key] = fn[key];
-    rec.p = encodePlain(enc, props, {});
+    rec.p = enc.walk.plain(enc, props, {});
   }
   return index;
 }
@@ -961,189 +1140,6 @@ function push(enc, fn, rec, info) {
   return index;
 }
 __name(push, "push");
-
-// lib/codec/encode_data.ts
-var RAW_MIN = 64 * 1024;
-var ERROR_TYPES = [
-  EvalError,
-  RangeError,
-  ReferenceError,
-  SyntaxError,
-  TypeError,
-  URIError,
-  AggregateError,
-  Error
-];
-function encodeTable(enc, rows) {
-  const columns = toColumns(rows);
-  if (!columns) return void 0;
-  const token = new TableToken(rows);
-  for (let i = 0; i < rows.length; i++) {
-    if (enc.memo.has(rows[i])) {
-      for (let j = 0; j < i; j++) enc.memo.delete(rows[j]);
-      return void 0;
-    }
-    enc.memo.set(rows[i], token);
-  }
-  const flat = /* @__PURE__ */ __name((v) => isFlat(enc, v), "flat");
-  for (let c = 0; c < columns.cols.length; c++) {
-    if (columns.nested[c] && !columns.cols[c].every(flat)) {
-      for (const row of rows) enc.memo.delete(row);
-      return void 0;
-    }
-  }
-  for (let c = 0; c < columns.cols.length; c++) {
-    const col = columns.cols[c];
-    if (col instanceof Float64Array) {
-      columns.cols[c] = encodeView(enc, col, true);
-    } else if (columns.nested[c]) {
-      enc.path.push({
-        m: `[\u2026].${columns.keys[c]}`
-      });
-      columns.cols[c] = encodeArray(enc, col, false);
-      enc.path.pop();
-    }
-  }
-  const { keys, cols, n } = columns;
-  token.ph = substitute(enc, rows, SUB.table, {
-    keys,
-    cols,
-    n
-  });
-  return token.ph;
-}
-__name(encodeTable, "encodeTable");
-function isFlat(enc, v) {
-  if (typeof v !== "object" || v === null) return true;
-  const proto = Object.getPrototypeOf(v);
-  if (proto === Array.prototype) {
-    const list = v;
-    for (let i = 0; i < list.length; i++) {
-      if (!isPrimitive(list[i])) return false;
-    }
-    return true;
-  }
-  if (proto !== Object.prototype) return false;
-  if (enc.memo.get(v) instanceof TableToken) return false;
-  for (const key in v) {
-    if (!isPrimitive(v[key])) return false;
-  }
-  return true;
-}
-__name(isFlat, "isFlat");
-function isPrimitive(x) {
-  return typeof x === "object" ? x === null : typeof x !== "function" && typeof x !== "symbol";
-}
-__name(isPrimitive, "isPrimitive");
-function rowRef(enc, row, token) {
-  return substitute(enc, row, SUB.row, [
-    token.ph,
-    token.rows.indexOf(row)
-  ]);
-}
-__name(rowRef, "rowRef");
-function encodeBuffer(enc, v) {
-  if (v.byteLength < RAW_MIN) return keep(enc, v, v.slice(0));
-  return substitute(enc, v, SUB.buffer, rawIndex(enc, v, false));
-}
-__name(encodeBuffer, "encodeBuffer");
-function encodeView(enc, v, fresh) {
-  const buffer = v.buffer;
-  if (buffer instanceof SharedArrayBuffer) {
-    refuse(enc, builtinRefusal(SharedArrayBuffer.prototype, enc.options.to));
-  }
-  const type = v[Symbol.toStringTag] ?? "DataView";
-  const length = type === "DataView" ? v.byteLength : v.length;
-  if (buffer.byteLength < RAW_MIN) {
-    let copy = enc.memo.get(buffer);
-    if (!copy) copy = keep(enc, buffer, buffer.slice(0));
-    const View = globalThis[type];
-    return keep(enc, v, new View(copy, v.byteOffset, length));
-  }
-  const raw = rawIndex(enc, buffer, fresh);
-  return substitute(enc, v, SUB.view, [
-    raw,
-    type,
-    v.byteOffset,
-    length
-  ]);
-}
-__name(encodeView, "encodeView");
-function rawIndex(enc, buffer, fresh) {
-  let index = enc.rawOf.get(buffer);
-  if (index === void 0) {
-    const bytes = new Uint8Array(buffer);
-    const copy = !fresh && enc.options.snapshot !== false;
-    index = enc.raw.push(copy ? bytes.slice() : bytes) - 1;
-    enc.rawOf.set(buffer, index);
-  }
-  return index;
-}
-__name(rawIndex, "rawIndex");
-function encodeError(enc, v, proto) {
-  const Base = ERROR_TYPES.find((E) => v instanceof E);
-  const message = typeof v.message === "string" ? v.message : "";
-  const out = keep(enc, v, Base === AggregateError ? new AggregateError([], message) : new Base(message));
-  if (typeof v.stack === "string") out.stack = v.stack;
-  if (Object.hasOwn(v, "cause")) {
-    out.cause = encodeChild(enc, v.cause, "cause");
-    if (out.cause instanceof Placeholder) enc.sites.push(out, "cause");
-  }
-  const extra = {};
-  let hasExtra = false;
-  for (const key of Object.keys(v)) {
-    if (key === "message" || key === "stack" || key === "cause") continue;
-    extra[key] = v[key];
-    hasExtra = true;
-  }
-  if (v.name !== Base.prototype.name && !Object.hasOwn(extra, "name")) {
-    extra.name = v.name;
-    hasExtra = true;
-  }
-  if (Base === AggregateError) {
-    extra.errors = v.errors;
-    hasExtra = true;
-  }
-  if (hasExtra) enc.extras.push(out, encodePlain(enc, extra, {}));
-  if (proto !== Base.prototype) {
-    const record2 = classRecord(enc, proto);
-    if (typeof record2 === "number") enc.protos.push(out, record2);
-  }
-  return out;
-}
-__name(encodeError, "encodeError");
-function encodeMap(enc, v) {
-  const out = keep(enc, v, /* @__PURE__ */ new Map());
-  let special = false;
-  for (const [k, x] of v) {
-    const k2 = encodeChild(enc, k, {
-      m: ".keys()[\u2026]"
-    });
-    const label = typeof k === "object" || typeof k === "function" ? "(\u2026)" : `(${typeof k === "bigint" ? `${k}n` : JSON.stringify(k)})`;
-    const x2 = encodeChild(enc, x, {
-      m: `.get${label}`
-    });
-    out.set(k2, x2);
-    special ||= k2 instanceof Placeholder || x2 instanceof Placeholder;
-  }
-  if (special) enc.rebuilds.push(out);
-  return out;
-}
-__name(encodeMap, "encodeMap");
-function encodeSet(enc, v) {
-  const out = keep(enc, v, /* @__PURE__ */ new Set());
-  let special = false;
-  for (const x of v) {
-    const x2 = encodeChild(enc, x, {
-      m: ".values()[\u2026]"
-    });
-    out.add(x2);
-    special ||= x2 instanceof Placeholder;
-  }
-  if (special) enc.rebuilds.push(out);
-  return out;
-}
-__name(encodeSet, "encodeSet");
 
 // lib/codec/encode_walk.ts
 function bindValue(enc, name, value, typeofOnly, usedBy) {
@@ -1300,6 +1296,13 @@ function encodeSpecial(enc, v, proto) {
   return encodeInstance(enc, v, proto);
 }
 __name(encodeSpecial, "encodeSpecial");
+var WALK = {
+  child: encodeChild,
+  plain: encodePlain,
+  array: encodeArray,
+  bindValue,
+  classRecord
+};
 
 // lib/codec/decode_packet.ts
 var VIEWS = Object.fromEntries([
@@ -1496,7 +1499,7 @@ __name(defineGlobal, "defineGlobal");
 
 // lib/codec/codec.ts
 function encodeValue(value, label, options) {
-  const enc = newEncoder(options);
+  const enc = newEncoder(options, WALK);
   enc.path.push(label);
   return toPacket(enc, encode(enc, value));
 }
@@ -1945,8 +1948,7 @@ function channelReader() {
 __name(channelReader, "channelReader");
 async function serve() {
   openChannel();
-  for await (const message of readFrames(channelReader())) {
-    const msg = message;
+  for await (const msg of readFrames(channelReader())) {
     if (msg.t === "run") {
       endMarker = msg.marker ?? "";
       execute(msg);

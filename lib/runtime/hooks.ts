@@ -1,7 +1,7 @@
 // The job runtime's side of `progress()` and `share()`: the hooks the
 // job's calls find, sending what they are given to the kernel.
-import { JOB_HOOKS, type JobHooks } from "./job_hooks.ts";
-import { progress, share } from "./report.ts";
+import { JOB_HOOKS, type JobHooks, progress, share } from "./report.ts";
+import type { RuntimeMessage } from "../protocol/messages.ts";
 import { sendShared } from "./scope.ts";
 
 /** Progress goes to the kernel at most this often; the last always does. */
@@ -17,7 +17,7 @@ const PROGRESS_EVERY_MS = 50;
  * the job's end is sent).
  */
 export function installJobHooks(
-  send: (message: unknown) => void,
+  send: (message: RuntimeMessage) => void,
 ): { flushProgress(): void } {
   let lastProgressAt = 0;
   let pending: { done: number; total?: number } | undefined;

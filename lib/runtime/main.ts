@@ -4,14 +4,12 @@
 // this process's stdout/stderr, which the kernel reads as the job's logs;
 // the control channel is a pair of FIFOs the job's code cannot reach (their
 // grants are revoked before it runs), beside a socket for big results.
+import { encodeFrameParts, PIPE_BUF, readFrames } from "../protocol/frames.ts";
 import {
   type ByteReader,
-  encodeFrameParts,
-  PIPE_BUF,
-  readFrames,
   withPrefix,
   writeAllSync,
-} from "../protocol/frames.ts";
+} from "../protocol/byte_streams.ts";
 import { bulky, connectBulk, writeBulk } from "../protocol/attachments.ts";
 import { installJobHooks } from "./hooks.ts";
 import { toRemoteError } from "./remote_error.ts";
@@ -26,13 +24,20 @@ import {
   takeScopeAccessor,
 } from "./scope.ts";
 import type { FunctionInfo } from "../codec/codec.ts";
+import type {
+  AnalysisMessage,
+  EndMessage,
+  KernelMessage,
+  RunMessage,
+  RuntimeMessage,
+} from "../protocol/messages.ts";
 
 const [dir, revokeRead, revokeWrite, bulkGrants, jobWaiting] = Deno.args;
 let input: Deno.FsFile;
 let output: Deno.FsFile;
 
 // Synchronous, so progress() and share() reach the kernel from a busy loop.
-function send(message: unknown): void {
+function send(message: RuntimeMessage): void {
   for (const part of encodeFrameParts(message)) writeAllSync(output, part);
 }
 
@@ -77,9 +82,7 @@ setAnalyzer((source) => {
   return answer.promise;
 });
 
-function answered(
-  message: { id: number; info?: FunctionInfo; error?: string },
-): void {
+function answered(message: AnalysisMessage): void {
   const answer = asked.get(message.id);
   asked.delete(message.id);
   if (message.info) answer?.resolve(message.info);
@@ -91,7 +94,7 @@ const { flushProgress } = installJobHooks(send);
 
 let finished = false;
 let endMarker = "";
-function finish(message: Record<string, unknown>): void {
+function finish(message: EndMessage): void {
   if (finished) return;
   let parts: Uint8Array[];
   let onBulk = bulk !== undefined && bulky(message);
@@ -154,18 +157,6 @@ function catchStrays(): void {
   });
 }
 
-interface RunMessage {
-  t: "run";
-  kind: "function" | "expression" | "module" | "map";
-  source: string;
-  /** The notebook names the job uses (a codec packet). */
-  value?: Parameters<typeof installScope>[0];
-  /** A module job's own top-level names. */
-  declared?: string[];
-  /** Written to stdout right before the job's end is sent. */
-  marker?: string;
-}
-
 function importCode(source: string): Promise<Record<string, unknown>> {
   return import(`data:application/typescript,${encodeURIComponent(source)}`);
 }
@@ -209,15 +200,14 @@ function channelReader(): ByteReader {
 
 async function serve(): Promise<void> {
   openChannel();
-  for await (const message of readFrames(channelReader())) {
-    const msg = message as RunMessage;
+  for await (const msg of readFrames<KernelMessage>(channelReader())) {
     if (msg.t === "run") {
       endMarker = msg.marker ?? "";
       execute(msg);
       catchStrays();
       if (connectLater) connect();
-    } else if (msg.t === "analysis") answered(msg as never);
-    else if (msg.t === "items") runItems(msg as never, send).catch(fail);
+    } else if (msg.t === "analysis") answered(msg);
+    else if (msg.t === "items") runItems(msg, send).catch(fail);
     else if (msg.t === "end") finish({ t: "result", value: null });
   }
   // The kernel closed the channel: it is gone, and so is this job.

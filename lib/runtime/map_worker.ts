@@ -1,7 +1,8 @@
 // The job runtime's side of `jobs.map`: the function arrives once, then
 // chunks of items; each chunk's results go back in one message. Items of a
 // chunk whose function returns a promise run concurrently.
-import { decodePacket, type Packet } from "../codec/codec.ts";
+import { decodePacket } from "../codec/codec.ts";
+import type { ItemsMessage, RuntimeMessage } from "../protocol/messages.ts";
 import { toRemoteError } from "./remote_error.ts";
 import { encodeOutgoing } from "./scope.ts";
 
@@ -23,8 +24,8 @@ class ItemFailure {
 
 /** Runs one chunk of items and sends its results (or the first failure). */
 export async function runItems(
-  message: { start: number; value: Packet },
-  send: (message: unknown) => void,
+  message: ItemsMessage,
+  send: (message: RuntimeMessage) => void,
 ): Promise<void> {
   const { start } = message;
   const items = decodePacket(message.value, { mode: "global" })

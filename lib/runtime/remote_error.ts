@@ -1,6 +1,6 @@
 // Errors crossing from a job runtime to the kernel, as plain data, and back
 // into real Error objects on the kernel's side.
-import type { RemoteError } from "../engine/errors.ts";
+import type { RemoteError } from "../protocol/messages.ts";
 
 // Job code is evaluated from a string or imported from a data: URL; both
 // make unreadable frames. They become `<job>:LINE:COL`, lines counted in the
@@ -37,17 +37,6 @@ export function toRemoteError(error: unknown, depth = 0): RemoteError {
     return out;
   }
   return { name: "Error", message: `Uncaught ${describe(error)}` };
-}
-
-/** Rebuilds an Error (with its `cause` chain) from a remote description. */
-export function reviveError(remote: RemoteError): Error {
-  const error = new Error(remote.message);
-  error.name = remote.name;
-  error.stack = remote.stack ?? `${remote.name}: ${remote.message}`;
-  if (remote.cause !== undefined) {
-    error.cause = reviveError(remote.cause as RemoteError);
-  }
-  return error;
 }
 
 function describe(value: unknown): string {

@@ -5,7 +5,22 @@
  *
  * @module
  */
-import { jobHooks } from "./job_hooks.ts";
+
+/** The global key of the hooks a job runtime installs before a job starts. */
+export const JOB_HOOKS: unique symbol = Symbol.for("bgjobs.job") as never;
+
+/** What the job runtime offers the job's code. */
+export interface JobHooks {
+  /** Sends progress to the kernel (coalesced). */
+  progress(done: number, total?: number): void;
+  /** Sends a shared value to the kernel. */
+  share(name: string, value: unknown): void;
+}
+
+// Outside a job the symbol is absent: progress() and share() do nothing.
+function jobHooks(): JobHooks | undefined {
+  return (globalThis as Record<symbol, JobHooks | undefined>)[JOB_HOOKS];
+}
 
 /**
  * Reports a job's progress; its panel shows a bar, percent and ETA. Calls are
@@ -51,4 +66,13 @@ export function share(name: string, value: unknown): void {
     );
   }
   jobHooks()?.share(name, value);
+}
+
+// Whichever copy of bgjobs a notebook imported, its `progress` and `share`
+// are the job runtime's globals, never values to send (see
+// `capture/notebook.ts`).
+for (const fn of [progress, share]) {
+  Object.defineProperty(fn, Symbol.for("bgjobs.runtimeGlobal"), {
+    value: true,
+  });
 }

@@ -13,6 +13,7 @@ import {
   MISSING,
   type Packet,
 } from "../codec/codec.ts";
+import type { RuntimeMessage } from "../protocol/messages.ts";
 import { RUNTIME_GLOBALS } from "../codec/runtime_globals.ts";
 
 /** The export a module job gets appended, to read its own top-level names. */
@@ -113,7 +114,7 @@ let sharing: Promise<void> | undefined;
 export function sendShared(
   name: string,
   value: unknown,
-  send: (message: unknown) => void,
+  send: (message: RuntimeMessage) => void,
 ): void {
   const label = `share("${name}")`;
   if (!sharing) {

@@ -166,3 +166,30 @@ export function permissionFlags(permissions: ResolvedPermissions): string[] {
   }
   return flags;
 }
+
+/**
+ * Adds one path or host to the `--allow-NAME=` grant in `flags` (or a new
+ * grant of it). For what bgjobs' own channel needs, on top of the job's.
+ *
+ * @param flags `deno run` permission flags.
+ * @param name The permission.
+ * @param value The path or host to add.
+ * @returns The new flags.
+ * @example Usage
+ * ```ts
+ * import { extendGrant } from "./permissions.ts";
+ * console.log(extendGrant(["--allow-read=/data"], "read", "/tmp/x")); // ["--allow-read=/data,/tmp/x"]
+ * ```
+ */
+export function extendGrant(
+  flags: readonly string[],
+  name: string,
+  value: string,
+): string[] {
+  const prefix = `--allow-${name}=`;
+  const own = flags.find((f) => f.startsWith(prefix));
+  return [
+    ...flags.filter((f) => f !== own),
+    own ? `${own},${value}` : `${prefix}${value}`,
+  ];
+}

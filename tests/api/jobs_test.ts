@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { job, jobs } from "../../mod.ts";
 import { stateOf } from "../../lib/engine/job_state.ts";
-import { runtimePool } from "../../lib/engine/drive.ts";
+import { localPool as runtimePool } from "../../lib/engine/backend.ts";
 import { jobTest, withMaxRunning } from "../_util.ts";
 import { eventually } from "../_procs.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Job, job, jobs, share } from "../../mod.ts";
-import { runtimePool } from "../../lib/engine/drive.ts";
+import { localPool as runtimePool } from "../../lib/engine/backend.ts";
 import { eventually } from "../_procs.ts";
 import { jobTest } from "../_util.ts";
 

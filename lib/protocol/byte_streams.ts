@@ -1,0 +1,109 @@
+/**
+ * Reading and writing whole byte runs over the streams frames travel on:
+ * FIFOs opened as `Deno.FsFile`, the kernel's relay pipe, the bulk socket.
+ *
+ * @module
+ */
+
+/** Something bytes can be read from. */
+export interface ByteReader {
+  read(p: Uint8Array): Promise<number | null>;
+}
+/** Something bytes can be written to. */
+export interface ByteWriter {
+  write(p: Uint8Array): Promise<number>;
+}
+/** Something bytes can be written to synchronously. */
+export interface ByteWriterSync {
+  writeSync(p: Uint8Array): number;
+}
+
+/** A reader with its own way to read an attachment (see `launch/bulk_socket.ts`). */
+export interface AttachmentReader extends ByteReader {
+  /** Reads the next `size` bytes into a buffer of their own. */
+  fill(size: number): Promise<Uint8Array>;
+}
+
+const CLOSED = "Job runtime channel closed in the middle of a message";
+
+/** Writes all of `bytes` to `conn`, however many writes it takes. */
+export async function writeAll(
+  conn: ByteWriter,
+  bytes: Uint8Array,
+): Promise<void> {
+  let off = 0;
+  while (off < bytes.byteLength) off += await conn.write(bytes.subarray(off));
+}
+
+/** Synchronous twin of {@linkcode writeAll}, for the runtime's last words. */
+export function writeAllSync(conn: ByteWriterSync, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.byteLength) off += conn.writeSync(bytes.subarray(off));
+}
+
+/**
+ * Reads from `conn` into `bytes[from, to)`, however many reads it takes.
+ *
+ * @throws {Error} When the stream ends first (the runtime died).
+ */
+export async function readInto(
+  conn: ByteReader,
+  bytes: Uint8Array,
+  from = 0,
+  to: number = bytes.byteLength,
+): Promise<void> {
+  while (from < to) {
+    const n = await conn.read(bytes.subarray(from, to));
+    if (n === null) throw new Error(CLOSED);
+    from += n;
+  }
+}
+
+/**
+ * Fills `bytes` from `conn`, or finds the stream ended before its first byte.
+ *
+ * @returns `false` when the stream had ended.
+ * @throws {Error} When the stream ends after some of the bytes.
+ */
+export async function readOrEnd(
+  conn: ByteReader,
+  bytes: Uint8Array,
+): Promise<boolean> {
+  const n = await conn.read(bytes);
+  if (n === null) return false;
+  await readInto(conn, bytes, n);
+  return true;
+}
+
+/**
+ * Reads an attachment of `size` bytes from `conn` straight into a buffer of
+ * its own (the decoder makes it the value's `ArrayBuffer`, uncopied).
+ *
+ * @throws {Error} When the stream ends first (the runtime died).
+ */
+export async function readAttachment(
+  conn: ByteReader | AttachmentReader,
+  size: number,
+): Promise<Uint8Array> {
+  if ("fill" in conn) return await conn.fill(size);
+  const bytes = new Uint8Array(size);
+  await readInto(conn, bytes);
+  return bytes;
+}
+
+/**
+ * `conn`, with `prefix` (bytes read from it before) read first. Those reads
+ * settle at once: no read of `conn` waits behind them.
+ */
+export function withPrefix(conn: ByteReader, prefix: Uint8Array): ByteReader {
+  let rest = prefix;
+  return {
+    read(p: Uint8Array): Promise<number | null> {
+      if (rest.byteLength === 0) return conn.read(p);
+      const n = Math.min(p.byteLength, rest.byteLength);
+      p.set(rest.subarray(0, n));
+      rest = rest.subarray(n);
+      return Promise.resolve(n);
+    },
+  };
+}
