@@ -1,6 +1,11 @@
-// Errors crossing from a job runtime to the kernel, as plain data, and back
-// into real Error objects on the kernel's side.
+// Errors thrown in a job, as plain data for the kernel (which revives them,
+// see `engine/errors.ts`).
 import type { RemoteError } from "../protocol/messages.ts";
+
+// bgjobs' own code, whether the runtime runs the bundle
+// (`lib/runtime/_bundle.js`) or the sources, from a checkout or a registry:
+// no frame from here is the user's.
+const OWN_CODE = new URL("../", import.meta.url).href;
 
 // Job code is evaluated from a string or imported from a data: URL; both
 // make unreadable frames. They become `<job>:LINE:COL`, lines counted in the
@@ -17,9 +22,7 @@ function cleanStack(stack: string | undefined): string | undefined {
         )
         .replace(/^(\s+at )eval \((<job>:\d+:\d+)\)$/, "$1$2")
     )
-    .filter((line) =>
-      !/\/lib\/(runtime|_frames)\.ts:|\(ext:|at ext:/.test(line)
-    )
+    .filter((line) => !line.includes(OWN_CODE) && !/\(ext:|at ext:/.test(line))
     .join("\n");
 }
 
