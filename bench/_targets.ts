@@ -72,25 +72,33 @@ export function verdicts(records: BenchRecord[], quick: boolean): Verdict[] {
       };
     });
   out.push(warm("start.plain", "script"), warm("start.kernel", "kernel"));
-  out.push(
-    check("start, cold, ≤ 1.3× a bare `deno run` of an empty script", () => {
-      const cold = usable(
-        find("start.plain", "bgjobs (cold)"),
-        "bgjobs (cold)",
-      );
-      const bare = usable(
-        find("start.plain", "Deno.Command subprocess"),
-        "bare deno run",
-      );
-      const c = num(cold.median_ms);
-      const b = num(bare.median_ms);
-      const value = c !== undefined && b ? c / b : undefined;
+  // A target on the ratio of two contenders' medians in one scenario.
+  const ratio = (
+    target: string,
+    scenario: string,
+    [top, bottom]: [contender: string, contender: string],
+    key: "median_ms" | "median_mb",
+    limit: number,
+  ) =>
+    check(target, () => {
+      const a = num(usable(find(scenario, top), top)[key]);
+      const b = num(usable(find(scenario, bottom), bottom)[key]);
+      const value = a !== undefined && b ? a / b : undefined;
+      const unit = key === "median_ms" ? "ms" : "MB";
       return {
         value,
-        text: `${c} ms vs ${b} ms = ${value?.toFixed(2)}×`,
-        ok: value !== undefined && value <= 1.3,
+        text: `${a} ${unit} vs ${b} ${unit} = ${value?.toFixed(2)}×`,
+        ok: value !== undefined && value <= limit,
       };
-    }),
+    });
+  out.push(
+    ratio(
+      "start, cold, ≤ 1.3× a bare `deno run` of an empty script",
+      "start.plain",
+      ["bgjobs (cold)", "Deno.Command subprocess"],
+      "median_ms",
+      1.3,
+    ),
   );
   const kills = records.filter((r) =>
     r.scenario.startsWith("kill.") && r.contender === "bgjobs"
@@ -113,59 +121,63 @@ export function verdicts(records: BenchRecord[], quick: boolean): Verdict[] {
       ),
     );
   }
-  out.push(
-    check("map: ≤ 10 µs overhead per item (100,000 trivial items)", () => {
-      const r = usable(find("map.trivial", "bgjobs"), "bgjobs");
-      const value = num(r.us_per_item);
+  // A target on one number of bgjobs' record of a scenario.
+  const bgjobsValue = (
+    target: string,
+    scenario: string,
+    key: string,
+    ok: (value: number) => boolean,
+    text: (value: number | undefined, record: BenchRecord) => string,
+  ) =>
+    check(target, () => {
+      const r = usable(find(scenario, "bgjobs"), "bgjobs");
+      const value = num(r[key]);
       return {
         value,
-        text: `${value} µs/item over ${r.items} items`,
-        ok: value !== undefined && value <= 10,
+        text: text(value, r),
+        ok: value !== undefined && ok(value),
       };
-    }),
-  );
+    });
   out.push(
-    check("map: CPU-bound speedup ≥ 1.8× on 2 cores vs in-process", () => {
-      const r = usable(find("map.cpu", "bgjobs"), "bgjobs");
-      const value = num(r.speedup);
-      return {
-        value,
-        text: `${value}× on ${r.concurrency} runtimes` +
-          (r.first_map_speedup === undefined
-            ? ""
-            : ` (first map, lanes but one cold: ${num(r.first_map_speedup)}×)`),
-        ok: value !== undefined && value >= 1.8,
-      };
-    }),
-  );
-  out.push(check("transfer: 50 MB Float64Array result ≥ 1 GB/s", () => {
-    const r = usable(find("transfer.f64", "bgjobs"), "bgjobs");
-    const value = num(r.gb_per_s);
-    return {
-      value,
-      text: `${value} GB/s (${r.median_ms} ms)`,
-      ok: value !== undefined && value >= 1,
-    };
-  }));
-  out.push(check("transfer: 200,000 small objects ≤ 250 ms", () => {
-    const r = usable(find("transfer.objects", "bgjobs"), "bgjobs");
-    const value = num(r.median_ms);
-    return {
-      value,
-      text: `${value} ms`,
-      ok: value !== undefined && value <= 250,
-    };
-  }));
-  out.push(
-    check("capture: a function using 20 notebook names (1 MB) ≤ 10 ms", () => {
-      const r = usable(find("capture.names", "bgjobs"), "bgjobs");
-      const value = num(r.median_ms);
-      return {
-        value,
-        text: `${value} ms for job(fn) to return`,
-        ok: value !== undefined && value <= 10,
-      };
-    }),
+    bgjobsValue(
+      "map: ≤ 10 µs overhead per item (100,000 trivial items)",
+      "map.trivial",
+      "us_per_item",
+      (v) => v <= 10,
+      (v, r) => `${v} µs/item over ${r.items} items`,
+    ),
+    bgjobsValue(
+      "map: CPU-bound speedup ≥ 1.8× on 2 cores vs in-process",
+      "map.cpu",
+      "speedup",
+      (v) => v >= 1.8,
+      (v, r) =>
+        `${v}× on ${r.concurrency} runtimes` +
+        (r.first_map_speedup === undefined
+          ? ""
+          : ` (first map, lanes but one cold: ${num(r.first_map_speedup)}×)`),
+    ),
+    bgjobsValue(
+      "transfer: 50 MB Float64Array result ≥ 1 GB/s",
+      "transfer.f64",
+      "gb_per_s",
+      (v) => v >= 1,
+      (v, r) => `${v} GB/s (${r.median_ms} ms)`,
+    ),
+    bgjobsValue(
+      "transfer: 200,000 small objects ≤ 250 ms",
+      "transfer.objects",
+      "median_ms",
+      (v) => v <= 250,
+      (v) => `${v} ms`,
+    ),
+    bgjobsValue(
+      "capture: a function using 20 notebook names (1 MB) ≤ 10 ms",
+      "capture.names",
+      "median_ms",
+      (v) => v <= 10,
+      (v) => `${v} ms for job(fn) to return`,
+    ),
   );
   out.push(
     check(
@@ -190,18 +202,13 @@ export function verdicts(records: BenchRecord[], quick: boolean): Verdict[] {
     ),
   );
   out.push(
-    check("memory of an idle warm runtime ≤ 1.2× a bare idle deno", () => {
-      const rt = usable(find("memory.idle", "bgjobs warm runtime"), "runtime");
-      const bare = usable(find("memory.idle", "bare idle deno run"), "bare");
-      const a = num(rt.median_mb);
-      const b = num(bare.median_mb);
-      const value = a !== undefined && b ? a / b : undefined;
-      return {
-        value,
-        text: `${a} MB vs ${b} MB = ${value?.toFixed(2)}×`,
-        ok: value !== undefined && value <= 1.2,
-      };
-    }),
+    ratio(
+      "memory of an idle warm runtime ≤ 1.2× a bare idle deno",
+      "memory.idle",
+      ["bgjobs warm runtime", "bare idle deno run"],
+      "median_mb",
+      1.2,
+    ),
   );
   if (quick) {
     return out.map((v) => ({

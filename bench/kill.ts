@@ -77,6 +77,21 @@ function record(batch: Batch, key: string, value: number): void {
   ((batch.extra ??= {})[key] ??= []).push(value);
 }
 
+/**
+ * Records how long the kill took to resolve (it was asked at `t0`), then
+ * whether everything was gone in time, or why not.
+ */
+async function recordKill(
+  batch: Batch,
+  ctx: RunContext,
+  t0: number,
+  isGone: () => boolean,
+  why: () => string,
+): Promise<void> {
+  record(batch, "kill_resolved_ms", performance.now() - t0);
+  recordStop(batch, await timeUntil(isGone, windowMs(ctx.quick), t0), why);
+}
+
 /** Records whether it was all gone in time (`gone` ms), or why not. */
 function recordStop(
   batch: Batch,
@@ -112,15 +127,11 @@ async function bgjobsKill(ctx: RunContext): Promise<Batch> {
     const members = groupOf(pgid);
     const t0 = performance.now();
     await j.kill();
-    record(batch, "kill_resolved_ms", performance.now() - t0);
-    const gone = await timeUntil(
-      () => !members.some(isAlive) && groupOf(pgid).length === 0,
-      windowMs(ctx.quick),
-      t0,
-    );
-    recordStop(
+    await recordKill(
       batch,
-      gone,
+      ctx,
+      t0,
+      () => !members.some(isAlive) && groupOf(pgid).length === 0,
       () =>
         `processes of its group still alive: ${
           groupOf(pgid).map(commOf).join(", ")
@@ -222,15 +233,11 @@ async function subprocessKill(ctx: RunContext): Promise<Batch> {
     const t0 = performance.now();
     child.kill("SIGKILL");
     await child.status;
-    record(batch, "kill_resolved_ms", performance.now() - t0);
-    const gone = await timeUntil(
-      () => !isAlive(child.pid) && !children.some(isAlive),
-      windowMs(ctx.quick),
-      t0,
-    );
-    recordStop(
+    await recordKill(
       batch,
-      gone,
+      ctx,
+      t0,
+      () => !isAlive(child.pid) && !children.some(isAlive),
       () =>
         "child.kill() stops the deno process only: its sleep subprocess is orphaned and runs on",
     );

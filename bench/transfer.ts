@@ -128,13 +128,37 @@ async function fifoTransfer(ctx: RunContext): Promise<Batch> {
       `console.log(${STAMP});\n` +
       `let off = 0; while (off < bytes.length) off += out.writeSync(bytes.subarray(off));\n`,
   );
+  const batch = await rawReads(
+    ctx,
+    script,
+    fifo,
+    () => Deno.open(fifo, { read: true }),
+  );
+  await Deno.remove(fifo).catch(() => {});
+  return batch;
+}
+
+/**
+ * Runs `script` (it prints when it starts writing) `ctx.n` times, reading
+ * all its bytes from what `open()` gives; each sample is from that stamp to
+ * the last byte read.
+ */
+async function rawReads(
+  ctx: RunContext,
+  script: string,
+  arg: string,
+  open: () => Promise<
+    { read(p: Uint8Array): Promise<number | null>; close(): void }
+  >,
+): Promise<Batch> {
+  const { bytes } = sizes(ctx);
   const batch: Batch = { samples: [] };
   for (let i = 0; i < ctx.n; i++) {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script, fifo],
+      args: ["run", "-A", script, arg],
       stdout: "piped",
     }).spawn();
-    const input = await Deno.open(fifo, { read: true });
+    const input = await open();
     const buffer = new Uint8Array(bytes);
     let off = 0;
     while (off < bytes) {
@@ -148,7 +172,6 @@ async function fifoTransfer(ctx: RunContext): Promise<Batch> {
     batch.samples.push(end - Number(new TextDecoder().decode(out.stdout)));
     if (off !== bytes) throw new Error(`read ${off} of ${bytes} bytes`);
   }
-  await Deno.remove(fifo).catch(() => {});
   return batch;
 }
 
@@ -169,26 +192,7 @@ async function socketTransfer(ctx: RunContext): Promise<Batch> {
       `conn.close();\n`,
   );
   const listener = Deno.listen({ transport: "unix", path });
-  const batch: Batch = { samples: [] };
-  for (let i = 0; i < ctx.n; i++) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script, path],
-      stdout: "piped",
-    }).spawn();
-    const conn = await listener.accept();
-    const buffer = new Uint8Array(bytes);
-    let off = 0;
-    while (off < bytes) {
-      const n = await conn.read(buffer.subarray(off));
-      if (n === null) break;
-      off += n;
-    }
-    const end = epochNow();
-    conn.close();
-    const out = await child.output();
-    batch.samples.push(end - Number(new TextDecoder().decode(out.stdout)));
-    if (off !== bytes) throw new Error(`read ${off} of ${bytes} bytes`);
-  }
+  const batch = await rawReads(ctx, script, path, () => listener.accept());
   listener.close();
   await Deno.remove(path).catch(() => {});
   return batch;

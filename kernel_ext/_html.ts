@@ -98,8 +98,3 @@ export function pre(text: string, className: string, color = "#111"): string {
     `line-height:1.35;white-space:pre-wrap;word-break:break-word;` +
     `max-height:24em;overflow:auto">${escapeHtml(text)}</pre>`;
 }
-
-/** Shortens text to `max` characters with an ellipsis. */
-export function clip(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}

@@ -8,10 +8,14 @@
 import { type Job, type JobState, stateOf } from "../lib/engine/job_state.ts";
 import { jobs } from "../lib/api/jobs.ts";
 import { formatTraceback } from "../lib/engine/traceback.ts";
-import { formatElapsed, formatProgress } from "../lib/engine/text_table.ts";
+import {
+  formatElapsed,
+  formatProgress,
+  preview,
+  truncate,
+} from "../lib/engine/text_table.ts";
 import {
   badge,
-  clip,
   escapeHtml,
   eta,
   pre,
@@ -58,10 +62,13 @@ interface PanelParts {
 
 function panelParts(job: Job<unknown>, state: JobState): PanelParts {
   const lines = state.logs.tail(PANEL_LOG_LINES)
-    .map((line) => clip(stripAnsi(lastRewrite(line)), MAX_LINE));
+    .map((line) => truncate(stripAnsi(lastRewrite(line)), MAX_LINE));
   let outcome: PanelParts["outcome"];
   if (job.status === "completed") {
-    outcome = { kind: "result", text: resultPreview(job.result) };
+    outcome = {
+      kind: "result",
+      text: preview(job.result, { max: MAX_PREVIEW, multiline: true }),
+    };
   } else if (job.error) {
     outcome = { kind: "error", text: tracebackOf(job) };
   }
@@ -71,20 +78,6 @@ function panelParts(job: Job<unknown>, state: JobState): PanelParts {
 // A line redrawn with "\r" (a terminal progress bar) shows as it ended.
 function lastRewrite(line: string): string {
   return line.replace(/\r+$/, "").split("\r").at(-1)!;
-}
-
-/** A multi-line preview of a result, cut at {@linkcode MAX_PREVIEW} characters. */
-export function resultPreview(value: unknown): string {
-  let text: string;
-  try {
-    text = typeof value === "string" ? JSON.stringify(value) : Deno.inspect(
-      value,
-      { depth: 4, iterableLimit: 20, colors: false, breakLength: 80 },
-    );
-  } catch {
-    text = String(value);
-  }
-  return clip(text, MAX_PREVIEW);
 }
 
 function tracebackOf(job: Job<unknown>): string {
@@ -100,7 +93,9 @@ function panelHtml(job: Job<unknown>, parts: PanelParts): string {
   const rows: string[] = [];
   rows.push(
     `<div style="display:flex;gap:8px;align-items:center;flex-wrap:wrap">` +
-      `<strong class="bgjobs-name">${escapeHtml(clip(job.name, 80))}</strong>` +
+      `<strong class="bgjobs-name">${
+        escapeHtml(truncate(job.name, 80))
+      }</strong>` +
       `<span style="color:#6b7280">job ${job.id}</span>${badge(job.status)}` +
       `<span class="bgjobs-elapsed" style="color:#6b7280">` +
       `${formatElapsed(job.elapsed)}</span></div>`,
@@ -147,7 +142,7 @@ function panelHtml(job: Job<unknown>, parts: PanelParts): string {
 
 function panelText(job: Job<unknown>, parts: PanelParts): string {
   const out = [
-    `Job ${job.id} · ${clip(job.name, 80)} · ${job.status} · ${
+    `Job ${job.id} · ${truncate(job.name, 80)} · ${job.status} · ${
       formatElapsed(job.elapsed)
     }`,
   ];

@@ -10,14 +10,9 @@ import {
   formatElapsed,
   outcome,
   textTable,
+  truncate,
 } from "../lib/engine/text_table.ts";
-import {
-  badge,
-  clip,
-  escapeHtml,
-  progressHtml,
-  STATUS_COLORS,
-} from "./_html.ts";
+import { badge, escapeHtml, progressHtml, STATUS_COLORS } from "./_html.ts";
 
 const CELL = "padding:4px 10px;border-bottom:1px solid #e5e7eb;" +
   "text-align:left;vertical-align:middle;white-space:nowrap";
@@ -61,7 +56,7 @@ function row(job: Job<unknown>): string {
   const cells = [
     `${job.id}`,
     `<span title="${escapeHtml(job.name)}">${
-      escapeHtml(clip(job.name, 40))
+      escapeHtml(truncate(job.name, 40))
     }</span>`,
     badge(job.status),
     formatElapsed(job.elapsed),

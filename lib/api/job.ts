@@ -9,6 +9,7 @@ import { resolvePermissions } from "../sandbox/permissions.ts";
 import { type JobContext, runJob, type RunRequest } from "../engine/drive.ts";
 import { jobList } from "../engine/job_list.ts";
 import { defaults } from "./configure.ts";
+import { truncate } from "../engine/text_table.ts";
 import {
   type Capture,
   captureCode,
@@ -203,5 +204,5 @@ export function shortName(source: string): string {
   const text = source.replace(/\s+/g, " ").trim()
     .replace(/^(async\s*)?\(\s*\)\s*=>\s*/, "")
     .replace(/^\{\s*(return\s+)?(.*?);?\s*\}$/, "$2");
-  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+  return truncate(text, 40);
 }

@@ -4,6 +4,7 @@
 // reaches the globals. Job exports are written back the same way.
 import { RUNTIME_GLOBALS } from "../codec/runtime_globals.ts";
 import { GLOBAL, MISSING } from "../codec/codec.ts";
+import { defineGlobal } from "../codec/decode_packet.ts";
 
 // Marks the functions a job runtime has as globals (`progress`, `share`, in
 // `runtime/report.ts`), whichever copy of bgjobs they come from.
@@ -51,12 +52,7 @@ const SLOT = "__bgjobs_export__";
 export function writeNotebook(name: string, value: unknown): WriteOutcome {
   const current = lookupNotebook(name);
   if (current === MISSING) {
-    Object.defineProperty(globalThis, name, {
-      value,
-      writable: true,
-      enumerable: true,
-      configurable: true,
-    });
+    defineGlobal(name, value);
     return "created";
   }
   if (resolveNotebookName(name) === GLOBAL) return "global";

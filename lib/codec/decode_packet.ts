@@ -233,7 +233,13 @@ function materialize(
   return fns;
 }
 
-function defineGlobal(name: string, value: unknown): void {
+/**
+ * Makes `name` a global of this process (writable, like a notebook's own).
+ *
+ * @param name The global's name.
+ * @param value Its value.
+ */
+export function defineGlobal(name: string, value: unknown): void {
   Object.defineProperty(globalThis, name, {
     value,
     writable: true,

@@ -184,7 +184,7 @@ export function appendOutput(state: JobState, text: string): void {
 }
 
 /** A stopped job's final status: a timeout fails it, the rest kill it. */
-export function statusFor(error: Error): "failed" | "killed" {
+function statusFor(error: Error): "failed" | "killed" {
   return error instanceof JobTimeoutError ? "failed" : "killed";
 }
 

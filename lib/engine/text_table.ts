@@ -1,23 +1,55 @@
 // Text rendering of the jobs table, shared by `jobs.status()` and displays.
 import type { Job } from "./job_state.ts";
 
-/** A one-line preview of any value. */
-export function preview(value: unknown, max = 60): string {
+/**
+ * `text`, cut to `max` characters with an ellipsis.
+ *
+ * @param text The text.
+ * @param max The most characters to keep, the ellipsis included.
+ * @returns The text, or its start and `…`.
+ */
+export function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** How {@linkcode preview} shows a value. */
+export interface PreviewOptions {
+  /**
+   * The most characters.
+   *
+   * @default {60}
+   */
+  max?: number;
+  /**
+   * Lay it out over several lines, deeper (the panel's result), instead of
+   * one line (a table cell).
+   *
+   * @default {false}
+   */
+  multiline?: boolean;
+}
+
+/**
+ * A preview of any value: strings as JSON, the rest as `Deno.inspect` shows it.
+ *
+ * @param value The value.
+ * @param options Its length and layout.
+ * @returns The preview.
+ */
+export function preview(value: unknown, options: PreviewOptions = {}): string {
+  const { max = 60, multiline = false } = options;
   let text: string;
   try {
-    text = typeof value === "string"
-      ? JSON.stringify(value)
-      : Deno.inspect(value, {
-        depth: 2,
-        breakLength: Infinity,
-        iterableLimit: 10,
-        compact: true,
-      });
+    text = typeof value === "string" ? JSON.stringify(value) : Deno.inspect(
+      value,
+      multiline
+        ? { depth: 4, iterableLimit: 20, colors: false, breakLength: 80 }
+        : { depth: 2, iterableLimit: 10, breakLength: Infinity, compact: true },
+    );
   } catch {
     text = String(value);
   }
-  text = text.replace(/\s+/g, " ");
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return truncate(multiline ? text : text.replace(/\s+/g, " "), max);
 }
 
 /** Human-readable elapsed time: `850 ms`, `12.3 s`, `4m 05s`. */
@@ -60,7 +92,7 @@ export function textTable(list: readonly Job<unknown>[]): string {
   for (const job of list) {
     rows.push([
       String(job.id),
-      job.name.length > 30 ? `${job.name.slice(0, 29)}…` : job.name,
+      truncate(job.name, 30),
       job.status,
       formatElapsed(job.elapsed),
       formatProgress(job),

@@ -22,7 +22,7 @@ export function killGroup(pid: number): void {
 }
 
 /** The processes below `pid`, from /proc (none where there is no /proc). */
-export function descendants(pid: number): number[] {
+function descendants(pid: number): number[] {
   const out: number[] = [];
   const visit = (parent: number) => {
     let tasks: Deno.DirEntry[];

@@ -214,7 +214,7 @@ export class RuntimeProcess {
 }
 
 /** Resolves after `ms`, without keeping the process alive. */
-export function delay(ms: number): Promise<void> {
+function delay(ms: number): Promise<void> {
   return new Promise((resolve) => {
     const id = setTimeout(resolve, ms);
     Deno.unrefTimer(id);

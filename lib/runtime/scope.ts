@@ -17,7 +17,7 @@ import type { RuntimeMessage } from "../protocol/messages.ts";
 import { RUNTIME_GLOBALS } from "../codec/runtime_globals.ts";
 
 /** The export a module job gets appended, to read its own top-level names. */
-export const SCOPE_EXPORT = "__bgjobs_scope__";
+const SCOPE_EXPORT = "__bgjobs_scope__";
 
 const origins = new WeakMap<object, { id: number; privates?: string[] }>();
 const installed = new Set<string>();
@@ -143,7 +143,7 @@ export function sharesSent(): Promise<void> {
  *
  * @throws A `NeedsAnalysis` marker when a function must be analysed first.
  */
-export function encodeOutgoingSync(value: unknown, label: string): Packet {
+function encodeOutgoingSync(value: unknown, label: string): Packet {
   return encodeValue(value, label, {
     to: "notebook",
     resolve,
