@@ -1,11 +1,7 @@
 // The codec's round trip without a job: encode, frame, read back, decode.
-import {
-  decodePacket,
-  encodeValue,
-  GLOBAL,
-  MISSING,
-  type Packet,
-} from "../lib/codec/codec.ts";
+import { decodePacket } from "../lib/codec/decode_packet.ts";
+import { encodeValue } from "../lib/codec/encode.ts";
+import { GLOBAL, MISSING, type Packet } from "../lib/codec/packet.ts";
 import { encodeFrame, readFrames } from "../lib/protocol/frames.ts";
 import { analyzeFunction } from "../lib/capture/analyze.ts";
 

@@ -28,7 +28,7 @@ import { backend, type Runtime } from "../engine/backend.ts";
 import { JobError } from "../engine/errors.ts";
 import { type Job, jobLabel, type JobState } from "../engine/job_state.ts";
 import { checkJobOptions, type JobOptions } from "../engine/options.ts";
-import type { Packet } from "../codec/codec.ts";
+import type { Packet } from "../codec/packet.ts";
 import type { RemoteError, RunEnd } from "../protocol/messages.ts";
 import { defaults } from "./configure.ts";
 import { functionRequest, shortName, startJob } from "./job.ts";

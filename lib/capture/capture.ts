@@ -12,13 +12,9 @@
  * @module
  */
 import { pathToFileURL } from "node:url";
-import {
-  decodePacket,
-  encodeNames,
-  type EncodeOptions,
-  encodeValue,
-  type Packet,
-} from "../codec/codec.ts";
+import { decodePacket } from "../codec/decode_packet.ts";
+import { encodeNames, encodeValue } from "../codec/encode.ts";
+import type { EncodeOptions, Packet } from "../codec/packet.ts";
 import { resolveNotebookName } from "./notebook.ts";
 import { analyzeCode, analyzeFunction } from "./analyze.ts";
 import { checkDefinition } from "./check_definition.ts";

@@ -3,7 +3,7 @@
 // cell's `const`, `let`, `function`, `class` and import. In a plain script it
 // reaches the globals. Job exports are written back the same way.
 import { RUNTIME_GLOBALS } from "../codec/runtime_globals.ts";
-import { GLOBAL, MISSING } from "../codec/codec.ts";
+import { GLOBAL, MISSING } from "../codec/packet.ts";
 import { defineGlobal } from "../codec/decode_packet.ts";
 
 // Marks the functions a job runtime has as globals (`progress`, `share`, in

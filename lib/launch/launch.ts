@@ -3,10 +3,9 @@
 // ready (or the reason it never was).
 import { readFrames } from "../protocol/frames.ts";
 import { killGroup, markStarting } from "./process_group.ts";
-import { grantChannel, StreamReader, untilExit } from "./channel.ts";
+import { grantChannel, holdFifo, StreamReader, untilExit } from "./channel.ts";
 import { dropLauncher, makeSpare, takeLauncher } from "./spare.ts";
 import { primeRuntime, startScript } from "./launcher.ts";
-import { holdFifo } from "./hold_fifo.ts";
 import { isReady, type RuntimeMessage } from "../protocol/messages.ts";
 import { type BulkSocket, grantBulk, listenBulk } from "./bulk_socket.ts";
 import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";

@@ -246,106 +246,6 @@ for (const fn of [
   });
 }
 
-// lib/codec/packet.ts
-var SUB = {
-  /** A function or class; the argument is its record index. */
-  fn: 0,
-  /** An ArrayBuffer; the argument is its `raw` index. */
-  buffer: 1,
-  /** A typed array or DataView: `[raw index, type, byteOffset, length]`. */
-  view: 2,
-  /** An array of records, as {@linkcode Columns}. */
-  table: 3,
-  /** A record of a table seen elsewhere too: `[table placeholder, row]`. */
-  row: 4
-};
-var Placeholder = class {
-  static {
-    __name(this, "Placeholder");
-  }
-};
-var TableToken = class {
-  static {
-    __name(this, "TableToken");
-  }
-  rows;
-  ph;
-  constructor(rows) {
-    this.rows = rows;
-  }
-};
-var MISSING = Symbol("bgjobs.missing");
-var GLOBAL = Symbol("bgjobs.global");
-var identifier;
-function isIdentifier(name) {
-  identifier ??= new RegExp("^[\\p{ID_Start}$_][\\p{ID_Continue}$\\u200c\\u200d]*$", "u");
-  return identifier.test(name);
-}
-__name(isIdentifier, "isIdentifier");
-
-// lib/codec/encoder.ts
-function newEncoder(options, walk) {
-  return {
-    options,
-    walk,
-    path: [],
-    via: void 0,
-    memo: /* @__PURE__ */ new Map(),
-    bound: /* @__PURE__ */ new Map(),
-    ns: /* @__PURE__ */ new Map(),
-    records: [],
-    recordOf: /* @__PURE__ */ new Map(),
-    infos: [],
-    values: [],
-    subs: [],
-    sites: [],
-    rebuilds: [],
-    protos: [],
-    extras: [],
-    raw: [],
-    rawOf: /* @__PURE__ */ new Map()
-  };
-}
-__name(newEncoder, "newEncoder");
-function toPacket(enc, v) {
-  const p = {
-    v
-  };
-  if (enc.ns.size) p.ns = enc.ns;
-  if (enc.records.length) p.fns = enc.records;
-  if (enc.subs.length) p.subs = enc.subs;
-  if (enc.sites.length) p.sites = enc.sites;
-  if (enc.rebuilds.length) p.rebuilds = enc.rebuilds;
-  if (enc.protos.length) p.protos = enc.protos;
-  if (enc.extras.length) p.extras = enc.extras;
-  if (enc.raw.length) p.raw = enc.raw;
-  return p;
-}
-__name(toPacket, "toPacket");
-function refuse(enc, refusal) {
-  const parts = enc.path.map((p, i) => typeof p === "number" ? `[${p}]` : typeof p === "object" ? p.m : i === 0 ? p : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`);
-  const where = parts.length <= 12 ? parts.join("") : `${parts.slice(0, 6).join("")}\u2026(${(parts.length - 12).toLocaleString("en")} more)\u2026${parts.slice(-6).join("")}`;
-  const via = enc.via ? ` (used by "${enc.via}")` : "";
-  const to = enc.options.to === "job" ? "a job" : "the notebook";
-  throw new TypeError(`Cannot send "${where}"${via} to ${to}: ${refusal.why}; ${refusal.fix}`);
-}
-__name(refuse, "refuse");
-function pathText(enc) {
-  return enc.path.map((p) => typeof p === "object" ? p.m : String(p)).join(".");
-}
-__name(pathText, "pathText");
-function keep(enc, v, copy) {
-  enc.memo.set(v, copy);
-  return copy;
-}
-__name(keep, "keep");
-function substitute(enc, v, kind, arg) {
-  const ph = keep(enc, v, new Placeholder());
-  enc.subs.push(ph, kind, arg);
-  return ph;
-}
-__name(substitute, "substitute");
-
 // lib/codec/columns.ts
 var TABLE_MIN = 64;
 var MAX_KEYS = 64;
@@ -411,6 +311,43 @@ function makeBuilder(keys) {
   return new Function("cols", "n", body.join("\n"));
 }
 __name(makeBuilder, "makeBuilder");
+
+// lib/codec/packet.ts
+var SUB = {
+  /** A function or class; the argument is its record index. */
+  fn: 0,
+  /** An ArrayBuffer; the argument is its `raw` index. */
+  buffer: 1,
+  /** A typed array or DataView: `[raw index, type, byteOffset, length]`. */
+  view: 2,
+  /** An array of records, as {@linkcode Columns}. */
+  table: 3,
+  /** A record of a table seen elsewhere too: `[table placeholder, row]`. */
+  row: 4
+};
+var Placeholder = class {
+  static {
+    __name(this, "Placeholder");
+  }
+};
+var TableToken = class {
+  static {
+    __name(this, "TableToken");
+  }
+  rows;
+  ph;
+  constructor(rows) {
+    this.rows = rows;
+  }
+};
+var MISSING = Symbol("bgjobs.missing");
+var GLOBAL = Symbol("bgjobs.global");
+var identifier;
+function isIdentifier(name) {
+  identifier ??= new RegExp("^[\\p{ID_Start}$_][\\p{ID_Continue}$\\u200c\\u200d]*$", "u");
+  return identifier.test(name);
+}
+__name(isIdentifier, "isIdentifier");
 
 // lib/codec/runtime_globals.ts
 var RUNTIME_GLOBALS = /* @__PURE__ */ new Set([
@@ -818,6 +755,262 @@ function read(object, key) {
   }
 }
 __name(read, "read");
+
+// lib/codec/decode_packet.ts
+var VIEWS = Object.fromEntries([
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  DataView,
+  ..."Float16Array" in globalThis ? [
+    globalThis.Float16Array
+  ] : []
+].map((View) => [
+  View.name,
+  View
+]));
+function decodePacket(packet, options) {
+  const resolved = /* @__PURE__ */ new Map();
+  const fnIndex = /* @__PURE__ */ new Map();
+  const buffers = [];
+  const buffer = /* @__PURE__ */ __name((i) => {
+    const bytes = packet.raw[i];
+    return buffers[i] ??= bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
+  }, "buffer");
+  const fix = /* @__PURE__ */ __name((x) => resolved.has(x) ? resolved.get(x) : x, "fix");
+  const subs = packet.subs ?? [];
+  for (let i = 0; i < subs.length; i += 3) {
+    const [ph, code, arg] = [
+      subs[i],
+      subs[i + 1],
+      subs[i + 2]
+    ];
+    if (code === SUB.fn) fnIndex.set(ph, arg);
+    else if (code === SUB.buffer) resolved.set(ph, buffer(arg));
+    else if (code === SUB.view) {
+      const [raw, type, offset, length] = arg;
+      const View = VIEWS[type];
+      if (!View) throw new TypeError(`Unknown view type ${String(type)}`);
+      resolved.set(ph, new View(buffer(raw), offset, length));
+    } else if (code === SUB.table) {
+      const columns = arg;
+      columns.cols = columns.cols.map(fix);
+      if (columns.cols.some((col) => !(col.length >= columns.n))) {
+        throw new TypeError("A table's columns are shorter than its rows");
+      }
+      resolved.set(ph, fromColumns(columns));
+    } else if (code === SUB.row) {
+      const [table, row] = arg;
+      resolved.set(ph, resolved.get(table)[row]);
+    }
+  }
+  applySites(packet.sites, resolved);
+  const fns = materialize(packet, resolved, fnIndex, options);
+  fnIndex.forEach((index, ph) => resolved.set(ph, fns[index]));
+  applySites(packet.sites, resolved);
+  for (const container of packet.rebuilds ?? []) rebuild(container, fix);
+  const extras = packet.extras ?? [];
+  for (let i = 0; i < extras.length; i += 2) {
+    Object.assign(extras[i], extras[i + 1]);
+  }
+  const protos = packet.protos ?? [];
+  for (let i = 0; i < protos.length; i += 2) {
+    const cls = fns[protos[i + 1]];
+    Object.setPrototypeOf(protos[i], cls.prototype);
+  }
+  packet.fns?.forEach((record2, i) => {
+    if (record2.p) Object.assign(fns[i], record2.p);
+  });
+  const names = /* @__PURE__ */ new Map();
+  for (const [name, value] of packet.ns ?? []) names.set(name, fix(value));
+  return {
+    value: fix(packet.v),
+    names,
+    functions: fns
+  };
+}
+__name(decodePacket, "decodePacket");
+function applySites(sites, resolved) {
+  if (!sites) return;
+  for (let i = 0; i < sites.length; i += 2) {
+    const container = sites[i];
+    const key = sites[i + 1];
+    const current = container[key];
+    if (resolved.has(current)) container[key] = resolved.get(current);
+  }
+}
+__name(applySites, "applySites");
+function rebuild(container, fix) {
+  if (container instanceof Map) {
+    const entries = [
+      ...container
+    ];
+    container.clear();
+    for (const [k, v] of entries) container.set(fix(k), fix(v));
+  } else if (container instanceof Set) {
+    const values = [
+      ...container
+    ];
+    container.clear();
+    for (const v of values) container.add(fix(v));
+  }
+}
+__name(rebuild, "rebuild");
+function expression(record2) {
+  return record2.m ? `((d) => d.value ?? d.get ?? d.set)(Object.values(Object.getOwnPropertyDescriptors({${record2.s}
+}))[0])` : `(${record2.s}
+)`;
+}
+__name(expression, "expression");
+function materialize(packet, resolved, fnIndex, options) {
+  const records = packet.fns ?? [];
+  const fns = new Array(records.length);
+  const namesOf = records.map(() => []);
+  const data = /* @__PURE__ */ new Map();
+  for (const [name, value] of packet.ns ?? []) {
+    const index = fnIndex.get(value);
+    if (index === void 0) {
+      data.set(name, resolved.has(value) ? resolved.get(value) : value);
+    } else namesOf[index].push(name);
+  }
+  const recordOfName = /* @__PURE__ */ new Map();
+  namesOf.forEach((names, i) => names.forEach((n) => recordOfName.set(n, i)));
+  const order = [];
+  const state = [];
+  const visit = /* @__PURE__ */ __name((i) => {
+    if (state[i]) return;
+    state[i] = 1;
+    for (const name of records[i].e ?? []) {
+      const dep = recordOfName.get(name);
+      if (dep !== void 0) visit(dep);
+    }
+    order.push(i);
+  }, "visit");
+  records.forEach((_, i) => visit(i));
+  records.forEach((record2, i) => {
+    if (record2.o !== void 0) fns[i] = options.origins?.[record2.o];
+    else if (record2.g !== void 0) fns[i] = atBuiltinPath(record2.g);
+  });
+  if (options.mode === "global") {
+    data.forEach((value, name) => defineGlobal(name, value));
+    for (const i of order) {
+      if (records[i].s !== void 0) {
+        fns[i] = (0, eval)(`"use strict";${expression(records[i])}`);
+      }
+      for (const name of namesOf[i]) defineGlobal(name, fns[i]);
+      options.onFunction?.(fns[i], i, records[i]);
+    }
+    return fns;
+  }
+  const init = new Map(data);
+  namesOf.forEach((names, i) => names.forEach((n) => init.set(n, fns[i])));
+  for (const name of init.keys()) {
+    if (!isIdentifier(name) || name.startsWith("__bgjobs_")) {
+      throw new TypeError(`Cannot decode a name that is not an identifier`);
+    }
+  }
+  const sent = new Set(init.keys());
+  for (const i of order) {
+    if (records[i].s !== void 0) options.verify?.(records[i], sent);
+  }
+  const lines = [
+    '"use strict";'
+  ];
+  if (init.size) {
+    lines.push(`let ${[
+      ...init.keys()
+    ].map((n) => `${n} = __bgjobs_ns.get(${JSON.stringify(n)})`).join(", ")};`);
+  }
+  for (const i of order) {
+    if (records[i].s === void 0) continue;
+    const assign = namesOf[i].map((n) => `${n} = `).join("");
+    lines.push(`${assign}__bgjobs_fns[${i}] = ${expression(records[i])};`);
+  }
+  new Function("__bgjobs_ns", "__bgjobs_fns", lines.join("\n"))(init, fns);
+  records.forEach((record2, i) => options.onFunction?.(fns[i], i, record2));
+  return fns;
+}
+__name(materialize, "materialize");
+function defineGlobal(name, value) {
+  Object.defineProperty(globalThis, name, {
+    value,
+    writable: true,
+    enumerable: true,
+    configurable: true
+  });
+}
+__name(defineGlobal, "defineGlobal");
+
+// lib/codec/encoder.ts
+function newEncoder(options, walk) {
+  return {
+    options,
+    walk,
+    path: [],
+    via: void 0,
+    memo: /* @__PURE__ */ new Map(),
+    bound: /* @__PURE__ */ new Map(),
+    ns: /* @__PURE__ */ new Map(),
+    records: [],
+    recordOf: /* @__PURE__ */ new Map(),
+    infos: [],
+    values: [],
+    subs: [],
+    sites: [],
+    rebuilds: [],
+    protos: [],
+    extras: [],
+    raw: [],
+    rawOf: /* @__PURE__ */ new Map()
+  };
+}
+__name(newEncoder, "newEncoder");
+function toPacket(enc, v) {
+  const p = {
+    v
+  };
+  if (enc.ns.size) p.ns = enc.ns;
+  if (enc.records.length) p.fns = enc.records;
+  if (enc.subs.length) p.subs = enc.subs;
+  if (enc.sites.length) p.sites = enc.sites;
+  if (enc.rebuilds.length) p.rebuilds = enc.rebuilds;
+  if (enc.protos.length) p.protos = enc.protos;
+  if (enc.extras.length) p.extras = enc.extras;
+  if (enc.raw.length) p.raw = enc.raw;
+  return p;
+}
+__name(toPacket, "toPacket");
+function refuse(enc, refusal) {
+  const parts = enc.path.map((p, i) => typeof p === "number" ? `[${p}]` : typeof p === "object" ? p.m : i === 0 ? p : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`);
+  const where = parts.length <= 12 ? parts.join("") : `${parts.slice(0, 6).join("")}\u2026(${(parts.length - 12).toLocaleString("en")} more)\u2026${parts.slice(-6).join("")}`;
+  const via = enc.via ? ` (used by "${enc.via}")` : "";
+  const to = enc.options.to === "job" ? "a job" : "the notebook";
+  throw new TypeError(`Cannot send "${where}"${via} to ${to}: ${refusal.why}; ${refusal.fix}`);
+}
+__name(refuse, "refuse");
+function pathText(enc) {
+  return enc.path.map((p) => typeof p === "object" ? p.m : String(p)).join(".");
+}
+__name(pathText, "pathText");
+function keep(enc, v, copy) {
+  enc.memo.set(v, copy);
+  return copy;
+}
+__name(keep, "keep");
+function substitute(enc, v, kind, arg) {
+  const ph = keep(enc, v, new Placeholder());
+  enc.subs.push(ph, kind, arg);
+  return ph;
+}
+__name(substitute, "substitute");
 
 // lib/codec/encode_data.ts
 var RAW_MIN = 64 * 1024;
@@ -1304,200 +1497,7 @@ var WALK = {
   classRecord
 };
 
-// lib/codec/decode_packet.ts
-var VIEWS = Object.fromEntries([
-  Int8Array,
-  Uint8Array,
-  Uint8ClampedArray,
-  Int16Array,
-  Uint16Array,
-  Int32Array,
-  Uint32Array,
-  Float32Array,
-  Float64Array,
-  BigInt64Array,
-  BigUint64Array,
-  DataView,
-  ..."Float16Array" in globalThis ? [
-    globalThis.Float16Array
-  ] : []
-].map((View) => [
-  View.name,
-  View
-]));
-function decodePacket(packet, options) {
-  const resolved = /* @__PURE__ */ new Map();
-  const fnIndex = /* @__PURE__ */ new Map();
-  const buffers = [];
-  const buffer = /* @__PURE__ */ __name((i) => {
-    const bytes = packet.raw[i];
-    return buffers[i] ??= bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
-  }, "buffer");
-  const fix = /* @__PURE__ */ __name((x) => resolved.has(x) ? resolved.get(x) : x, "fix");
-  const subs = packet.subs ?? [];
-  for (let i = 0; i < subs.length; i += 3) {
-    const [ph, code, arg] = [
-      subs[i],
-      subs[i + 1],
-      subs[i + 2]
-    ];
-    if (code === SUB.fn) fnIndex.set(ph, arg);
-    else if (code === SUB.buffer) resolved.set(ph, buffer(arg));
-    else if (code === SUB.view) {
-      const [raw, type, offset, length] = arg;
-      const View = VIEWS[type];
-      if (!View) throw new TypeError(`Unknown view type ${String(type)}`);
-      resolved.set(ph, new View(buffer(raw), offset, length));
-    } else if (code === SUB.table) {
-      const columns = arg;
-      columns.cols = columns.cols.map(fix);
-      if (columns.cols.some((col) => !(col.length >= columns.n))) {
-        throw new TypeError("A table's columns are shorter than its rows");
-      }
-      resolved.set(ph, fromColumns(columns));
-    } else if (code === SUB.row) {
-      const [table, row] = arg;
-      resolved.set(ph, resolved.get(table)[row]);
-    }
-  }
-  applySites(packet.sites, resolved);
-  const fns = materialize(packet, resolved, fnIndex, options);
-  fnIndex.forEach((index, ph) => resolved.set(ph, fns[index]));
-  applySites(packet.sites, resolved);
-  for (const container of packet.rebuilds ?? []) rebuild(container, fix);
-  const extras = packet.extras ?? [];
-  for (let i = 0; i < extras.length; i += 2) {
-    Object.assign(extras[i], extras[i + 1]);
-  }
-  const protos = packet.protos ?? [];
-  for (let i = 0; i < protos.length; i += 2) {
-    const cls = fns[protos[i + 1]];
-    Object.setPrototypeOf(protos[i], cls.prototype);
-  }
-  packet.fns?.forEach((record2, i) => {
-    if (record2.p) Object.assign(fns[i], record2.p);
-  });
-  const names = /* @__PURE__ */ new Map();
-  for (const [name, value] of packet.ns ?? []) names.set(name, fix(value));
-  return {
-    value: fix(packet.v),
-    names,
-    functions: fns
-  };
-}
-__name(decodePacket, "decodePacket");
-function applySites(sites, resolved) {
-  if (!sites) return;
-  for (let i = 0; i < sites.length; i += 2) {
-    const container = sites[i];
-    const key = sites[i + 1];
-    const current = container[key];
-    if (resolved.has(current)) container[key] = resolved.get(current);
-  }
-}
-__name(applySites, "applySites");
-function rebuild(container, fix) {
-  if (container instanceof Map) {
-    const entries = [
-      ...container
-    ];
-    container.clear();
-    for (const [k, v] of entries) container.set(fix(k), fix(v));
-  } else if (container instanceof Set) {
-    const values = [
-      ...container
-    ];
-    container.clear();
-    for (const v of values) container.add(fix(v));
-  }
-}
-__name(rebuild, "rebuild");
-function expression(record2) {
-  return record2.m ? `((d) => d.value ?? d.get ?? d.set)(Object.values(Object.getOwnPropertyDescriptors({${record2.s}
-}))[0])` : `(${record2.s}
-)`;
-}
-__name(expression, "expression");
-function materialize(packet, resolved, fnIndex, options) {
-  const records = packet.fns ?? [];
-  const fns = new Array(records.length);
-  const namesOf = records.map(() => []);
-  const data = /* @__PURE__ */ new Map();
-  for (const [name, value] of packet.ns ?? []) {
-    const index = fnIndex.get(value);
-    if (index === void 0) {
-      data.set(name, resolved.has(value) ? resolved.get(value) : value);
-    } else namesOf[index].push(name);
-  }
-  const recordOfName = /* @__PURE__ */ new Map();
-  namesOf.forEach((names, i) => names.forEach((n) => recordOfName.set(n, i)));
-  const order = [];
-  const state = [];
-  const visit = /* @__PURE__ */ __name((i) => {
-    if (state[i]) return;
-    state[i] = 1;
-    for (const name of records[i].e ?? []) {
-      const dep = recordOfName.get(name);
-      if (dep !== void 0) visit(dep);
-    }
-    order.push(i);
-  }, "visit");
-  records.forEach((_, i) => visit(i));
-  records.forEach((record2, i) => {
-    if (record2.o !== void 0) fns[i] = options.origins?.[record2.o];
-    else if (record2.g !== void 0) fns[i] = atBuiltinPath(record2.g);
-  });
-  if (options.mode === "global") {
-    data.forEach((value, name) => defineGlobal(name, value));
-    for (const i of order) {
-      if (records[i].s !== void 0) {
-        fns[i] = (0, eval)(`"use strict";${expression(records[i])}`);
-      }
-      for (const name of namesOf[i]) defineGlobal(name, fns[i]);
-      options.onFunction?.(fns[i], i, records[i]);
-    }
-    return fns;
-  }
-  const init = new Map(data);
-  namesOf.forEach((names, i) => names.forEach((n) => init.set(n, fns[i])));
-  for (const name of init.keys()) {
-    if (!isIdentifier(name) || name.startsWith("__bgjobs_")) {
-      throw new TypeError(`Cannot decode a name that is not an identifier`);
-    }
-  }
-  const sent = new Set(init.keys());
-  for (const i of order) {
-    if (records[i].s !== void 0) options.verify?.(records[i], sent);
-  }
-  const lines = [
-    '"use strict";'
-  ];
-  if (init.size) {
-    lines.push(`let ${[
-      ...init.keys()
-    ].map((n) => `${n} = __bgjobs_ns.get(${JSON.stringify(n)})`).join(", ")};`);
-  }
-  for (const i of order) {
-    if (records[i].s === void 0) continue;
-    const assign = namesOf[i].map((n) => `${n} = `).join("");
-    lines.push(`${assign}__bgjobs_fns[${i}] = ${expression(records[i])};`);
-  }
-  new Function("__bgjobs_ns", "__bgjobs_fns", lines.join("\n"))(init, fns);
-  records.forEach((record2, i) => options.onFunction?.(fns[i], i, record2));
-  return fns;
-}
-__name(materialize, "materialize");
-function defineGlobal(name, value) {
-  Object.defineProperty(globalThis, name, {
-    value,
-    writable: true,
-    enumerable: true,
-    configurable: true
-  });
-}
-__name(defineGlobal, "defineGlobal");
-
-// lib/codec/codec.ts
+// lib/codec/encode.ts
 function encodeValue(value, label, options) {
   const enc = newEncoder(options, WALK);
   enc.path.push(label);

@@ -23,7 +23,7 @@ import {
   sharesSent,
   takeScopeAccessor,
 } from "./scope.ts";
-import type { FunctionInfo } from "../codec/codec.ts";
+import type { FunctionInfo } from "../codec/packet.ts";
 import type {
   AnalysisMessage,
   EndMessage,

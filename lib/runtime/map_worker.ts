@@ -1,7 +1,7 @@
 // The job runtime's side of `jobs.map`: the function arrives once, then
 // chunks of items; each chunk's results go back in one message. Items of a
 // chunk whose function returns a promise run concurrently.
-import { decodePacket } from "../codec/codec.ts";
+import { decodePacket } from "../codec/decode_packet.ts";
 import type { ItemsMessage, RuntimeMessage } from "../protocol/messages.ts";
 import { toRemoteError } from "./remote_error.ts";
 import { encodeOutgoing } from "./scope.ts";

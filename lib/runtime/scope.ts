@@ -5,14 +5,14 @@
 // The kernel, which has the parser loaded anyway, does it: the runtime asks
 // over the channel (see `setAnalyzer`), so runtimes never load the parser
 // and start quicker.
+import { decodePacket } from "../codec/decode_packet.ts";
+import { encodeValue } from "../codec/encode.ts";
 import {
-  decodePacket,
-  encodeValue,
   type FunctionInfo,
   GLOBAL,
   MISSING,
   type Packet,
-} from "../codec/codec.ts";
+} from "../codec/packet.ts";
 import type { RuntimeMessage } from "../protocol/messages.ts";
 import { RUNTIME_GLOBALS } from "../codec/runtime_globals.ts";
 

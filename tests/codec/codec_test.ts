@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { job, jobs, share } from "../../mod.ts";
-import { encodeValue, MISSING, type Packet } from "../../lib/codec/codec.ts";
+import { encodeValue } from "../../lib/codec/encode.ts";
+import { MISSING, type Packet } from "../../lib/codec/packet.ts";
 import { analyzeFunction } from "../../lib/capture/analyze.ts";
 import { captureFunction } from "../../lib/capture/capture.ts";
 import { jobTest } from "../_util.ts";

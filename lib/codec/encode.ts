@@ -1,5 +1,5 @@
 /**
- * The codec for values crossing between the notebook and a job, both ways.
+ * Encoding, the codec's first half, for values crossing between the notebook and a job, both ways.
  *
  * Data is copied with structured-clone semantics (Map, Set, Date, RegExp,
  * BigInt, typed arrays, errors with `cause`, cycles, shared references).
@@ -16,11 +16,6 @@ import { newEncoder, toPacket } from "./encoder.ts";
 import { bindName, encode, WALK } from "./encode_walk.ts";
 import type { EncodeOptions, Packet } from "./packet.ts";
 
-export type { FunctionInfo, Packet, SourceRecord } from "./packet.ts";
-export type { Direction } from "./refusals.ts";
-export { type EncodeOptions, GLOBAL, MISSING } from "./packet.ts";
-export { type DecodeOptions, decodePacket } from "./decode_packet.ts";
-
 /**
  * Encodes named values, e.g. the notebook names a job uses.
  *
@@ -30,7 +25,8 @@ export { type DecodeOptions, decodePacket } from "./decode_packet.ts";
  * @throws {TypeError} Naming the variable and path of what cannot be sent.
  * @example Usage
  * ```ts
- * import { encodeNames, GLOBAL } from "./codec.ts";
+ * import { encodeNames } from "./encode.ts";
+ * import { GLOBAL } from "./packet.ts";
  * const values: Record<string, unknown> = { base: 40 };
  * const { packet } = encodeNames(new Map([["base", false]]), {
  *   to: "job",
@@ -61,7 +57,9 @@ export function encodeNames(
  * @throws {TypeError} Naming the path of what cannot be sent.
  * @example Usage
  * ```ts
- * import { decodePacket, encodeValue, MISSING } from "./codec.ts";
+ * import { encodeValue } from "./encode.ts";
+ * import { decodePacket } from "./decode_packet.ts";
+ * import { MISSING } from "./packet.ts";
  * const packet = encodeValue(new Map([[1, new Date(0)]]), "result", {
  *   to: "notebook",
  *   resolve: () => MISSING,
