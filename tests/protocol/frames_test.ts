@@ -1,0 +1,125 @@
+// Frames and messages alone, over in-memory byte streams: fast unit tests.
+import assert from "node:assert/strict";
+import {
+  encodeFrame,
+  encodeFrameParts,
+  readFrames,
+} from "../../lib/protocol/frames.ts";
+import {
+  type ByteReader,
+  readInto,
+  withPrefix,
+} from "../../lib/protocol/byte_streams.ts";
+import {
+  endOf,
+  isEnd,
+  isReady,
+  type KernelMessage,
+  type RuntimeMessage,
+} from "../../lib/protocol/messages.ts";
+
+/** A stream over `bytes` that hands out at most `step` bytes per read. */
+function streamOf(bytes: Uint8Array, step = 7): ByteReader {
+  let at = 0;
+  return {
+    read(p: Uint8Array): Promise<number | null> {
+      if (at >= bytes.byteLength) return Promise.resolve(null);
+      const n = Math.min(p.byteLength, step, bytes.byteLength - at);
+      p.set(bytes.subarray(at, at + n));
+      at += n;
+      return Promise.resolve(n);
+    },
+  };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
+}
+
+async function readAll<M extends KernelMessage | RuntimeMessage>(
+  bytes: Uint8Array,
+): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for await (const msg of readFrames<M>(streamOf(bytes))) out.push(msg);
+  return out;
+}
+
+Deno.test("frames carry messages whole and in order, however the stream splits them", async () => {
+  const messages: RuntimeMessage[] = [
+    { t: "ready" },
+    { t: "progress", done: 3, total: 10 },
+    { t: "analyze", id: 1, source: "() => x" },
+    { t: "result", value: { v: new Map([[1, new Date(0)]]) } },
+  ];
+  const bytes = concat(messages.map((m) => encodeFrame(m)));
+  assert.deepEqual(await readAll<RuntimeMessage>(bytes), messages);
+});
+
+Deno.test("a message's raw buffers travel as attachments, uncopied by the serializer", async () => {
+  const raw = [new Uint8Array([1, 2, 3]), new Uint8Array(100_000).fill(9)];
+  const parts = encodeFrameParts({ t: "result", value: { v: 1, raw } });
+  assert.equal(parts.length, 4, "head, body, then each attachment");
+  assert.equal(parts[2], raw[0], "the attachment itself, not a copy");
+  const [msg] = await readAll<RuntimeMessage>(concat(parts));
+  assert.deepEqual(msg, { t: "result", value: { v: 1, raw } });
+});
+
+Deno.test("a frame that cannot be decoded becomes an unreadable message, and the stream stays in step", async () => {
+  const bad = new Uint8Array([0, 0, 0, 3, 0xff, 0xff, 0xff]);
+  const bytes = concat([bad, encodeFrame({ t: "ready" })]);
+  const [unreadable, next] = await readAll<RuntimeMessage>(bytes);
+  assert.equal((unreadable as { t: string }).t, "unreadable");
+  assert.deepEqual(next, { t: "ready" });
+});
+
+Deno.test("a stream that ends inside a frame is an error, not a message", async () => {
+  const frame = encodeFrame({ t: "progress", done: 1 });
+  await assert.rejects(
+    () => readAll<RuntimeMessage>(frame.subarray(0, frame.byteLength - 1)),
+    /closed in the middle of a message/,
+  );
+});
+
+Deno.test("byte streams: readInto() fills a range, withPrefix() reads its prefix first", async () => {
+  const bytes = new Uint8Array(10);
+  await readInto(streamOf(new Uint8Array([1, 2, 3, 4]), 1), bytes, 2, 6);
+  assert.deepEqual([...bytes], [0, 0, 1, 2, 3, 4, 0, 0, 0, 0]);
+  await assert.rejects(
+    () => readInto(streamOf(new Uint8Array([1])), new Uint8Array(2)),
+    /closed in the middle/,
+  );
+  const joined = withPrefix(
+    streamOf(new Uint8Array([3, 4])),
+    new Uint8Array([1, 2]),
+  );
+  const out = new Uint8Array(4);
+  await readInto(joined, out);
+  assert.deepEqual([...out], [1, 2, 3, 4]);
+});
+
+Deno.test("messages: which end a run, and how", () => {
+  assert.equal(isEnd({ t: "progress", done: 1 }), false);
+  assert.equal(isEnd({ t: "result", value: null }), true);
+  assert.deepEqual(endOf({ t: "result", value: null }), {
+    kind: "result",
+    value: null,
+  });
+  assert.deepEqual(
+    endOf({ t: "unreadable", name: "DataCloneError", message: "bad" }),
+    {
+      kind: "error",
+      error: {
+        name: "DataCloneError",
+        message: "What the job sent could not be read: bad",
+      },
+    },
+  );
+  assert.equal(isReady({ done: false, value: { t: "ready" } }), true);
+  assert.equal(isReady({ done: true, value: undefined }), false);
+});
