@@ -28,6 +28,7 @@ export type { ConfigureOptions } from "./lib/api/configure.ts";
 export { progress, share } from "./lib/runtime/report.ts";
 export {
   Job,
+  JobKill,
   type JobProgress,
   type JobStatus,
 } from "./lib/engine/job_state.ts";

@@ -19,6 +19,19 @@ export const MIN_UPDATE_INTERVAL = 100;
 /** ms between updates of a running job that reports nothing (its elapsed time ticks). */
 export const TICK_INTERVAL = 1000;
 
+// Panels whose job has not ended, or whose final state is not shown yet.
+const unsettled = new Set<Promise<void>>();
+
+/**
+ * Resolves once every panel shows its job's final state (each does within
+ * {@linkcode MIN_UPDATE_INTERVAL} ms of the job's end).
+ *
+ * @returns A promise of that.
+ */
+export async function panelsSettled(): Promise<void> {
+  while (unsettled.size > 0) await Promise.all([...unsettled]);
+}
+
 /** Options for {@linkcode showPanel}. */
 export interface PanelOptions {
   /**
@@ -74,15 +87,20 @@ export function showPanel(
     Deno.unrefTimer(id);
     timer = id;
   };
+  const final = Promise.withResolvers<void>();
+  unsettled.add(final.promise);
+  final.promise.then(() => unsettled.delete(final.promise));
   const flush = (): void => {
     timer = undefined;
     due = Infinity;
     last = Date.now();
     publish(true);
     if (!state.finished) plan(last + TICK_INTERVAL);
+    else final.resolve();
   };
 
   publish(false);
+  if (state.finished) final.resolve();
   // Every change, the final one included, is shown within 100 ms; once the
   // job has ended no tick is planned, so no timer outlives it.
   state.subscribe(() => plan(last + MIN_UPDATE_INTERVAL));

@@ -8,10 +8,11 @@
  *
  * @module
  */
-import { JobRegistry } from "../lib/api/jobs.ts";
+import { JobRegistry, settleHooks } from "../lib/api/jobs.ts";
+import { JobKill } from "../lib/engine/job_state.ts";
 import { jobObservers } from "../lib/api/job.ts";
-import { inKernel } from "./_jupyter.ts";
-import { showPanel } from "./panel.ts";
+import { inKernel, sendDisplay } from "./_jupyter.ts";
+import { panelsSettled, showPanel } from "./panel.ts";
 import { renderJobsTable } from "./table.ts";
 
 const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
@@ -36,6 +37,20 @@ export function registerKernelExtension(): boolean {
     },
     configurable: true,
   });
+  // `jobs.kill(id)` as a cell's value: "killing…", then "killed" in place.
+  Object.defineProperty(JobKill.prototype, JUPYTER_DISPLAY, {
+    value(this: JobKill): Record<string, string> {
+      const shown = () => ({ "text/plain": this.describe() });
+      if (this.settled) return shown();
+      const id = `bgjobs-kill-${crypto.randomUUID()}`;
+      sendDisplay(shown(), id, false);
+      const update = () => sendDisplay(shown(), id, true);
+      this.then(update, update);
+      return {}; // the display above is the cell's output
+    },
+    configurable: true,
+  });
+  settleHooks.add(panelsSettled);
   return true;
 }
 

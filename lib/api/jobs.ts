@@ -3,13 +3,25 @@
  *
  * @module
  */
-import { type Job, type JobStatus, stateOf } from "../engine/job_state.ts";
+import {
+  type Job,
+  type JobKill,
+  type JobStatus,
+  stateOf,
+} from "../engine/job_state.ts";
+import { JobTimeoutError } from "../engine/errors.ts";
 import { backend } from "../engine/backend.ts";
 import { jobList } from "../engine/job_list.ts";
 import { configure, type ConfigureOptions } from "./configure.ts";
 import { formatTraceback } from "../engine/traceback.ts";
 import { mapJob, type MapOptions } from "./map.ts";
 import { textTable } from "../engine/text_table.ts";
+
+/**
+ * What `jobs.wait()` waits for once every job has finished: the notebook's
+ * displays of them showing their final state (set by the kernel extension).
+ */
+export const settleHooks: Set<() => Promise<void>> = new Set();
 
 /** Every job of this kernel. Shown in a cell, it renders as a table. */
 export class JobRegistry {
@@ -75,11 +87,71 @@ export class JobRegistry {
    * Stops a job and everything it started.
    *
    * @param idOrJob The job or its id.
-   * @returns Resolves once its runtime is gone.
+   * @returns A promise that resolves once its runtime is gone; as a cell's
+   * value it shows "Job 2 (…) killed" once it is.
    * @throws {RangeError} When there is no such job.
    */
-  kill(idOrJob: number | Job<unknown>): Promise<void> {
+  kill(idOrJob: number | Job<unknown>): JobKill {
     return this.#find(idOrJob).kill();
+  }
+
+  /**
+   * Waits until every job has finished and every display of them shows its
+   * final state. Make it the last cell of a notebook run headlessly
+   * (`jupyter nbconvert --execute`, papermill): such runs keep only the
+   * updates that arrive while a cell runs.
+   *
+   * @param options `timeout`: give up waiting after this many ms.
+   * @returns The jobs, once all have finished.
+   * @throws {JobTimeoutError} When `timeout` passed first (jobs go on).
+   * @throws {RangeError} On a `timeout` that is not a number ≥ 0.
+   * @example Usage
+   * ```ts
+   * import { job, jobs } from "../../mod.ts";
+   * job(() => 1 + 1);
+   * const all = await jobs.wait();
+   * console.log(all.every((j) => j.status !== "running")); // true
+   * await jobs.shutdown();
+   * ```
+   */
+  async wait(options: { timeout?: number } = {}): Promise<Job<unknown>[]> {
+    const { timeout } = options;
+    if (timeout !== undefined && !(timeout >= 0)) {
+      throw new RangeError(
+        `Cannot wait ${
+          String(timeout)
+        } ms: pass a number ≥ 0, e.g. { timeout: 60_000 }`,
+      );
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      if (timeout === undefined) return;
+      timer = setTimeout(() => {
+        const left = this.list().filter((j) => !stateOf(j).finished);
+        reject(
+          new JobTimeoutError(
+            `Jobs ${
+              left.map((j) => j.id).join(", ")
+            } still running after ${timeout} ms; they go on: kill them with jobs.killAll(), or wait longer`,
+          ),
+        );
+      }, timeout);
+    });
+    try {
+      // Jobs started while waiting are waited for too.
+      for (;;) {
+        const open = this.list().filter((j) => !stateOf(j).finished);
+        if (open.length === 0) break;
+        await Promise.race([Promise.all(open.map((j) => j.done)), late]);
+      }
+      await Promise.race([
+        Promise.all([...settleHooks].map((settled) => settled())),
+        late,
+      ]);
+      return this.list();
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Stops every job; resolves once all their runtimes are gone. */

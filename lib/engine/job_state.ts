@@ -174,8 +174,9 @@ export class Job<T = unknown> implements PromiseLike<T> {
    *
    * @returns A promise that resolves once the job's runtime is gone.
    */
-  kill(): Promise<void> {
-    return killState(this.#state, `${jobLabel(this.id, this.name)} was killed`);
+  kill(): JobKill {
+    const label = jobLabel(this.id, this.name);
+    return new JobKill(this, killState(this.#state, `${label} was killed`));
   }
 
   /** `console.log(job)` prints one line: id, name, status, elapsed, progress. */
@@ -221,6 +222,63 @@ async function killState(state: JobState, message: string): Promise<void> {
   const error = new JobKilledError(message);
   if (state.stop) await state.stop(error);
   else state.fail(error, "killed");
+}
+
+/**
+ * A kill under way: a promise that resolves once the job's runtime is gone,
+ * and knows its job, so that typed as a cell's last expression it shows
+ * what happened (in a notebook it says "killed" once it is).
+ *
+ * @example Usage
+ * ```ts
+ * import { job } from "../../mod.ts";
+ * const j = job(() => new Promise(() => {}));
+ * const kill = j.kill();
+ * await kill;
+ * console.log(kill.job.status); // "killed"
+ * ```
+ */
+export class JobKill extends Promise<void> {
+  /** `then()` and the rest make plain promises. */
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
+  }
+
+  /** The job being killed. */
+  readonly job: Job<unknown>;
+  #settled = false;
+
+  /**
+   * Follows `killing` for `job`.
+   *
+   * @param job The job.
+   * @param killing Resolves once the job's runtime is gone.
+   */
+  constructor(job: Job<unknown>, killing: Promise<void>) {
+    let settle!: (killed: Promise<void>) => void;
+    super((resolve) => settle = resolve);
+    this.job = job;
+    settle(killing.finally(() => this.#settled = true));
+  }
+
+  /** Whether the kill is over (the runtime is gone, or the job had ended). */
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  /** What happened: `Job 2 (crawl(urls)) killed`. */
+  describe(): string {
+    const label = jobLabel(this.job.id, this.job.name);
+    if (!this.#settled) return `${label}: killing…`;
+    return this.job.status === "killed"
+      ? `${label} killed`
+      : `${label} had already ${this.job.status}`;
+  }
+
+  /** `console.log(j.kill())` prints what happened so far. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.describe();
+  }
 }
 
 function toDate(ms: number | undefined): Date | undefined {

@@ -30,7 +30,7 @@ const LAUNCHER = [
   "exec 3<&0 4>&2 2>&1",
   'cat "$1" >&4 3<&- </dev/null 2>/dev/null &',
   'read -r _ || { rm -rf "${1%/out}"; kill -KILL 0; }',
-  "(while read -r _; do :; done; kill -KILL 0) <&3 >/dev/null 2>&1 4>&- &",
+  '(while read -r _; do :; done; rm -rf "${1%/out}"; kill -KILL 0) <&3 >/dev/null 2>&1 4>&- &',
   '. "$2"',
   'exec "$@" 3<&- 4>&- </dev/null',
 ].join("\n");

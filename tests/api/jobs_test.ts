@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { job, jobs } from "../../mod.ts";
+import { type Job, job, jobs } from "../../mod.ts";
 import { stateOf } from "../../lib/engine/job_state.ts";
 import { localPool as runtimePool } from "../../lib/engine/backend.ts";
 import { jobTest, withMaxRunning } from "../_util.ts";
@@ -185,3 +185,20 @@ jobTest("bad input leaves the registry as it was", () => {
 jobTest("registry tests leave no runtime behind", async () => {
   await jobs.shutdown();
 });
+
+jobTest(
+  "jobs.wait() waits for every job, those started meanwhile too, and refuses a bad timeout",
+  async () => {
+    await assert.rejects(() => jobs.wait({ timeout: -1 }), RangeError);
+    const first = job(() => new Promise((r) => setTimeout(() => r(1), 200)));
+    let second: Job<unknown> | undefined;
+    setTimeout(() => {
+      second = job(() => new Promise((r) => setTimeout(() => r(2), 300)));
+    }, 100);
+    const all = await jobs.wait();
+    assert.equal(first.status, "completed");
+    assert.equal(second?.status, "completed", "started while waiting");
+    assert.ok(all.includes(second!));
+    await jobs.shutdown();
+  },
+);

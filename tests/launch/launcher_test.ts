@@ -161,44 +161,76 @@ jobTest("jobs.shutdown() removes the launcher made ahead", async () => {
   await jobs.shutdown();
 });
 
-Deno.test("a SIGKILLed process leaves no launcher and no channel directory", async () => {
-  const tmp = await Deno.makeTempDir();
-  const script = `${tmp}/script.ts`;
-  const scratch = `${tmp}/tmp`;
-  await Deno.mkdir(scratch);
-  await Deno.writeTextFile(
-    script,
-    `import { job, jobs } from ${JSON.stringify(MOD)};
-    jobs.configure({ warm: 0 });
+const ENDINGS = [
+  {
+    name: "a SIGKILLed process leaves no launcher and no channel directory",
+    code: `jobs.configure({ warm: 0 });
     await job(() => 1);
     console.log("up");
     await new Promise(() => {});`,
-  );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-config", script],
-    env: { TMPDIR: scratch },
-    stdout: "piped",
-  }).spawn();
-  try {
-    const reader = child.stdout.getReader();
-    const { value } = await reader.read();
-    assert.match(new TextDecoder().decode(value), /up/);
-    reader.releaseLock();
-    assert.ok(await eventually(() => launchers(child.pid).length > 0, 5000));
-    const waiting = launchers(child.pid);
-    const dirs = () => [...Deno.readDirSync(scratch)].map((e) => e.name);
-    assert.ok(dirs().some((name) => name.startsWith("bgjobs-")), `${dirs()}`);
-    child.kill("SIGKILL");
-    await child.status;
-    assert.ok(
-      await eventually(() => !waiting.some(isAlive) && dirs().length === 0),
-      `left: processes ${waiting.filter(isAlive)}, files ${dirs()}`,
+    kill: true,
+  },
+  {
+    name:
+      "a SIGKILLed process with a warm runtime and a running job leaves no channel directory",
+    code: `await job(() => 1);
+    job(() => new Promise(() => {}));
+    await new Promise((r) => setTimeout(r, 300));
+    console.log("up");
+    await new Promise(() => {});`,
+    kill: true,
+  },
+  {
+    name:
+      "a script that ends without jobs.shutdown() leaves no channel directory",
+    code: `await job(() => 1);
+    console.log("up");`,
+    kill: false,
+  },
+];
+
+for (const ending of ENDINGS) {
+  Deno.test(ending.name, async () => {
+    const tmp = await Deno.makeTempDir();
+    const script = `${tmp}/script.ts`;
+    const scratch = `${tmp}/tmp`;
+    await Deno.mkdir(scratch);
+    await Deno.writeTextFile(
+      script,
+      `import { job, jobs } from ${JSON.stringify(MOD)};\n${ending.code}`,
     );
-  } finally {
-    await child.stdout.cancel().catch(() => {});
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-config", script],
+      env: { TMPDIR: scratch },
+      stdout: "piped",
+    }).spawn();
+    const dirs = () => [...Deno.readDirSync(scratch)].map((e) => e.name);
+    try {
+      const reader = child.stdout.getReader();
+      const { value } = await reader.read();
+      assert.match(new TextDecoder().decode(value), /up/);
+      reader.releaseLock();
+      let waiting: number[] = [];
+      if (ending.kill) {
+        assert.ok(
+          await eventually(() => launchers(child.pid).length > 0, 5000),
+        );
+        waiting = launchers(child.pid);
+        const made = dirs().some((name) => name.startsWith("bgjobs-"));
+        assert.ok(made, `${dirs()}`);
+        child.kill("SIGKILL");
+      }
+      await child.status;
+      assert.ok(
+        await eventually(() => !waiting.some(isAlive) && dirs().length === 0),
+        `left: processes ${waiting.filter(isAlive)}, files ${dirs()}`,
+      );
+    } finally {
+      await child.stdout.cancel().catch(() => {});
+      await Deno.remove(tmp, { recursive: true });
+    }
+  });
+}
 
 Deno.test("the runtime's compiled code is stored once, for the runtimes after it", async () => {
   const tmp = await Deno.makeTempDir();
