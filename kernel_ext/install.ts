@@ -48,7 +48,7 @@ export interface InstallKernelspecOptions {
   /**
    * Deno executable the kernel runs.
    *
-   * @default {Deno.execPath()}
+   * @default {the result of {@linkcode stableDenoPath}}
    */
   denoPath?: string;
   /**
@@ -129,7 +129,7 @@ export async function installKernelspec(
   }
   const spec = {
     argv: [
-      options.denoPath ?? Deno.execPath(),
+      options.denoPath ?? stableDenoPath(),
       "jupyter",
       ...(options.flags ?? []),
       "--kernel",
@@ -148,6 +148,46 @@ export async function installKernelspec(
   return dir;
 }
 
+// Where `npx deno@…` unpacks Deno: a cache npm may clean at any time.
+const TRANSIENT = /[\\/]_npx[\\/]|[\\/]_cacache[\\/]/;
+
+/**
+ * The Deno a kernelspec should run: this one, unless it lives in npx's
+ * cache (`npx deno@2.9.6 task kernel:install`), which npm may clean; then
+ * the first `deno` on `PATH` outside that cache. With none, this one, and
+ * {@linkcode isTransientDeno} says so.
+ *
+ * @returns An absolute path to a Deno executable.
+ * @example Usage
+ * ```ts
+ * import { stableDenoPath } from "./install.ts";
+ * console.log(stableDenoPath().endsWith("deno")); // true
+ * ```
+ */
+export function stableDenoPath(): string {
+  const own = Deno.execPath();
+  if (!isTransientDeno(own)) return own;
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (!dir || isTransientDeno(dir)) continue;
+    const candidate = join(dir, "deno");
+    try {
+      const real = Deno.realPathSync(candidate);
+      if (!isTransientDeno(real) && Deno.statSync(real).isFile) return real;
+    } catch { /* not there */ }
+  }
+  return own;
+}
+
+/**
+ * Whether a Deno path is inside npx's cache, where npm may remove it.
+ *
+ * @param path The path.
+ * @returns `true` for a path npm may clean away.
+ */
+export function isTransientDeno(path: string): boolean {
+  return TRANSIENT.test(path);
+}
+
 async function isOurs(specPath: string): Promise<boolean> {
   if (!existsSync(specPath)) return true;
   try {
@@ -162,7 +202,8 @@ const usage = (): string =>
   `Usage: deno task kernel:install [--dir DIR] [--name NAME]
                                 [--display-name TEXT] [--force]
 
-Writes a Jupyter kernelspec that runs ${Deno.execPath()} as a notebook kernel.
+Writes a Jupyter kernelspec that runs Deno as a notebook kernel.
+  --deno PATH          the Deno to run (default ${stableDenoPath()})
   --name NAME          kernel name (default bgjobs-deno)
   --dir DIR            directory for kernel.json (default <jupyter data dir>/kernels/NAME)
   --display-name TEXT  name in the kernel picker (default "Deno (bgjobs)")
@@ -175,6 +216,7 @@ async function main(args: string[]): Promise<number> {
       args,
       options: {
         dir: { type: "string" },
+        deno: { type: "string" },
         name: { type: "string" },
         "display-name": { type: "string" },
         force: { type: "boolean" },
@@ -190,13 +232,20 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   try {
+    const denoPath = parsed.deno ?? stableDenoPath();
     const dir = await installKernelspec({
       dir: parsed.dir,
+      denoPath,
       name: parsed.name,
       displayName: parsed["display-name"],
       force: parsed.force,
     });
     console.log(`Installed kernelspec "${basename(dir)}" at ${dir}`);
+    if (isTransientDeno(denoPath)) {
+      console.warn(
+        `Warning: it runs ${denoPath}, in npx's cache, which npm may clean; install Deno (npm i -g deno@2.9.6) and run this again, or pass --deno PATH`,
+      );
+    }
     return 0;
   } catch (error) {
     console.error((error as Error).message);
