@@ -8,6 +8,7 @@ import { checkJobOptions, type JobOptions } from "../engine/options.ts";
 import { resolvePermissions } from "../sandbox/permissions.ts";
 import { type JobContext, runJob, type RunRequest } from "../engine/drive.ts";
 import { jobList } from "../engine/job_list.ts";
+import { backend } from "../engine/backend.ts";
 import { defaults } from "./configure.ts";
 import { truncate } from "../engine/text_table.ts";
 import {
@@ -107,6 +108,11 @@ export function job(
       ? codeRequest(what)
       : functionRequest(what);
   }
+  if (options.on === "cluster" && request.run !== undefined) {
+    throw new TypeError(
+      'Cannot run code with relative imports on a cluster: the notebook\'s files are not on the runners; import by URL (https:, jsr:, npm:), or run it with on: "local"',
+    );
+  }
   return startJob(
     request.source,
     options.name ?? shortName(request.source),
@@ -133,9 +139,15 @@ export function startJob(
   options: JobOptions,
   run: (state: JobState, context: JobContext) => Promise<void>,
 ): Job<unknown> {
-  const permissions = resolvePermissions(
-    options.permissions ?? defaults.permissions,
-  );
+  const wanted = options.permissions ?? defaults.permissions;
+  const on = options.on ?? "local";
+  // On a cluster the runner, not the kernel, holds what a job may get.
+  const permissions = on === "local"
+    ? resolvePermissions(wanted)
+    : wanted === undefined || wanted === "inherit"
+    ? "inherit"
+    : resolvePermissions(wanted, () => true);
+  backend(on).admit?.(permissions);
   const memory = options.memory ?? defaults.memory;
   const isDefault = options.permissions === undefined &&
     defaults.permissions === undefined &&

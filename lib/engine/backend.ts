@@ -15,10 +15,13 @@ import type {
   RunHandlers,
   RunMessage,
 } from "../protocol/messages.ts";
-import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
+import type { ResolvedPermissions } from "../sandbox/permissions.ts";
+import { type RuntimeSpec, specFor } from "../sandbox/runtime_spec.ts";
 
 /** One job runtime, wherever it runs, ready to run one job. */
 export interface Runtime {
+  /** Where it runs: `"local"`, or a runner's name and host. */
+  readonly where: string;
   /** Sends a message; messages arrive whole and in order. */
   send(message: KernelMessage): Promise<void>;
   /**
@@ -30,18 +33,36 @@ export interface Runtime {
   kill(): Promise<void>;
 }
 
+/** What a job needs of its runtimes. */
+export interface RuntimeRequest {
+  /**
+   * What the job may do; `"inherit"` (on a cluster only): what the runner
+   * allows.
+   */
+  permissions: ResolvedPermissions | "inherit";
+  /** Heap cap in MB. */
+  memory?: number;
+  /** The default permissions and memory: a warm runtime fits. */
+  standard: boolean;
+  /** How messages name the job, e.g. `Job 3 (crawl(urls))`. */
+  label: string;
+  /** Tells the job something it should know (shown on its panel). */
+  warn(warning: string): void;
+}
+
 /** Where jobs run. */
 export interface Backend {
   /**
-   * A runtime with these permissions and limits. `standard`: the default
-   * spec, which may be kept warm. `first`: the run message, which a runtime
-   * started for it may get as it starts.
+   * A runtime for a job. `first`: the run message, which a runtime started
+   * for it may get as it starts.
    */
-  acquire(
-    spec: RuntimeSpec,
-    standard: boolean,
-    first?: RunMessage,
-  ): Promise<Runtime>;
+  acquire(request: RuntimeRequest, first?: RunMessage): Promise<Runtime>;
+  /**
+   * Refuses, at `job()`, what no runtime of this backend could give.
+   *
+   * @throws {TypeError} Naming what and where.
+   */
+  admit?(permissions: RuntimeRequest["permissions"]): void;
   /**
    * Holds background starts while a map's `lanes` work; the returned
    * function releases the hold.
@@ -52,17 +73,58 @@ export interface Backend {
 }
 
 const local = new RuntimePool();
+// A job's spec, made once for all its runtimes (a map's lanes): making it
+// scans path grants for symlinks.
+const specs = new WeakMap<RuntimeRequest, RuntimeSpec>();
 
-/** The local backend: job runtimes on this machine, with a warm pool. */
+const localBackend: Backend = {
+  acquire(request, first) {
+    let spec = specs.get(request);
+    if (!spec) {
+      if (request.permissions === "inherit") {
+        throw new TypeError("A local job's permissions are resolved first");
+      }
+      spec = specFor(request.permissions, request.memory, request.warn);
+      specs.set(request, spec);
+    }
+    return local.acquire(spec, request.standard, first);
+  },
+  hold: (lanes) => local.hold(lanes),
+  drain: () => local.drain(),
+};
+
+/** The local backend's pool: job runtimes on this machine, kept warm. */
 export function localPool(): RuntimePool {
   return local;
+}
+
+/** Where a job runs: this machine, or the configured cluster. */
+export type JobPlace = "local" | "cluster";
+
+let cluster: Backend | undefined;
+
+/**
+ * Sets (or, with `undefined`, forgets) the backend of `on: "cluster"` jobs.
+ *
+ * @param backend The cluster's backend.
+ */
+export function setClusterBackend(backend: Backend | undefined): void {
+  cluster = backend;
 }
 
 /**
  * The backend jobs run on.
  *
- * @returns The local backend (the only one so far).
+ * @param on Where.
+ * @returns The backend.
+ * @throws {TypeError} For `"cluster"` when no cluster is configured.
  */
-export function backend(): Backend {
-  return local;
+export function backend(on: JobPlace = "local"): Backend {
+  if (on === "local") return localBackend;
+  if (!cluster) {
+    throw new TypeError(
+      'Cannot run a job on: "cluster": no cluster is configured; call jobs.configure({ cluster: "nats://host:4222" }) or { cluster: "local" } first',
+    );
+  }
+  return cluster;
 }

@@ -10,7 +10,7 @@ import { jobLabel, type JobState } from "./job_state.ts";
 import type { Packet } from "../codec/packet.ts";
 import type { JobOptions } from "./options.ts";
 import type { ResolvedPermissions } from "../sandbox/permissions.ts";
-import { backend, type Runtime } from "./backend.ts";
+import { backend, type Runtime, type RuntimeRequest } from "./backend.ts";
 import type {
   AnalyzeMessage,
   JobEvent,
@@ -18,10 +18,8 @@ import type {
   RunEnd,
   RunMessage,
 } from "../protocol/messages.ts";
-import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
 import { analyzeFunction } from "../capture/analyze.ts";
 import { releaseSlot, takeSlot } from "./slots.ts";
-import { specFor } from "../sandbox/runtime_spec.ts";
 import {
   completeJob,
   receiveError,
@@ -47,7 +45,7 @@ export interface RunRequest {
 export interface JobContext {
   id: number;
   name: string;
-  permissions: ResolvedPermissions;
+  permissions: ResolvedPermissions | "inherit";
   options: JobOptions;
   isDefault: boolean;
 }
@@ -83,7 +81,16 @@ export async function drive(
   const runtimes = new Set<Runtime>();
   let stopped: Error | undefined;
   let working: Promise<void> | undefined;
-  let spec: RuntimeSpec | undefined;
+  const request: RuntimeRequest = {
+    permissions: context.permissions,
+    memory: options.memory,
+    standard: context.isDefault,
+    label,
+    warn: (warning) => {
+      state.warnings.push(warning);
+      state.changed();
+    },
+  };
   state.stop = async (error) => {
     stopped ??= error;
     if (!working) return state.fail(error, statusFor(error));
@@ -92,11 +99,8 @@ export async function drive(
   };
   const driver: Driver = {
     async runtime(first?: RunMessage): Promise<Runtime> {
-      spec ??= specFor(context.permissions, options.memory, (warning) => {
-        state.warnings.push(warning);
-        state.changed();
-      });
-      const runtime = await backend().acquire(spec, context.isDefault, first);
+      const runtime = await backend(options.on).acquire(request, first);
+      state.where = runtime.where;
       if (stopped) {
         await runtime.kill();
         throw stopped;
@@ -236,6 +240,9 @@ export function settle(
         cause,
       }),
     );
+  }
+  if (end.kind === "lost") {
+    return state.fail(new JobError(`${label} failed: ${end.why}`));
   }
   const tail = state.logs.tail(20).join("\n");
   if (/out of memory|heap limit/i.test(tail)) {

@@ -34,6 +34,8 @@ export class JobState {
   progress: JobProgress | undefined = undefined;
   readonly exports: Record<string, unknown> = {};
   readonly warnings: string[] = [];
+  /** Where it runs: `"local"`, or a runner's name and host. */
+  where = "local";
   readonly createdAt: number = Date.now();
   startedAt: number | undefined = undefined;
   endedAt: number | undefined = undefined;
@@ -153,6 +155,10 @@ export class Job<T = unknown> implements PromiseLike<T> {
   /** Things the user should know, e.g. an export that could not be written. */
   get warnings(): readonly string[] {
     return this.#state.warnings;
+  }
+  /** Where it runs: `"local"`, or a cluster runner's name and host (`name@host`). */
+  get where(): string {
+    return this.#state.where;
   }
   /** When the job's code started running (ms since the epoch). */
   get startedAt(): Date | undefined {

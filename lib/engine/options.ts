@@ -47,6 +47,15 @@ export interface JobOptions {
    * @default {true inside a notebook}
    */
   display?: boolean;
+  /**
+   * Where the job runs: `"local"`, a job runtime on this machine, or
+   * `"cluster"`, a runner of the cluster set with
+   * `jobs.configure({ cluster })`. There, `"inherit"` permissions mean what
+   * the runner allows (its `--max-permissions`).
+   *
+   * @default {"local"}
+   */
+  on?: "local" | "cluster";
 }
 
 const KNOWN = new Set([
@@ -56,6 +65,7 @@ const KNOWN = new Set([
   "memory",
   "signal",
   "display",
+  "on",
 ]);
 
 /**
@@ -92,6 +102,11 @@ export function checkJobOptions(options: unknown): JobOptions {
   checkNumber("memory", o.memory, 16, 1024 * 1024, "MB");
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw new TypeError(`Cannot use signal: pass an AbortSignal`);
+  }
+  if (o.on !== undefined && o.on !== "local" && o.on !== "cluster") {
+    throw new TypeError(
+      `Cannot run a job on ${JSON.stringify(o.on)}: pass "local" or "cluster"`,
+    );
   }
   if (o.display !== undefined && typeof o.display !== "boolean") {
     throw new TypeError(

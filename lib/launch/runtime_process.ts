@@ -34,6 +34,8 @@ import type { BulkSocket } from "./bulk_socket.ts";
 /** One started job runtime, ready to run one job. */
 export class RuntimeProcess {
   readonly pid: number;
+  /** Where it runs: on this machine. */
+  readonly where = "local";
   readonly spec: RuntimeSpec;
   readonly exited: Promise<Deno.CommandStatus>;
   #child: Deno.ChildProcess;

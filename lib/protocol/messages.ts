@@ -145,7 +145,9 @@ export type JobEvent = Exclude<RuntimeMessage, { t: "ready" } | EndMessage>;
 export type RunEnd =
   | { kind: "result"; value: Packet | null }
   | { kind: "error"; error: SentError }
-  | { kind: "exit"; code: number; signal: string | null };
+  | { kind: "exit"; code: number; signal: string | null }
+  /** The runtime's host stopped answering (a runner that died, a cut link). */
+  | { kind: "lost"; why: string };
 
 /** What a running runtime reports besides its end. */
 export interface RunHandlers {
@@ -191,4 +193,71 @@ export function endOf(msg: EndMessage): RunEnd {
  */
 export function isReady(next: IteratorResult<RuntimeMessage>): boolean {
   return !next.done && next.value?.t === "ready";
+}
+
+// Between a kernel and a runner of a cluster (see `cluster/` and `runner/`).
+// Each travels as one frame (`frames.ts`) in NATS messages; a job's messages
+// above travel inside them unchanged.
+
+/** A job's permissions as a runner gets them (resolved by the kernel). */
+export type WirePermissions = Record<string, boolean | string[]>;
+
+/** Kernel → runner: start a job runtime. */
+export interface StartMessage {
+  t: "start";
+  /** The remote runtime's id: names its input and event subjects. */
+  rid: string;
+  /** The kernel's id: while its heartbeat lives, so does the runtime. */
+  kernel: string;
+  /** How logs name the job, e.g. `Job 3 (crawl(urls))`. */
+  label: string;
+  /** What the job may do, bounded by the runner's `--max-permissions`. */
+  permissions: WirePermissions;
+  /** The environment the kernel grants the job (its `env` permission). */
+  env: Record<string, string>;
+  /** Heap cap in MB. */
+  memory?: number;
+  /** The job, to run as soon as the runtime is up. */
+  first?: RunMessage;
+}
+
+/** Kernel → runner: kill a runtime; the answer comes once it is gone. */
+export interface KillMessage {
+  t: "kill";
+  rid: string;
+}
+
+/** What a kernel asks a runner. */
+export type RunnerRequest = StartMessage | KillMessage;
+
+/** A runner's answer. */
+export type RunnerReply =
+  | { t: "started" }
+  | { t: "killed" }
+  | { t: "refused"; error: string };
+
+/** Runner → kernel, on a remote runtime's event subject. */
+export type RemoteEvent =
+  | { t: "output"; text: string }
+  | JobEvent
+  | { t: "end"; end: RunEnd };
+
+/** What a runner says about itself, in the cluster's runner list. */
+export interface RunnerInfo {
+  /** Unique per runner process. */
+  id: string;
+  /** `--name`, or the host name. */
+  name: string;
+  host: string;
+  cores: number;
+  /** The host's 1-minute load average. */
+  load: number;
+  /** Runtimes it runs now. */
+  running: number;
+  /** Runtimes it runs at once. */
+  concurrency: number;
+  /** The most a job may ask for (`--max-permissions`). */
+  maxPermissions: WirePermissions;
+  /** When it said this, ms since the epoch. */
+  at: number;
 }

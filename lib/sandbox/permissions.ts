@@ -75,6 +75,8 @@ function all(value: boolean): ResolvedPermissions {
  * so a job never gets more than the kernel.
  *
  * @param permissions The option as the user gave it.
+ * @param has Whether the grantor has a permission (for an item): by default
+ * the kernel, asked through `Deno.permissions`.
  * @returns One value per permission kind.
  * @throws {TypeError} On an unknown kind, a value that is not a boolean or a
  * list of strings, or a permission the kernel does not have.
@@ -86,11 +88,12 @@ function all(value: boolean): ResolvedPermissions {
  */
 export function resolvePermissions(
   permissions: JobPermissions = "inherit",
+  has: (name: PermissionName, item?: string) => boolean = kernelHas,
 ): ResolvedPermissions {
   if (permissions === "none") return all(false);
   if (permissions === "inherit") {
     const out = all(false);
-    for (const name of PERMISSION_NAMES) out[name] = kernelHas(name);
+    for (const name of PERMISSION_NAMES) out[name] = has(name);
     return out;
   }
   if (
@@ -112,15 +115,23 @@ export function resolvePermissions(
         }`,
       );
     }
-    out[name as PermissionName] = checkValue(name as PermissionName, value);
+    out[name as PermissionName] = checkValue(
+      name as PermissionName,
+      value,
+      has,
+    );
   }
   return out;
 }
 
-function checkValue(name: PermissionName, value: unknown): PermissionValue {
+function checkValue(
+  name: PermissionName,
+  value: unknown,
+  has: (name: PermissionName, item?: string) => boolean,
+): PermissionValue {
   if (value === undefined || value === false) return false;
   if (value === true) {
-    if (!kernelHas(name)) {
+    if (!has(name)) {
       throw new TypeError(
         `Cannot grant "${name}" to a job: the kernel does not have it; start the kernel with --allow-${name} or ask for less`,
       );
@@ -135,7 +146,7 @@ function checkValue(name: PermissionName, value: unknown): PermissionValue {
     );
   }
   for (const item of value) {
-    if (!kernelHas(name, item)) {
+    if (!has(name, item)) {
       throw new TypeError(
         `Cannot grant "${name}" for "${item}" to a job: the kernel does not have it; start the kernel with --allow-${name} or ask for less`,
       );
@@ -192,4 +203,80 @@ export function extendGrant(
     ...flags.filter((f) => f !== own),
     own ? `${own},${value}` : `${prefix}${value}`,
   ];
+}
+
+const PATH_KINDS: ReadonlySet<PermissionName> = new Set([
+  "read",
+  "write",
+  "ffi",
+]);
+
+function covers(name: PermissionName, grant: string, item: string): boolean {
+  if (grant === item) return true;
+  return PATH_KINDS.has(name) &&
+    item.startsWith(grant.endsWith("/") ? grant : `${grant}/`);
+}
+
+/**
+ * The first thing `wanted` asks for beyond `max` (as `name` or
+ * `name=item`), or `undefined` when `max` covers all of it. A path is
+ * covered by a granted directory above it.
+ *
+ * @param wanted What a job asks for.
+ * @param max The most it may get.
+ * @returns What exceeds `max`, or `undefined`.
+ * @example Usage
+ * ```ts
+ * import { beyond, resolvePermissions } from "./permissions.ts";
+ * const max = { ...resolvePermissions("none"), read: ["/data"] };
+ * console.log(beyond({ ...max, read: ["/data/x"] }, max)); // undefined
+ * console.log(beyond({ ...max, net: true }, max)); // "net"
+ * ```
+ */
+export function beyond(
+  wanted: ResolvedPermissions,
+  max: ResolvedPermissions,
+): string | undefined {
+  for (const name of PERMISSION_NAMES) {
+    const want = wanted[name];
+    const have = max[name];
+    if (want === false || have === true) continue;
+    if (want === true || have === false) {
+      return want === true ? name : `${name}=${(want as string[])[0]}`;
+    }
+    const item = want.find((w) => !have.some((h) => covers(name, h, w)));
+    if (item !== undefined) return `${name}=${item}`;
+  }
+  return undefined;
+}
+
+/**
+ * Parses permissions written like Deno's flags without `--allow-`:
+ * `"all"`, `"none"`, or a comma list such as `net,read=/data:/tmp`.
+ *
+ * @param text The text.
+ * @returns The permissions.
+ * @throws {TypeError} On an unknown permission.
+ * @example Usage
+ * ```ts
+ * import { parsePermissions } from "./permissions.ts";
+ * console.log(parsePermissions("net,read=/data:/tmp").read); // ["/data", "/tmp"]
+ * ```
+ */
+export function parsePermissions(text: string): ResolvedPermissions {
+  if (text === "all") return all(true);
+  const out = all(false);
+  if (text === "none" || text === "") return out;
+  for (const part of text.split(",")) {
+    const [name, list] = part.split("=", 2);
+    if (!(PERMISSION_NAMES as readonly string[]).includes(name)) {
+      throw new TypeError(
+        `Unknown permission "${name}" in "${text}": use all, none, or a list of ${
+          PERMISSION_NAMES.join(", ")
+        }, e.g. net,read=/data`,
+      );
+    }
+    out[name as PermissionName] = list === undefined ? true : list.split(":");
+  }
+  return out;
 }

@@ -1,0 +1,174 @@
+/**
+ * The NATS clients bgjobs uses (`@nats-io/transport-node`, `jetstream`,
+ * `kv`, 3.4), loaded from bgjobs' cache (see `deps/npm_bundle.ts`) the first
+ * time a cluster is used, and typed here by the little of them bgjobs calls.
+ *
+ * @module
+ */
+import { loadNpmBundle } from "../deps/npm_bundle.ts";
+
+const VERSION = "3.4.0";
+
+/** A received message. */
+export interface Msg {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly reply?: string;
+  respond(data?: Uint8Array | string): boolean;
+}
+
+/** A subscription. */
+export interface Subscription {
+  unsubscribe(): void;
+}
+
+/** The connection's status events. */
+export interface Status {
+  type: string;
+  data?: unknown;
+}
+
+/** Options of `connect()` that bgjobs sets. */
+export interface ConnectOptions {
+  servers: string | string[];
+  name?: string;
+  token?: string;
+  user?: string;
+  pass?: string;
+  authenticator?: unknown;
+  tls?: { ca?: string; cert?: string; key?: string; caFile?: string };
+  reconnect?: boolean;
+  maxReconnectAttempts?: number;
+  reconnectTimeWait?: number;
+  timeout?: number;
+  pingInterval?: number;
+  maxPingOut?: number;
+}
+
+/** A NATS connection. */
+export interface NatsConnection {
+  readonly info?: { max_payload: number; version: string };
+  publish(subject: string, data?: Uint8Array | string): void;
+  subscribe(
+    subject: string,
+    options: { callback: (error: Error | null, msg: Msg) => void },
+  ): Subscription;
+  request(
+    subject: string,
+    data: Uint8Array | string,
+    options: { timeout: number },
+  ): Promise<Msg>;
+  flush(): Promise<void>;
+  drain(): Promise<void>;
+  close(): Promise<void>;
+  closed(): Promise<void | Error>;
+  status(): AsyncIterable<Status>;
+  isClosed(): boolean;
+}
+
+/** A JetStream publish acknowledgement. */
+export interface PubAck {
+  seq: number;
+}
+
+/** A message from a JetStream consumer. */
+export interface JsMsg {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly seq: number;
+}
+
+/** Messages a consumer delivers, until stopped. */
+export interface ConsumerMessages extends AsyncIterable<JsMsg> {
+  stop(): void;
+}
+
+/** A JetStream consumer (bgjobs uses ordered ones). */
+export interface Consumer {
+  consume(options?: { max_messages?: number }): Promise<ConsumerMessages>;
+}
+
+/** JetStream. */
+export interface JetStream {
+  publish(
+    subject: string,
+    data: Uint8Array,
+    options?: { msgID?: string; timeout?: number },
+  ): Promise<PubAck>;
+  consumers: {
+    get(
+      stream: string,
+      options: { filter_subjects: string },
+    ): Promise<Consumer>;
+  };
+}
+
+/** JetStream's management API. */
+export interface JetStreamManager {
+  streams: {
+    add(config: Record<string, unknown>): Promise<unknown>;
+    update(name: string, config: Record<string, unknown>): Promise<unknown>;
+    info(name: string): Promise<unknown>;
+    purge(name: string, options?: { filter?: string }): Promise<unknown>;
+  };
+}
+
+/** A KV entry. */
+export interface KvEntry {
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly operation: string;
+  json<T>(): T;
+}
+
+/** A KV bucket. */
+export interface KV {
+  put(key: string, value: Uint8Array | string): Promise<number>;
+  get(key: string): Promise<KvEntry | null>;
+  delete(key: string): Promise<void>;
+  keys(filter?: string): Promise<AsyncIterable<string>>;
+}
+
+/** The NATS clients, loaded. */
+export interface Nats {
+  connect(options: ConnectOptions): Promise<NatsConnection>;
+  jetstream(nc: NatsConnection): JetStream;
+  jetstreamManager(nc: NatsConnection): Promise<JetStreamManager>;
+  kv(nc: NatsConnection, bucket: string, ttlMs: number): Promise<KV>;
+  credsAuthenticator(creds: Uint8Array): unknown;
+  nkeyAuthenticator(seed: Uint8Array): unknown;
+}
+
+let loaded: Promise<Nats> | undefined;
+
+/**
+ * The NATS clients, built into bgjobs' cache on first use.
+ *
+ * @returns The clients.
+ * @throws {Error} When they cannot be built or loaded (with the fix).
+ */
+export function nats(): Promise<Nats> {
+  return loaded ??= (async () => {
+    const m = await loadNpmBundle({
+      file: `nats-${VERSION}.min.js`,
+      what: `the NATS clients (npm:@nats-io/*@${VERSION})`,
+      entry: [
+        `export { connect, credsAuthenticator, nkeyAuthenticator } from "npm:@nats-io/transport-node@${VERSION}";`,
+        `export { jetstream, jetstreamManager } from "npm:@nats-io/jetstream@${VERSION}";`,
+        `export { Kvm } from "npm:@nats-io/kv@${VERSION}";`,
+        "",
+      ].join("\n"),
+    }) as Record<string, (...args: unknown[]) => unknown>;
+    const Kvm = m.Kvm as unknown as new (nc: NatsConnection) => {
+      create(bucket: string, options: Record<string, unknown>): Promise<KV>;
+    };
+    return {
+      connect: m.connect as Nats["connect"],
+      jetstream: m.jetstream as Nats["jetstream"],
+      jetstreamManager: m.jetstreamManager as Nats["jetstreamManager"],
+      kv: (nc, bucket, ttl) => new Kvm(nc).create(bucket, { ttl, history: 1 }),
+      credsAuthenticator: m.credsAuthenticator,
+      nkeyAuthenticator: m.nkeyAuthenticator,
+    };
+  })();
+}
