@@ -2,7 +2,7 @@
 // parsing), and for classes, what they need at definition time and which
 // private members their instances carry. Results are cached by source text,
 // so capturing the same functions again costs a map lookup.
-import { parse } from "npm:@babel/parser@7.26.3";
+import { parse } from "./_parser.ts";
 import { analyzeProgram, type FreeNames, freeNames } from "./_scope.ts";
 import type { Node } from "./_scope_walk.ts";
 import type { FunctionInfo } from "./_packet.ts";
@@ -42,7 +42,7 @@ export function parseModule(code: string, what = "job code"): Node {
   try {
     return parse(code, {
       sourceType: "module",
-      plugins: PLUGINS as never,
+      plugins: PLUGINS,
       allowAwaitOutsideFunction: true,
     }).program;
   } catch (error) {
