@@ -15,8 +15,9 @@ export interface CodeInfo {
   free: FreeNames;
   /** Its top-level bindings (a module's own names, imports included). */
   declared: string[];
-  /** Relative import specifiers: where they are, as offsets in the code. */
-  relativeImports: { start: number; end: number; specifier: string }[];
+  /** Its import specifiers (string literals): where they are, as offsets in
+   * the code. */
+  imports: { start: number; end: number; specifier: string }[];
 }
 
 // What Deno runs: TypeScript, TC39 decorators and `accessor`, `using`,
@@ -87,17 +88,31 @@ export function analyzeCode(code: string): CodeInfo {
   const expression = program.body.length === 1 &&
     program.body[0].type === "ExpressionStatement" &&
     program.body[0].directive === undefined;
-  const relativeImports: CodeInfo["relativeImports"] = [];
+  const imports = importsIn(program, 0);
+  return { expression, free, declared: [...declared], imports };
+}
+
+/**
+ * The import specifiers of a function's source (its dynamic `import()`s).
+ *
+ * @param source The source: an expression, as the runtime evaluates it.
+ * @returns Where they are in `source`.
+ * @throws {TypeError} When it does not parse.
+ */
+export function functionImports(source: string): CodeInfo["imports"] {
+  return importsIn(parseModule(`(${source}\n)`, "function"), 1);
+}
+
+function importsIn(program: Node, shift: number): CodeInfo["imports"] {
+  const imports: CodeInfo["imports"] = [];
   findImports(program, (source) => {
-    if (/^\.{0,2}\//.test(source.value)) {
-      relativeImports.push({
-        start: source.start,
-        end: source.end,
-        specifier: source.value,
-      });
-    }
+    imports.push({
+      start: source.start - shift,
+      end: source.end - shift,
+      specifier: source.value,
+    });
   });
-  return { expression, free, declared: [...declared], relativeImports };
+  return imports;
 }
 
 /** Calls `found` with every string literal naming a module to import. */
