@@ -14,7 +14,9 @@
 // whole file. Measured (2 cores, Deno 2.9.6): building it adds 0.25–0.45 s
 // to that first import (with the package in Deno's npm cache; a download
 // more without); loading it after takes ~10 ms, where the `npm:` import took
-// ~40 ms; parsing takes what it took (the same code, minified).
+// ~40 ms; parsing takes what it took (the same code, minified). A script
+// that may not read HOME (no `--allow-env`) has no cache: it builds one for
+// itself at each run (see loadUncached()).
 import { pathToFileURL } from "node:url";
 import type { Node } from "./_scope_walk.ts";
 
@@ -48,19 +50,17 @@ function env(name: string): string | undefined {
  * Where bgjobs keeps what it builds: `$BGJOBS_CACHE_DIR`, else
  * `$XDG_CACHE_HOME/bgjobs`, else `$HOME/.cache/bgjobs`.
  *
- * @returns The directory (it may not exist yet).
- * @throws {Error} When none of those variables is set (or may be read).
+ * @returns The directory (it may not exist yet), or `undefined` when none of
+ * those variables is set (or may be read: a script without `--allow-env`).
  */
-export function cacheDir(): string {
+export function cacheDir(): string | undefined {
   const own = env("BGJOBS_CACHE_DIR");
   if (own) return own;
   const xdg = env("XDG_CACHE_HOME");
   if (xdg) return `${xdg}/bgjobs`;
   const home = env("HOME");
   if (home) return `${home}/.cache/bgjobs`;
-  throw new Error(
-    "Cannot find a cache directory for bgjobs: none of BGJOBS_CACHE_DIR, XDG_CACHE_HOME and HOME is set or may be read; set BGJOBS_CACHE_DIR, or allow reading it (--allow-env)",
-  );
+  return undefined;
 }
 
 /** Bundles the parser into `file`, through a temporary file beside it. */
@@ -110,9 +110,11 @@ async function importParse(url: string): Promise<Parse> {
 }
 
 async function load(): Promise<Parse> {
+  const dir = cacheDir();
   let file: string | undefined;
   try {
-    file = `${cacheDir()}/${FILE}`;
+    if (!dir) return await loadUncached();
+    file = `${dir}/${FILE}`;
     const url = pathToFileURL(file).href;
     try {
       return await importParse(url);
@@ -123,13 +125,27 @@ async function load(): Promise<Parse> {
     await build(file);
     return await importParse(`${url}?built=${Date.now()}`);
   } catch (error) {
-    const into = file ? ` into ${file}` : "";
+    const into = file
+      ? ` into ${file}`
+      : " (no cache directory: HOME unset, or not readable)";
     throw new Error(
       `Cannot load bgjobs' parser: building it (npm:${PACKAGE}@${VERSION})${into} failed: ${
         (error as Error).message
       }; Deno must be able to fetch that package once (network, or its npm cache in DENO_DIR), and write there (or set BGJOBS_CACHE_DIR to a writable directory)`,
       { cause: error },
     );
+  }
+}
+
+// No cache directory known (a script may not read HOME): built for this
+// process in a temporary directory, which goes once the module is loaded.
+async function loadUncached(): Promise<Parse> {
+  const temp = await Deno.makeTempDir({ prefix: "bgjobs-parser-" });
+  try {
+    await build(`${temp}/${FILE}`);
+    return await importParse(pathToFileURL(`${temp}/${FILE}`).href);
+  } finally {
+    await Deno.remove(temp, { recursive: true }).catch(() => {});
   }
 }
 

@@ -10,18 +10,20 @@ import assert from "node:assert/strict";
 const PARSER = new URL("../lib/_parser.ts", import.meta.url).href;
 const FILE = "babel-parser-7.26.3.min.js";
 
+const CODE = `const { parse } = await import(${JSON.stringify(PARSER)});
+  const ast = parse("1 + 1", { sourceType: "module", plugins: [], allowAwaitOutsideFunction: true });
+  console.log(ast.program.body[0].expression.operator);`;
+
 /** Loads the parser in a new process, in `cwd`, and parses `1 + 1` there. */
 async function load(
   cache: string,
   cwd: string,
+  env: Record<string, string> = {},
 ): Promise<{ ok: boolean; out: string }> {
-  const code = `const { parse } = await import(${JSON.stringify(PARSER)});
-    const ast = parse("1 + 1", { sourceType: "module", plugins: [], allowAwaitOutsideFunction: true });
-    console.log(ast.program.body[0].expression.operator);`;
   const result = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", code],
+    args: ["eval", CODE],
     cwd,
-    env: { BGJOBS_CACHE_DIR: cache, NO_COLOR: "1" },
+    env: { BGJOBS_CACHE_DIR: cache, NO_COLOR: "1", ...env },
   }).output();
   const text = new TextDecoder();
   return {
@@ -71,6 +73,33 @@ Deno.test("a parser that cannot be built is a clear error", async () => {
       out,
       /Cannot load bgjobs' parser: building it \(npm:@babel\/parser@7\.26\.3\) into .*\/cache\/babel-parser-7\.26\.3\.min\.js failed: .*set BGJOBS_CACHE_DIR to a writable directory/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a script that may not read HOME builds the parser for itself, and leaves nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bgjobs_parser_" });
+  try {
+    await Deno.writeTextFile(`${dir}/package.json`, "{}");
+    await Deno.writeTextFile(`${dir}/script.ts`, CODE);
+    await Deno.mkdir(`${dir}/tmp`);
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "--allow-read",
+        "--allow-write",
+        "--allow-run",
+        "script.ts",
+      ],
+      cwd: dir,
+      env: { TMPDIR: `${dir}/tmp`, NO_COLOR: "1" },
+    }).output();
+    const out = new TextDecoder().decode(result.stdout);
+    const err = new TextDecoder().decode(result.stderr);
+    assert.equal(out.trim(), "+", err);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/tmp`)], []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
