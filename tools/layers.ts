@@ -8,15 +8,26 @@
 
 /**
  * What each folder may import, besides its own modules. The direction:
- * `kernel_ext → api → engine → {capture, sandbox, launch} → protocol → codec`;
- * the job runtime (`lib/runtime`, bundled into every job process) sees only
- * `protocol` and `codec`.
+ * `kernel_ext → api → engine → {capture, sandbox, launch, cluster} →
+ * protocol → codec`; `runner` (a cluster's runner process) sits on `launch`
+ * and `cluster`; the job runtime (`lib/runtime`, bundled into every job
+ * process) sees only `protocol` and `codec`. `project` (the notebook's
+ * deno.json and node_modules) and `deps` (npm dependencies from bgjobs'
+ * cache) are leaves.
  */
 export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   "kernel_ext": ["lib/api", "lib/engine"],
   "lib/api": [
     "lib/engine",
     "lib/capture",
+    "lib/sandbox",
+    "lib/cluster",
+    "lib/protocol",
+    "lib/codec",
+  ],
+  "lib/runner": [
+    "lib/launch",
+    "lib/cluster",
     "lib/sandbox",
     "lib/protocol",
     "lib/codec",
@@ -25,14 +36,18 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
     "lib/capture",
     "lib/sandbox",
     "lib/launch",
+    "lib/cluster",
     "lib/protocol",
     "lib/codec",
   ],
-  "lib/capture": ["lib/codec"],
+  "lib/capture": ["lib/codec", "lib/project", "lib/deps"],
   "lib/sandbox": [],
-  "lib/launch": ["lib/sandbox", "lib/protocol", "lib/codec"],
+  "lib/launch": ["lib/sandbox", "lib/project", "lib/protocol", "lib/codec"],
+  "lib/cluster": ["lib/sandbox", "lib/protocol", "lib/codec", "lib/deps"],
   "lib/protocol": ["lib/codec"],
   "lib/codec": [],
+  "lib/project": [],
+  "lib/deps": [],
   "lib/runtime": ["lib/protocol", "lib/codec"],
 };
 

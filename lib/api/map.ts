@@ -200,7 +200,7 @@ class MapRun {
     const end = runtime.run({
       t: "run",
       kind: "map",
-      source: this.capture.source,
+      source: this.capture.run ?? this.capture.source,
       value: this.capture.value,
     }, {
       onOutput: (text) => appendOutput(this.state, text),

@@ -2,7 +2,7 @@
 // parsing), and for classes, what they need at definition time and which
 // private members their instances carry. Results are cached by source text,
 // so capturing the same functions again costs a map lookup.
-import { parse } from "npm:@babel/parser@7.26.3";
+import { parse } from "./parser.ts";
 import { analyzeProgram, type FreeNames, freeNames } from "./free_names.ts";
 import type { Node } from "./scope_walker.ts";
 import type { FunctionInfo } from "../codec/packet.ts";
@@ -15,8 +15,9 @@ export interface CodeInfo {
   free: FreeNames;
   /** Its top-level bindings (a module's own names, imports included). */
   declared: string[];
-  /** Relative import specifiers: where they are, as offsets in the code. */
-  relativeImports: { start: number; end: number; specifier: string }[];
+  /** Its import specifiers (string literals): where they are, as offsets in
+   * the code. */
+  imports: { start: number; end: number; specifier: string }[];
 }
 
 // What Deno runs: TypeScript, TC39 decorators and `accessor`, `using`,
@@ -42,7 +43,7 @@ export function parseModule(code: string, what = "job code"): Node {
   try {
     return parse(code, {
       sourceType: "module",
-      plugins: PLUGINS as never,
+      plugins: PLUGINS,
       allowAwaitOutsideFunction: true,
     }).program;
   } catch (error) {
@@ -87,17 +88,31 @@ export function analyzeCode(code: string): CodeInfo {
   const expression = program.body.length === 1 &&
     program.body[0].type === "ExpressionStatement" &&
     program.body[0].directive === undefined;
-  const relativeImports: CodeInfo["relativeImports"] = [];
+  const imports = importsIn(program, 0);
+  return { expression, free, declared: [...declared], imports };
+}
+
+/**
+ * The import specifiers of a function's source (its dynamic `import()`s).
+ *
+ * @param source The source: an expression, as the runtime evaluates it.
+ * @returns Where they are in `source`.
+ * @throws {TypeError} When it does not parse.
+ */
+export function functionImports(source: string): CodeInfo["imports"] {
+  return importsIn(parseModule(`(${source}\n)`, "function"), 1);
+}
+
+function importsIn(program: Node, shift: number): CodeInfo["imports"] {
+  const imports: CodeInfo["imports"] = [];
   findImports(program, (source) => {
-    if (/^\.{0,2}\//.test(source.value)) {
-      relativeImports.push({
-        start: source.start,
-        end: source.end,
-        specifier: source.value,
-      });
-    }
+    imports.push({
+      start: source.start - shift,
+      end: source.end - shift,
+      specifier: source.value,
+    });
   });
-  return { expression, free, declared: [...declared], relativeImports };
+  return imports;
 }
 
 /** Calls `found` with every string literal naming a module to import. */

@@ -11,12 +11,17 @@
  *
  * @module
  */
-import { pathToFileURL } from "node:url";
 import { decodePacket } from "../codec/decode_packet.ts";
 import { encodeNames, encodeValue } from "../codec/encode.ts";
 import type { EncodeOptions, Packet } from "../codec/packet.ts";
 import { resolveNotebookName } from "./notebook.ts";
-import { analyzeCode, analyzeFunction } from "./analyze.ts";
+import {
+  analyzeCode,
+  analyzeFunction,
+  type CodeInfo,
+  functionImports,
+} from "./analyze.ts";
+import { currentProject, resolveImport } from "../project/project.ts";
 import { checkDefinition } from "./check_definition.ts";
 
 /** What `job()` sends to a job runtime, and how to read what comes back. */
@@ -25,7 +30,7 @@ export interface Capture {
   kind: "function" | "expression" | "module";
   /** The function's source, or the code. */
   source: string;
-  /** What the runtime runs, when not `source`: relative imports made absolute. */
+  /** What the runtime runs, when not `source`: imports resolved as a cell's. */
   run?: string;
   /** The notebook names the job uses, encoded; absent when none. */
   value?: Packet;
@@ -70,7 +75,14 @@ export function captureFunction(fn: (...args: never[]) => unknown): Capture {
     source =
       `Object.values(Object.getOwnPropertyDescriptors({${source}\n}))[0].value`;
   }
-  return capture("function", source, info.free, undefined);
+  const captured = capture("function", source, info.free, undefined);
+  // Its own `import()`s resolve as a code job's (not the functions it uses:
+  // their source is what identifies them when they come back).
+  if (/\bimport\s*\(/.test(source)) {
+    const run = resolveImports(source, functionImports(source));
+    if (run !== source) captured.run = run;
+  }
+  return captured;
 }
 
 /**
@@ -91,18 +103,29 @@ export function captureCode(code: string): Capture {
   const captured = info.expression
     ? capture("expression", code, info.free, undefined)
     : capture("module", code, info.free, info.declared);
-  if (info.relativeImports.length) {
-    // Like a cell's, the job's imports resolve against the notebook's folder.
-    const base = pathToFileURL(`${Deno.cwd()}/`);
-    const last = info.relativeImports.toSorted((a, b) => b.start - a.start);
-    let run = code;
-    for (const { start, end, specifier } of last) {
-      const url = JSON.stringify(new URL(specifier, base).href);
-      run = run.slice(0, start) + url + run.slice(end);
-    }
-    captured.run = run;
-  }
+  const run = info.imports.length ? resolveImports(code, info.imports) : code;
+  if (run !== code) captured.run = run;
   return captured;
+}
+
+/**
+ * `code` with its imports resolved as a cell's would be, from the notebook's
+ * folder: the runtime runs a code job as a `data:` module, which has no
+ * folder, and a function job in its own module (see `_project.ts`).
+ */
+function resolveImports(code: string, imports: CodeInfo["imports"]): string {
+  const project = currentProject();
+  if (!project) return code;
+  let run = code;
+  for (
+    const { start, end, specifier } of imports.toSorted((a, b) =>
+      b.start - a.start
+    )
+  ) {
+    const url = resolveImport(specifier, project);
+    if (url) run = run.slice(0, start) + JSON.stringify(url) + run.slice(end);
+  }
+  return run;
 }
 
 function capture(

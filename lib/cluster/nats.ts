@@ -151,7 +151,8 @@ export function nats(): Promise<Nats> {
   return loaded ??= (async () => {
     const m = await loadNpmBundle({
       file: `nats-${VERSION}.min.js`,
-      what: `the NATS clients (npm:@nats-io/*@${VERSION})`,
+      what: "bgjobs' NATS clients",
+      spec: `npm:@nats-io/*@${VERSION}`,
       entry: [
         `export { connect, credsAuthenticator, nkeyAuthenticator } from "npm:@nats-io/transport-node@${VERSION}";`,
         `export { jetstream, jetstreamManager } from "npm:@nats-io/jetstream@${VERSION}";`,

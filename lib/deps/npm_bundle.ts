@@ -30,24 +30,22 @@ function env(name: string): string | undefined {
  * Where bgjobs keeps what it builds and stores: `$BGJOBS_CACHE_DIR`, else
  * `$XDG_CACHE_HOME/bgjobs`, else `$HOME/.cache/bgjobs`.
  *
- * @returns The directory (it may not exist yet).
- * @throws {Error} When none of those variables is set (or may be read).
+ * @returns The directory (it may not exist yet), or `undefined` when none of
+ * those variables is set (or may be read: a script without `--allow-env`).
  * @example Usage
  * ```ts
  * import { cacheDir } from "./npm_bundle.ts";
- * console.log(cacheDir().endsWith("bgjobs")); // true, unless BGJOBS_CACHE_DIR says otherwise
+ * console.log(typeof cacheDir()); // "string" where HOME is set
  * ```
  */
-export function cacheDir(): string {
+export function cacheDir(): string | undefined {
   const own = env("BGJOBS_CACHE_DIR");
   if (own) return own;
   const xdg = env("XDG_CACHE_HOME");
   if (xdg) return `${xdg}/bgjobs`;
   const home = env("HOME");
   if (home) return `${home}/.cache/bgjobs`;
-  throw new Error(
-    "Cannot find a cache directory for bgjobs: none of BGJOBS_CACHE_DIR, XDG_CACHE_HOME and HOME is set or may be read; set BGJOBS_CACHE_DIR, or allow reading it (--allow-env)",
-  );
+  return undefined;
 }
 
 /** One npm dependency, as bgjobs loads it. */
@@ -56,8 +54,10 @@ export interface NpmBundle {
   file: string;
   /** The entry: `export { … } from "npm:name@version";` lines. */
   entry: string;
-  /** What it is, for error messages, e.g. `npm:@babel/parser@7.26.3`. */
+  /** What it is, for error messages, e.g. `bgjobs' parser`. */
   what: string;
+  /** Its packages, for error messages, e.g. `npm:@babel/parser@7.26.3`. */
+  spec: string;
 }
 
 /** Bundles `entry` into `file`, through a temporary file beside it. */
@@ -107,9 +107,11 @@ async function build(bundle: NpmBundle, file: string): Promise<void> {
 export async function loadNpmBundle(
   bundle: NpmBundle,
 ): Promise<Record<string, unknown>> {
+  const dir = cacheDir();
   let file: string | undefined;
   try {
-    file = `${cacheDir()}/${bundle.file}`;
+    if (!dir) return await loadUncached(bundle);
+    file = `${dir}/${bundle.file}`;
     const url = pathToFileURL(file).href;
     try {
       return await import(url);
@@ -120,12 +122,28 @@ export async function loadNpmBundle(
     await build(bundle, file);
     return await import(`${url}?built=${Date.now()}`);
   } catch (error) {
-    const into = file ? ` into ${file}` : "";
+    const into = file
+      ? ` into ${file}`
+      : " (no cache directory: HOME unset, or not readable)";
     throw new Error(
-      `Cannot load ${bundle.what}: building it${into} failed: ${
+      `Cannot load ${bundle.what}: building it (${bundle.spec})${into} failed: ${
         (error as Error).message
       }; Deno must be able to fetch that package once (network, or its npm cache in DENO_DIR), and write there (or set BGJOBS_CACHE_DIR to a writable directory)`,
       { cause: error },
     );
+  }
+}
+
+// No cache directory known (a script may not read HOME): built for this
+// process in a temporary directory, which goes once the module is loaded.
+async function loadUncached(
+  bundle: NpmBundle,
+): Promise<Record<string, unknown>> {
+  const temp = await Deno.makeTempDir({ prefix: "bgjobs-deps-" });
+  try {
+    await build(bundle, `${temp}/${bundle.file}`);
+    return await import(pathToFileURL(`${temp}/${bundle.file}`).href);
+  } finally {
+    await Deno.remove(temp, { recursive: true }).catch(() => {});
   }
 }

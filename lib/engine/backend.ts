@@ -78,7 +78,7 @@ const local = new RuntimePool();
 const specs = new WeakMap<RuntimeRequest, RuntimeSpec>();
 
 const localBackend: Backend = {
-  acquire(request, first) {
+  acquire(request, first): Promise<Runtime> {
     let spec = specs.get(request);
     if (!spec) {
       if (request.permissions === "inherit") {

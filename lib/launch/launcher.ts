@@ -26,6 +26,8 @@
 // The shell and the relay are made ahead; after the word come only the
 // watcher's fork (~0.3 ms) and the exec, so a cold start costs about what
 // starting `deno run` costs.
+import { currentProject } from "../project/project.ts";
+
 const LAUNCHER = [
   "exec 3<&0 4>&2 2>&1",
   'cat "$1" >&4 3<&- </dev/null 2>/dev/null &',
@@ -39,13 +41,11 @@ const LAUNCHER = [
 // bundle`), which loads quicker than its graph of modules.
 const RUNTIME_URL = new URL("../runtime/_bundle.js", import.meta.url).href;
 
-// Deno looks for a configuration file (deno.json, and its lock file) from the
-// main module's directory; for a runtime run from local files (a checkout of
-// bgjobs) that finds bgjobs' own, which is not the notebook's and has nothing
-// for the job (and a job's `npm:` import would write to its lock file), and
-// looking costs ~1 ms of every cold start. A runtime loaded from a registry
-// keeps Deno's default: the configuration of the notebook's directory.
-const CONFIG = RUNTIME_URL.startsWith("file:") ? ["--no-config"] : [];
+// Deno looks for a configuration file (deno.json, package.json) from the
+// main module's directory: bgjobs' own, for a runtime run from a checkout,
+// whatever the notebook's directory holds. So a runtime gets the notebook's
+// configuration named (see `_project.ts`). Priming needs none.
+const NO_CONFIG = ["--no-config"];
 
 // The launcher must lead a process group of its own. `detached: true` does
 // that, but makes Deno fork() the kernel, which stalls it for as long as
@@ -108,9 +108,9 @@ const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 export function startScript(spec: StartSpec): string {
   const lines: string[] = [];
-  try {
-    lines.push(`cd ${quote(Deno.cwd())} && unset OLDPWD`);
-  } catch { /* the kernel has no directory (removed): the runtime gets / */ }
+  // No project: the kernel has no directory (removed), the runtime gets /.
+  const project = currentProject();
+  if (project) lines.push(`cd ${quote(project.dir)} && unset OLDPWD`);
   const others: string[] = [];
   for (const [name, value] of Object.entries(spec.env)) {
     if (SHELL_NAME.test(name)) lines.push(`export ${name}=${quote(value)}`);
@@ -121,7 +121,7 @@ export function startScript(spec: StartSpec): string {
     Deno.execPath(),
     "run",
     "--no-prompt",
-    ...CONFIG,
+    ...project?.flags ?? NO_CONFIG,
     ...spec.flags,
     RUNTIME_URL,
     ...spec.args,
@@ -143,7 +143,7 @@ export function primeRuntime(env: Record<string, string>): void {
   if (primed) return;
   primed = true;
   new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...CONFIG, RUNTIME_URL],
+    args: ["run", "--no-prompt", ...NO_CONFIG, RUNTIME_URL],
     stdin: "null",
     stdout: "null",
     stderr: "null",

@@ -86,7 +86,7 @@ Deno.test("analyzeCode() tells an expression from a module and finds relative im
   assert.equal(mod.expression, false);
   assert.deepEqual([...mod.free.keys()], ["base"]);
   assert.deepEqual(mod.declared.toSorted(), ["x", "y"]);
-  const [imported] = mod.relativeImports;
+  const [imported] = mod.imports;
   assert.equal(imported.specifier, "./x.ts");
   assert.equal(code.slice(imported.start, imported.end), '"./x.ts"');
 });
