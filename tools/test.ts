@@ -77,6 +77,28 @@ function docModules(): string[] {
   return modules.sort();
 }
 
+/**
+ * The `bgjobs-*` channel directories in `dir` still there after a few
+ * seconds.
+ *
+ * @param dir The suite's TMPDIR.
+ * @returns Their names.
+ */
+export async function leftovers(dir: string): Promise<string[]> {
+  const names = (): string[] => {
+    try {
+      return [...Deno.readDirSync(dir)].map((e) => e.name)
+        .filter((name) => /^bgjobs-[0-9a-f]+$/.test(name));
+    } catch {
+      return [];
+    }
+  };
+  for (let i = 0; i < 50 && names().length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return names();
+}
+
 async function main(args: string[]): Promise<number> {
   const missing = await missingJupyter();
   if (missing) {
@@ -86,8 +108,11 @@ async function main(args: string[]): Promise<number> {
     return 1;
   }
   const targets = args.length > 0 ? args : ["--doc", "tests/", ...docModules()];
+  // A TMPDIR of the suite's own: what jobs leave there is counted at the end.
+  const tmp = await Deno.makeTempDir({ prefix: "bgjobs-suite-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["test", "-A", "--no-check=remote", ...targets],
+    env: { TMPDIR: tmp },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -117,11 +142,19 @@ async function main(args: string[]): Promise<number> {
   clearTimeout(grace);
   // No summary means deno test stopped early (a type error, the watchdog):
   // count that as one failure.
-  const { passed, failed } = timedOut || !summary
+  let { passed, failed } = timedOut || !summary
     ? { passed: summary?.passed ?? 0, failed: (summary?.failed ?? 0) + 1 }
     : summary;
+  // The last runtimes' watchers clean up as their groups die: give them a
+  // moment, then count what is left as a test of its own.
+  const left = await leftovers(tmp);
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  if (left.length) {
+    console.error(`bgjobs left channel directories in TMPDIR: ${left}`);
+    failed++;
+  } else passed++;
   console.log(`${passed} passed, ${failed} failed`);
-  return timedOut ? 1 : code;
+  return timedOut || left.length ? 1 : code;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

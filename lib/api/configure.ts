@@ -7,7 +7,11 @@ import {
   type JobPermissions,
   resolvePermissions,
 } from "../sandbox/permissions.ts";
-import { localPool } from "../engine/backend.ts";
+import { localPool, useCluster } from "../engine/backend.ts";
+import {
+  checkCluster,
+  type ClusterOptions,
+} from "../cluster/cluster_options.ts";
 import { settings, wakeQueue } from "../engine/slots.ts";
 
 /** Defaults for later jobs, set with `jobs.configure()`. */
@@ -50,6 +54,16 @@ export interface ConfigureOptions {
    * @default {max(8, 4 × cores)}
    */
   maxRunning?: number;
+  /**
+   * Where `on: "cluster"` jobs run: a NATS server with JetStream and its
+   * runners. `"nats://host:4222"`, or {@linkcode ClusterOptions} (servers,
+   * cluster name, token or user/password or creds/nkey, TLS); `"local"`
+   * starts a `nats-server` on 127.0.0.1 and one runner here, which go with
+   * this process; `null` disconnects.
+   *
+   * @default {none}
+   */
+  cluster?: string | ClusterOptions | null;
 }
 
 /** The registry's current defaults. */
@@ -66,7 +80,7 @@ export const defaults: {
  * @throws {TypeError} On options that are not an object, or bad permissions.
  * @throws {RangeError} On a count out of range.
  */
-export function configure(options: ConfigureOptions): void {
+export function configure(options: ConfigureOptions): Promise<void> {
   if (typeof options !== "object" || options === null) {
     throw new TypeError(
       `Cannot configure jobs with ${
@@ -85,6 +99,10 @@ export function configure(options: ConfigureOptions): void {
   count("maxRunning", options.maxRunning, 1);
   count("concurrency", options.concurrency, 1);
   count("memory", options.memory, 16);
+  const cluster = options.cluster === undefined || options.cluster === null ||
+      options.cluster === "local"
+    ? options.cluster
+    : checkCluster(options.cluster);
   if (options.permissions !== undefined) {
     resolvePermissions(options.permissions);
   }
@@ -96,4 +114,8 @@ export function configure(options: ConfigureOptions): void {
     settings.maxRunning = options.maxRunning;
     wakeQueue();
   }
+  if (cluster === undefined) return Promise.resolve();
+  const connecting = useCluster(cluster ?? undefined);
+  connecting.catch(() => {}); // the jobs that need it say why
+  return connecting;
 }

@@ -10,7 +10,8 @@ import {
   stateOf,
 } from "../engine/job_state.ts";
 import { JobTimeoutError } from "../engine/errors.ts";
-import { backend } from "../engine/backend.ts";
+import { backend, closeCluster, clusterRunners } from "../engine/backend.ts";
+import type { RunnerInfo } from "../protocol/messages.ts";
 import { jobList } from "../engine/job_list.ts";
 import { configure, type ConfigureOptions } from "./configure.ts";
 import { formatTraceback } from "../engine/traceback.ts";
@@ -22,6 +23,35 @@ import { textTable } from "../engine/text_table.ts";
  * displays of them showing their final state (set by the kernel extension).
  */
 export const settleHooks: Set<() => Promise<void>> = new Set();
+
+/** The runners of the cluster; shown in a cell, a table. */
+export class RunnerList extends Array<RunnerInfo> {
+  /** The runners as a text table. */
+  status(): string {
+    if (this.length === 0) return "No runners";
+    const rows = [["name", "host", "cores", "load", "running"]];
+    for (const r of this) {
+      rows.push([
+        r.name,
+        r.host,
+        String(r.cores),
+        r.load.toFixed(2),
+        `${r.running}/${r.concurrency}`,
+      ]);
+    }
+    const widths = rows[0].map((_, c) =>
+      Math.max(...rows.map((row) => row[c].length))
+    );
+    return rows.map((row) =>
+      row.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()
+    ).join("\n");
+  }
+
+  /** `console.log(jobs.runners)` prints the table. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.status();
+  }
+}
 
 /** Every job of this kernel. Shown in a cell, it renders as a table. */
 export class JobRegistry {
@@ -214,11 +244,25 @@ export class JobRegistry {
    * Sets defaults for later jobs and the engine's limits.
    *
    * @param options What to change.
-   * @throws {TypeError} On options that are not an object, or bad permissions.
+   * @returns Resolves once a `cluster` asked for is connected (at once
+   * otherwise); rejects when it cannot be.
+   * @throws {TypeError} On options that are not an object, or bad
+   * permissions or cluster.
    * @throws {RangeError} On a count out of range.
+   * @example Usage
+   * ```ts ignore
+   * import { job, jobs } from "jsr:@x/bgjobs";
+   * await jobs.configure({ cluster: "local" });
+   * await job(() => Deno.hostname(), { on: "cluster" });
+   * ```
    */
-  configure(options: ConfigureOptions): void {
-    configure(options);
+  configure(options: ConfigureOptions): Promise<void> {
+    return configure(options);
+  }
+
+  /** The cluster's runners heard from lately: name, host, cores, load, jobs. */
+  get runners(): RunnerList {
+    return RunnerList.from(clusterRunners()) as RunnerList;
   }
 
   /**
@@ -250,6 +294,7 @@ export class JobRegistry {
   async shutdown(): Promise<void> {
     await this.killAll();
     await backend().drain();
+    await closeCluster();
   }
 
   /** Outside Jupyter, `console.log(jobs)` prints the text table. */

@@ -36,7 +36,8 @@ export type WireMessage =
 export function toPayloads(message: WireMessage, max: number): Uint8Array[] {
   const parts = encodeFrameParts(message);
   const size = parts.reduce((n, p) => n + p.byteLength, 0);
-  const room = Math.max(1024, max - HEAD - 64);
+  // Room for the head, and for headers a publish adds (a message id).
+  const room = Math.max(1024, max - HEAD - 4096);
   const count = Math.max(1, Math.ceil(size / room));
   const out: Uint8Array[] = [];
   let part = 0;
@@ -133,4 +134,30 @@ export class Reassembler {
     }
     return whole;
   }
+}
+
+/**
+ * A request or reply as one NATS payload (they are small).
+ *
+ * @param message The message.
+ * @returns The payload.
+ */
+export function toPayload(message: WireMessage): Uint8Array {
+  const [payload] = toPayloads(message, Number.MAX_SAFE_INTEGER);
+  return payload;
+}
+
+/**
+ * Reads a request or reply made by {@linkcode toPayload}.
+ *
+ * @param payload The payload.
+ * @returns The message.
+ * @throws {TypeError} When it is not one.
+ */
+export function fromPayload<M extends WireMessage>(
+  payload: Uint8Array,
+): Promise<M> {
+  const whole = new Reassembler().add(payload);
+  if (!whole) throw new TypeError("Not a bgjobs request: it comes in parts");
+  return fromFrame<M>(whole);
 }

@@ -14,9 +14,13 @@ import type {
   RunEnd,
   RunHandlers,
   RunMessage,
+  RunnerInfo,
 } from "../protocol/messages.ts";
 import type { ResolvedPermissions } from "../sandbox/permissions.ts";
 import { type RuntimeSpec, specFor } from "../sandbox/runtime_spec.ts";
+import { ClusterBackend } from "../cluster/cluster_backend.ts";
+import type { ClusterOptions } from "../cluster/cluster_options.ts";
+import { LocalCluster } from "../cluster/local_cluster.ts";
 
 /** One job runtime, wherever it runs, ready to run one job. */
 export interface Runtime {
@@ -101,16 +105,70 @@ export function localPool(): RuntimePool {
 /** Where a job runs: this machine, or the configured cluster. */
 export type JobPlace = "local" | "cluster";
 
-let cluster: Backend | undefined;
+interface ClusterUse {
+  ready: Promise<ClusterBackend>;
+  connected?: ClusterBackend;
+  local?: LocalCluster;
+}
+
+let use: ClusterUse | undefined;
+
+const cluster: Backend = {
+  async acquire(request, first): Promise<Runtime> {
+    return await (await use!.ready).acquire(request, first);
+  },
+  admit(permissions): void {
+    use?.connected?.admit(permissions);
+  },
+  hold: () => () => {},
+  drain: async () => {},
+};
 
 /**
- * Sets (or, with `undefined`, forgets) the backend of `on: "cluster"` jobs.
+ * Connects `on: "cluster"` jobs to a cluster (closing the one before), or
+ * with `undefined` to none.
  *
- * @param backend The cluster's backend.
+ * @param setting A cluster's options, or `"local"` to start one here.
+ * @returns Resolves once connected and a runner is known (for "local").
+ * @throws {Error} When the cluster cannot be reached or started.
  */
-export function setClusterBackend(backend: Backend | undefined): void {
-  cluster = backend;
+export async function useCluster(
+  setting: ClusterOptions | "local" | undefined,
+): Promise<void> {
+  await closeCluster();
+  if (setting === undefined) return;
+  const next = {} as ClusterUse;
+  next.ready = (async () => {
+    let options = setting as ClusterOptions;
+    if (setting === "local") {
+      next.local = await LocalCluster.start(RUNNER_URL);
+      options = next.local.options;
+    }
+    const connected = await ClusterBackend.connect(options);
+    next.connected = connected;
+    if (next.local) await connected.waitForRunners(30_000);
+    return connected;
+  })();
+  next.ready.catch(() => {});
+  use = next;
+  await next.ready;
 }
+
+/** The cluster's runners heard from lately (none without a cluster). */
+export function clusterRunners(): RunnerInfo[] {
+  return use?.connected?.runners ?? [];
+}
+
+/** Closes the cluster connection, and stops a local cluster. */
+export async function closeCluster(): Promise<void> {
+  const closing = use;
+  use = undefined;
+  if (!closing) return;
+  await (await closing.ready.catch(() => undefined))?.close();
+  await closing.local?.close();
+}
+
+const RUNNER_URL = new URL("../../runner.ts", import.meta.url).href;
 
 /**
  * The backend jobs run on.
@@ -121,7 +179,7 @@ export function setClusterBackend(backend: Backend | undefined): void {
  */
 export function backend(on: JobPlace = "local"): Backend {
   if (on === "local") return localBackend;
-  if (!cluster) {
+  if (!use) {
     throw new TypeError(
       'Cannot run a job on: "cluster": no cluster is configured; call jobs.configure({ cluster: "nats://host:4222" }) or { cluster: "local" } first',
     );

@@ -211,8 +211,11 @@ export interface StartMessage {
   kernel: string;
   /** How logs name the job, e.g. `Job 3 (crawl(urls))`. */
   label: string;
-  /** What the job may do, bounded by the runner's `--max-permissions`. */
-  permissions: WirePermissions;
+  /**
+   * What the job may do, bounded by the runner's `--max-permissions`;
+   * `"inherit"`: all those allow.
+   */
+  permissions: WirePermissions | "inherit";
   /** The environment the kernel grants the job (its `env` permission). */
   env: Record<string, string>;
   /** Heap cap in MB. */

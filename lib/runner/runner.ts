@@ -1,0 +1,395 @@
+/**
+ * A runner: the process on each machine of a cluster that takes jobs from
+ * kernels and runs each in a job runtime of this machine, the same
+ * permission-scoped, killable processes a kernel starts locally (same pool,
+ * same kill, same memory cap, same no-orphans rule on this host). It says it
+ * lives every second; it kills what a kernel started once that kernel has
+ * gone silent; it refuses what is beyond its `--max-permissions`, and any
+ * message it cannot read, and goes on.
+ *
+ * @module
+ */
+import { loadavg } from "node:os";
+import { RuntimePool } from "../launch/pool.ts";
+import type { RuntimeProcess } from "../launch/runtime_process.ts";
+import {
+  beyond,
+  PERMISSION_NAMES,
+  type ResolvedPermissions,
+  resolvePermissions,
+} from "../sandbox/permissions.ts";
+import { runtimeEnv } from "../sandbox/runtime_env.ts";
+import { specFor } from "../sandbox/runtime_spec.ts";
+import type {
+  KernelMessage,
+  KillMessage,
+  RunMessage,
+  RunnerInfo,
+  RunnerReply,
+  RunnerRequest,
+  StartMessage,
+} from "../protocol/messages.ts";
+import {
+  ClusterNames,
+  type ClusterOptions,
+  connectCluster,
+  ensureCluster,
+  HEARTBEAT_MS,
+  SILENCE_MS,
+} from "../cluster/cluster_options.ts";
+import { EventSender } from "../cluster/events.ts";
+import {
+  type JetStream,
+  type KV,
+  nats,
+  type NatsConnection,
+} from "../cluster/nats.ts";
+import {
+  fromFrame,
+  fromPayload,
+  Reassembler,
+  toPayload,
+} from "../cluster/wire.ts";
+
+/** How a runner runs. */
+export interface RunnerOptions {
+  /** The cluster's server and credentials. */
+  cluster: ClusterOptions;
+  /**
+   * How kernels and `jobs.runners` name it.
+   *
+   * @default {the host name}
+   */
+  name?: string;
+  /**
+   * Job runtimes at once; more wait.
+   *
+   * @default {the number of cores}
+   */
+  concurrency?: number;
+  /**
+   * The most a job may get.
+   *
+   * @default {everything}
+   */
+  maxPermissions?: ResolvedPermissions;
+  /**
+   * Where it says what it does (refusals, kills).
+   *
+   * @default {console.error}
+   */
+  log?: (line: string) => void;
+}
+
+interface Running {
+  runtime: RuntimeProcess;
+  kernel: string;
+  label: string;
+  started: boolean;
+  stop(): void;
+}
+
+const RID = /^[0-9a-f-]{36}$/;
+
+/** A runner, started. */
+export class Runner implements AsyncDisposable {
+  /** Unique per runner process. */
+  readonly id: string = crypto.randomUUID();
+  readonly name: string;
+  readonly concurrency: number;
+  readonly maxPermissions: ResolvedPermissions;
+  readonly #nc: NatsConnection;
+  readonly #names: ClusterNames;
+  readonly #runnerList: KV;
+  readonly #kernelList: KV;
+  readonly #pool = new RuntimePool();
+  readonly #log: (line: string) => void;
+  readonly #running = new Map<string, Running>();
+  #slots: (() => void)[] = [];
+  #busy = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  private constructor(
+    nc: NatsConnection,
+    names: ClusterNames,
+    lists: [KV, KV],
+    options: RunnerOptions,
+  ) {
+    this.#nc = nc;
+    this.#names = names;
+    [this.#runnerList, this.#kernelList] = lists;
+    this.name = options.name ?? Deno.hostname();
+    this.concurrency = options.concurrency ?? navigator.hardwareConcurrency;
+    this.maxPermissions = options.maxPermissions ?? resolvePermissions(
+      "inherit",
+      () => true,
+    );
+    this.#log = options.log ?? ((line) => console.error(line));
+  }
+
+  /**
+   * Connects to the cluster and starts taking jobs.
+   *
+   * @param options The cluster, name, concurrency and permission bound.
+   * @returns The runner.
+   * @throws {Error} When the server cannot be reached.
+   */
+  static async start(options: RunnerOptions): Promise<Runner> {
+    const clients = await nats();
+    const nc = await connectCluster(clients, options.cluster, "bgjobs runner");
+    const names = new ClusterNames(options.cluster.name);
+    await ensureCluster(clients, nc, names);
+    const ttl = SILENCE_MS * 3;
+    const runner = new Runner(nc, names, [
+      await clients.kv(nc, names.runners, ttl),
+      await clients.kv(nc, names.kernels, ttl),
+    ], options);
+    const js = clients.jetstream(nc);
+    nc.subscribe(names.runner(runner.id), {
+      callback: (_error, msg) => {
+        runner.#request(msg.data, js).then(
+          (reply) => msg.reply && msg.respond(toPayload(reply)),
+          (error) => {
+            runner.#log(
+              `bgjobs runner: refused a message on ${msg.subject}: ${
+                (error as Error).message
+              }`,
+            );
+            if (msg.reply) {
+              msg.respond(toPayload({
+                t: "refused",
+                error: `runner ${runner.name} could not read the request: ${
+                  (error as Error).message
+                }`,
+              }));
+            }
+          },
+        );
+      },
+    });
+    await runner.#beat();
+    runner.#timer = setInterval(() => runner.#beat(), HEARTBEAT_MS);
+    return runner;
+  }
+
+  /** What it says about itself. */
+  get info(): RunnerInfo {
+    const max: Record<string, boolean | string[]> = {};
+    for (const name of PERMISSION_NAMES) max[name] = this.maxPermissions[name];
+    return {
+      id: this.id,
+      name: this.name,
+      host: Deno.hostname(),
+      cores: navigator.hardwareConcurrency,
+      load: loadavg()[0],
+      running: this.#running.size,
+      concurrency: this.concurrency,
+      maxPermissions: max,
+      at: Date.now(),
+    };
+  }
+
+  /** Job runtimes running now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  async #beat(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#runnerList.put(this.id, JSON.stringify(this.info));
+      // Runtimes of a kernel that went silent: nobody waits for them.
+      const kernels = new Set([...this.#running.values()].map((r) => r.kernel));
+      for (const kernel of kernels) {
+        const entry = await this.#kernelList.get(kernel);
+        const at = entry?.operation === "PUT"
+          ? Number(new TextDecoder().decode(entry.value))
+          : 0;
+        if (Date.now() - at < SILENCE_MS) continue;
+        for (const [rid, r] of this.#running) {
+          if (r.kernel !== kernel) continue;
+          this.#log(`bgjobs runner: ${r.label}: its kernel is gone; killed`);
+          this.#kill(rid);
+        }
+      }
+    } catch { /* server away: try again on the next beat */ }
+  }
+
+  async #request(data: Uint8Array, js: JetStream): Promise<RunnerReply> {
+    const request = checkRequest(await fromPayload<RunnerRequest>(data));
+    if (request.t === "kill") {
+      await this.#kill(request.rid);
+      return { t: "killed" };
+    }
+    return await this.#start(request, js);
+  }
+
+  async #start(start: StartMessage, js: JetStream): Promise<RunnerReply> {
+    const wanted = start.permissions === "inherit"
+      ? this.maxPermissions
+      : resolvePermissions(start.permissions, () => true);
+    const over = beyond(wanted, this.maxPermissions);
+    if (over !== undefined) {
+      return {
+        t: "refused",
+        error:
+          `${start.label} asks for ${over}, beyond what runner ${this.name} (${Deno.hostname()}) allows (--max-permissions)`,
+      };
+    }
+    if (this.#running.has(start.rid)) {
+      return { t: "refused", error: `runtime ${start.rid} exists already` };
+    }
+    await this.#slot();
+    let runtime: RuntimeProcess;
+    try {
+      const spec = specFor(
+        wanted,
+        start.memory,
+        (warning) => this.#log(warning),
+      );
+      spec.env = { ...runtimeEnv({ ...wanted, env: false }), ...start.env };
+      const standard = start.permissions === "inherit" &&
+        start.memory === undefined && Object.keys(start.env).length === 0;
+      runtime = await this.#pool.acquire(spec, standard, start.first);
+    } catch (error) {
+      this.#free();
+      return {
+        t: "refused",
+        error: `runner ${this.name} could not start a runtime: ${
+          (error as Error).message
+        }`,
+      };
+    }
+    const max = this.#nc.info?.max_payload ?? 1024 * 1024;
+    const sender = new EventSender(js, this.#names.events(start.rid), max);
+    const parts = new Reassembler();
+    const running: Running = {
+      runtime,
+      kernel: start.kernel,
+      label: start.label,
+      started: false,
+      stop: () => sub.unsubscribe(),
+    };
+    const run = (message: RunMessage) => {
+      running.started = true;
+      runtime.run(message, {
+        onOutput: (text) => sender.send({ t: "output", text }),
+        onMessage: (event) => sender.send(event),
+      }).then((end) => sender.send({ t: "end", end }))
+        .finally(() => this.#end(start.rid));
+    };
+    const sub = this.#nc.subscribe(this.#names.input(start.rid), {
+      callback: (_error, msg) => {
+        try {
+          const whole = parts.add(msg.data);
+          if (!whole) return;
+          fromFrame<KernelMessage>(whole).then((message) => {
+            if (message.t === "run" && !running.started) run(message);
+            else runtime.send(message);
+          }, (error) => this.#log(`bgjobs runner: ${start.label}: ${error}`));
+        } catch (error) {
+          this.#log(`bgjobs runner: ${start.label}: ${error}`);
+        }
+      },
+    });
+    this.#running.set(start.rid, running);
+    if (start.first) run(start.first);
+    return { t: "started" };
+  }
+
+  async #kill(rid: string): Promise<void> {
+    const running = this.#running.get(rid);
+    if (!running) return;
+    await running.runtime.kill();
+    this.#end(rid);
+  }
+
+  #end(rid: string): void {
+    const running = this.#running.get(rid);
+    if (!running) return;
+    this.#running.delete(rid);
+    running.stop();
+    this.#free();
+  }
+
+  #slot(): Promise<void> {
+    if (this.#busy < this.concurrency) {
+      this.#busy++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#slots.push(resolve));
+  }
+
+  #free(): void {
+    const next = this.#slots.shift();
+    if (next) next();
+    else this.#busy--;
+  }
+
+  /** Kills every runtime, leaves the cluster and closes the connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await Promise.all([...this.#running.keys()].map((rid) => this.#kill(rid)));
+    await this.#pool.drain();
+    await this.#runnerList.delete(this.id).catch(() => {});
+    await this.#nc.drain().catch(() => {});
+  }
+
+  /** Same as {@linkcode Runner.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Checks that a request from the wire is one a kernel sends.
+ *
+ * @param request What came.
+ * @returns It, typed.
+ * @throws {TypeError} Saying what is wrong.
+ */
+export function checkRequest(request: unknown): StartMessage | KillMessage {
+  const r = request as Record<string, unknown>;
+  const fail = (why: string): never => {
+    throw new TypeError(`Not a bgjobs request: ${why}`);
+  };
+  if (typeof r !== "object" || r === null) fail("not an object");
+  if (typeof r.rid !== "string" || !RID.test(r.rid)) fail("bad runtime id");
+  if (r.t === "kill") return r as unknown as KillMessage;
+  if (r.t !== "start") fail(`unknown kind ${JSON.stringify(r.t)}`);
+  if (typeof r.kernel !== "string" || r.kernel.length > 100) fail("bad kernel");
+  if (typeof r.label !== "string" || r.label.length > 1000) fail("bad label");
+  const p = r.permissions;
+  if (p !== "inherit") {
+    if (typeof p !== "object" || p === null || Array.isArray(p)) {
+      fail("bad permissions");
+    }
+    for (const [name, value] of Object.entries(p as object)) {
+      const ok = (PERMISSION_NAMES as readonly string[]).includes(name) &&
+        (typeof value === "boolean" ||
+          (Array.isArray(value) && value.every((v) => typeof v === "string")));
+      if (!ok) fail(`bad permission ${name}`);
+    }
+  }
+  const env = r.env as Record<string, unknown>;
+  if (
+    typeof env !== "object" || env === null ||
+    Object.values(env).some((v) => typeof v !== "string")
+  ) fail("bad environment");
+  if (
+    r.memory !== undefined &&
+    (typeof r.memory !== "number" || !(r.memory >= 16))
+  ) fail("bad memory cap");
+  const first = r.first as Record<string, unknown> | undefined;
+  if (
+    first !== undefined &&
+    (first?.t !== "run" || typeof first.source !== "string" ||
+      !["function", "expression", "module", "map"].includes(
+        first.kind as string,
+      ))
+  ) fail("bad run message");
+  return r as unknown as StartMessage;
+}
