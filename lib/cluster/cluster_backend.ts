@@ -19,6 +19,7 @@ import {
   type ClusterOptions,
   connectCluster,
   ensureCluster,
+  followConnection,
   HEARTBEAT_MS,
   SILENCE_MS,
 } from "./cluster_options.ts";
@@ -52,6 +53,7 @@ export class ClusterBackend implements ClusterLink {
   #runners = new Map<string, RunnerInfo>();
   #assigned = new Map<string, number>();
   #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #link: ReturnType<typeof followConnection>;
   #refreshed: Promise<void> | undefined;
 
   private constructor(
@@ -66,6 +68,7 @@ export class ClusterBackend implements ClusterLink {
     this.names = names;
     this.#runnerList = runnerList;
     this.#kernelList = kernelList;
+    this.#link = followConnection(nc);
   }
 
   /**
@@ -180,6 +183,23 @@ export class ClusterBackend implements ClusterLink {
     request: ClusterRequest,
     first?: RunMessage,
   ): Promise<RemoteRuntime> {
+    // A runner that does not answer (gone since its last word) is dropped,
+    // and the next one asked.
+    for (let tries = 0;; tries++) {
+      try {
+        return await this.#acquireOnce(request, first);
+      } catch (error) {
+        const gone = (error as { runner?: RunnerInfo }).runner;
+        if (!gone || tries >= 3) throw error;
+        this.#runners.delete(gone.id);
+      }
+    }
+  }
+
+  async #acquireOnce(
+    request: ClusterRequest,
+    first?: RunMessage,
+  ): Promise<RemoteRuntime> {
     let runner = this.#pick(request.permissions);
     for (let i = 0; !runner && i < 20; i++) {
       await new Promise((r) => setTimeout(r, 250));
@@ -193,9 +213,11 @@ export class ClusterBackend implements ClusterLink {
       );
     }
     const rid = crypto.randomUUID();
-    this.#count(runner.id, +1);
+    const id = runner.id;
+    this.#count(id, +1);
+    let reply;
     try {
-      const reply = await askRunner(this, runner, {
+      reply = await askRunner(this, runner, {
         t: "start",
         rid,
         kernel: this.kernel,
@@ -205,29 +227,33 @@ export class ClusterBackend implements ClusterLink {
         memory: request.memory,
         first,
       }, START_TIMEOUT_MS);
-      if (reply.t !== "started") {
-        throw new Error(
-          reply.t === "refused"
-            ? reply.error
-            : `runner ${runner.name} answered ${reply.t}`,
-        );
-      }
-      return new RemoteRuntime(
-        this,
-        runner,
-        rid,
-        first,
-        () => this.#count(runner.id, -1),
-      );
     } catch (error) {
-      this.#count(runner.id, -1);
-      throw new Error(
-        `runner ${runner.name} (${runner.host}) did not start it: ${
-          (error as Error).message
-        }`,
-        { cause: error },
+      this.#count(id, -1);
+      throw Object.assign(
+        new Error(
+          `runner ${runner.name} (${runner.host}) did not answer: ${
+            (error as Error).message
+          }`,
+          { cause: error },
+        ),
+        { runner },
       );
     }
+    if (reply.t !== "started") {
+      this.#count(id, -1);
+      throw new Error(
+        reply.t === "refused"
+          ? reply.error
+          : `runner ${runner.name} answered ${reply.t}`,
+      );
+    }
+    return new RemoteRuntime(
+      this,
+      runner,
+      rid,
+      first,
+      () => this.#count(id, -1),
+    );
   }
 
   #count(runner: string, by: number): void {
@@ -262,6 +288,11 @@ export class ClusterBackend implements ClusterLink {
       const id = setInterval(() => {
         const now = this.#runners.get(runner.id);
         if (now) last = Math.max(last, now.at);
+        // Cut off ourselves, or just back, we hear nobody yet: that says
+        // nothing of the runner.
+        if (!this.#link.steady()) {
+          last = Math.max(last, Date.now() - SILENCE_MS / 2);
+        }
         const silent = Date.now() - last;
         if (silent > SILENCE_MS) {
           clearInterval(id);

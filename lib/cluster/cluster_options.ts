@@ -164,10 +164,50 @@ export class ClusterNames {
   }
 }
 
+/** A connection's state, kept current. */
+export interface ConnectionState {
+  /** Since when it is down, if it is. */
+  downSince(): number | undefined;
+  /**
+   * Whether it has been up for {@linkcode SILENCE_MS}: long enough that
+   * silence from the other side means something (after a reconnect, the
+   * others reconnect and the server recovers its streams too).
+   */
+  steady(): boolean;
+}
+
+/**
+ * Follows a connection's state.
+ *
+ * @param nc The connection.
+ * @returns Its state, kept current.
+ */
+export function followConnection(nc: NatsConnection): ConnectionState {
+  let down: number | undefined;
+  let up = Date.now();
+  (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect") down ??= Date.now();
+      else if (status.type === "reconnect") {
+        down = undefined;
+        up = Date.now();
+      }
+    }
+  })().catch(() => {});
+  return {
+    downSince: () => down,
+    steady: () => down === undefined && Date.now() - up > SILENCE_MS,
+  };
+}
+
 /** How often kernels and runners say they live, in ms. */
 export const HEARTBEAT_MS = 1000;
-/** A runner or kernel silent this long is taken for dead, in ms. */
-export const SILENCE_MS = 4000;
+/**
+ * A runner or kernel silent this long is taken for dead, in ms. So a runner
+ * that dies, or whose link is cut, fails its jobs within this much, and at
+ * most twice this much right after a reconnect.
+ */
+export const SILENCE_MS = 6000;
 
 /**
  * Makes the cluster's stream and lists when they are not there.

@@ -105,7 +105,9 @@ export async function readEvents(
   subject: string,
 ): Promise<{ events: AsyncIterable<RemoteEvent>; stop(): void }> {
   const consumer = await js.consumers.get(stream, { filter_subjects: subject });
-  const messages = await consumer.consume();
+  // Short pulls: after a server restart the consumer notices the missing
+  // heartbeats and is made again within seconds, not half a minute.
+  const messages = await consumer.consume({ expires: 2000 });
   const parts = new Reassembler();
   async function* events(): AsyncGenerator<RemoteEvent> {
     for await (const msg of messages) {

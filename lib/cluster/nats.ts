@@ -85,7 +85,9 @@ export interface ConsumerMessages extends AsyncIterable<JsMsg> {
 
 /** A JetStream consumer (bgjobs uses ordered ones). */
 export interface Consumer {
-  consume(options?: { max_messages?: number }): Promise<ConsumerMessages>;
+  consume(
+    options?: { max_messages?: number; expires?: number },
+  ): Promise<ConsumerMessages>;
 }
 
 /** JetStream. */

@@ -34,6 +34,7 @@ import {
   type ClusterOptions,
   connectCluster,
   ensureCluster,
+  followConnection,
   HEARTBEAT_MS,
   SILENCE_MS,
 } from "../cluster/cluster_options.ts";
@@ -109,6 +110,7 @@ export class Runner implements AsyncDisposable {
   #busy = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  readonly #link: ReturnType<typeof followConnection>;
 
   private constructor(
     nc: NatsConnection,
@@ -126,6 +128,7 @@ export class Runner implements AsyncDisposable {
       () => true,
     );
     this.#log = options.log ?? ((line) => console.error(line));
+    this.#link = followConnection(nc);
   }
 
   /**
@@ -197,8 +200,22 @@ export class Runner implements AsyncDisposable {
 
   async #beat(): Promise<void> {
     if (this.#closed) return;
+    // Cut off from the server this long, kernels have failed our jobs.
+    const down = this.#link.downSince();
+    if (down !== undefined && Date.now() - down > SILENCE_MS) {
+      for (const [rid, r] of this.#running) {
+        this.#log(
+          `bgjobs runner: ${r.label}: cut off from the cluster for ${
+            ((Date.now() - down) / 1000).toFixed(1)
+          } s; killed`,
+        );
+        this.#kill(rid);
+      }
+      return;
+    }
     try {
       await this.#runnerList.put(this.id, JSON.stringify(this.info));
+      if (!this.#link.steady()) return; // kernels may not have beaten yet
       // Runtimes of a kernel that went silent: nobody waits for them.
       const kernels = new Set([...this.#running.values()].map((r) => r.kernel));
       for (const kernel of kernels) {
