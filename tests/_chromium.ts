@@ -5,9 +5,7 @@
  * @module
  */
 import puppeteer, { type Browser } from "npm:puppeteer-core@24";
-
-/** Debian's Chromium. */
-export const CHROMIUM = "/usr/bin/chromium";
+import { CHROMIUM } from "../tools/_prereq.ts";
 
 /** Flags headless Chromium needs on this kind of machine. */
 const CHROMIUM_FLAGS = [
@@ -19,6 +17,8 @@ const CHROMIUM_FLAGS = [
   "--disable-component-update",
   "--disable-sync",
   "--disable-dev-shm-usage",
+  // Only loopback is reachable: fail any other host at once, never wait.
+  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ];
 
 /** Launches headless Chromium with a fresh profile; close it when done. */
