@@ -30,13 +30,16 @@ export async function launchChromium(): Promise<Browser> {
     args: [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`],
     defaultViewport: { width: 1100, height: 1800, deviceScaleFactor: 1 },
   });
-  browser.once("disconnected", () => {
-    Deno.remove(profile, { recursive: true }).catch(() => {});
-  });
+  profiles.set(browser, profile);
   return browser;
 }
 
-/** Closes Chromium, killing it if it does not close within 5 s. */
+const profiles = new WeakMap<Browser, string>();
+
+/**
+ * Closes Chromium, killing it if it does not close within 5 s, and removes
+ * its profile.
+ */
 export async function closeChromium(browser: Browser): Promise<void> {
   const process = browser.process();
   const timer = setTimeout(() => process?.kill("SIGKILL"), 5000);
@@ -47,4 +50,6 @@ export async function closeChromium(browser: Browser): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
+  const profile = profiles.get(browser);
+  if (profile) await Deno.remove(profile, { recursive: true }).catch(() => {});
 }
