@@ -16,6 +16,7 @@ import {
 } from "../lib/engine/text_table.ts";
 import {
   badge,
+  code,
   escapeHtml,
   eta,
   pre,
@@ -23,6 +24,8 @@ import {
   rate,
   STATUS_COLORS,
   stripAnsi,
+  textOr,
+  THEME,
 } from "./_html.ts";
 
 /** Lines of output a panel shows. */
@@ -90,14 +93,15 @@ function tracebackOf(job: Job<unknown>): string {
 
 function panelHtml(job: Job<unknown>, parts: PanelParts): string {
   const color = STATUS_COLORS[job.status];
+  const muted = `color:${THEME.muted}`;
   const rows: string[] = [];
   rows.push(
     `<div style="display:flex;gap:8px;align-items:center;flex-wrap:wrap">` +
       `<strong class="bgjobs-name">${
         escapeHtml(truncate(job.name, 80))
       }</strong>` +
-      `<span style="color:#6b7280">job ${job.id}</span>${badge(job.status)}` +
-      `<span class="bgjobs-elapsed" style="color:#6b7280">` +
+      `<span style="${muted}">job ${job.id}</span>${badge(job.status)}` +
+      `<span class="bgjobs-elapsed" style="${muted}">` +
       `${formatElapsed(job.elapsed)}</span></div>`,
   );
   const progress = progressHtml(job, 240);
@@ -108,36 +112,40 @@ function panelHtml(job: Job<unknown>, parts: PanelParts): string {
     const left = parts.eta
       ? ` · ETA <span class="bgjobs-eta">${parts.eta}</span>`
       : "";
-    rows.push(
-      `<div style="margin-top:6px;color:#374151">${progress}${speed}${left}</div>`,
-    );
+    rows.push(`<div style="margin-top:6px">${progress}${speed}${left}</div>`);
   }
   if (parts.lines.length > 0) {
-    rows.push(pre(parts.lines.join("\n"), "bgjobs-logs", "#374151"));
+    rows.push(pre(parts.lines.join("\n"), "bgjobs-logs"));
     rows.push(
-      `<div style="color:#9ca3af;font-size:11px">last ${PANEL_LOG_LINES} ` +
-        `lines at most; all output in <code>jobs.get(${job.id}).logs</code></div>`,
+      `<div style="${muted};font-size:11px">last ${PANEL_LOG_LINES} lines ` +
+        `at most; all output in ${code(`jobs.get(${job.id}).logs`)}</div>`,
     );
   }
   for (const warning of job.warnings) {
     rows.push(
-      `<div class="bgjobs-warning" style="margin-top:4px;color:#b45309">` +
+      `<div class="bgjobs-warning" style="margin-top:4px;padding-left:6px;` +
+        `border-left:3px solid ${STATUS_COLORS.killed}">` +
         `⚠ ${escapeHtml(warning)}</div>`,
     );
   }
   if (parts.outcome?.kind === "result") {
-    rows.push(`<div style="margin-top:6px;color:#374151">Result</div>`);
+    rows.push(`<div style="margin-top:6px">Result</div>`);
     rows.push(pre(parts.outcome.text, "bgjobs-result"));
   } else if (parts.outcome) {
     const label = job.status === "killed" ? "Killed" : "Error";
-    rows.push(`<div style="margin-top:6px;color:${color}">${label}</div>`);
-    rows.push(pre(parts.outcome.text, "bgjobs-error", "#991b1b"));
+    rows.push(`<div style="margin-top:6px;font-weight:600">${label}</div>`);
+    rows.push(pre(
+      parts.outcome.text,
+      "bgjobs-error",
+      `color:${textOr("#991b1b")};border-left:3px solid ${color}`,
+    ));
   }
   return `<div class="bgjobs-panel" data-job-id="${job.id}" ` +
     `data-status="${job.status}" style="font-family:system-ui,-apple-system,` +
-    `'Segoe UI',sans-serif;font-size:13px;border:1px solid #d0d7de;` +
+    `'Segoe UI',sans-serif;font-size:13px;color:${THEME.text};` +
+    `background:${THEME.surface};border:1px solid ${THEME.border};` +
     `border-left:4px solid ${color};border-radius:6px;padding:8px 10px;` +
-    `max-width:760px;background:#fff">${rows.join("")}</div>`;
+    `max-width:760px">${rows.join("")}</div>`;
 }
 
 function panelText(job: Job<unknown>, parts: PanelParts): string {

@@ -12,13 +12,21 @@ import {
   textTable,
   truncate,
 } from "../lib/engine/text_table.ts";
-import { badge, escapeHtml, progressHtml, STATUS_COLORS } from "./_html.ts";
+import {
+  badge,
+  code,
+  escapeHtml,
+  progressHtml,
+  STATUS_COLORS,
+  textOr,
+  THEME,
+} from "./_html.ts";
 
-const CELL = "padding:4px 10px;border-bottom:1px solid #e5e7eb;" +
+const CELL = `padding:4px 10px;border-bottom:1px solid ${THEME.border};` +
   "text-align:left;vertical-align:middle;white-space:nowrap";
 const OUTCOME = "display:inline-block;max-width:220px;overflow:hidden;" +
   "text-overflow:ellipsis;vertical-align:middle;white-space:pre";
-const HEAD = `${CELL};font-weight:600;color:#374151;background:#f6f8fa`;
+const HEAD = `${CELL};font-weight:600;background:${THEME.inset}`;
 
 /**
  * Renders jobs as a Jupyter MIME bundle.
@@ -39,10 +47,11 @@ export function renderJobsTable(
 
 function htmlTable(list: readonly Job<unknown>[]): string {
   const style = "font-family:system-ui,-apple-system,'Segoe UI',sans-serif;" +
-    "font-size:13px;border-collapse:collapse;margin:0";
+    `font-size:13px;border-collapse:collapse;margin:0;color:${THEME.text};` +
+    `background:${THEME.surface}`;
   if (list.length === 0) {
-    return `<div class="bgjobs-table" style="${style};color:#6b7280">` +
-      `No jobs</div>`;
+    return `<div class="bgjobs-table" style="${style};display:inline-block;` +
+      `padding:2px 6px;color:${THEME.muted}">No jobs</div>`;
   }
   const heads = COLUMNS.map((h) => `<th style="${HEAD}">${h}</th>`).join("");
   const rows = list.map(row).join("");
@@ -52,7 +61,9 @@ function htmlTable(list: readonly Job<unknown>[]): string {
 
 function row(job: Job<unknown>): string {
   const text = outcome(job);
-  const color = job.status === "completed" ? "#111" : STATUS_COLORS[job.status];
+  const color = job.status === "completed"
+    ? THEME.text
+    : textOr(STATUS_COLORS[job.status]);
   const cells = [
     `${job.id}`,
     `<span title="${escapeHtml(job.name)}">${
@@ -61,8 +72,7 @@ function row(job: Job<unknown>): string {
     badge(job.status),
     formatElapsed(job.elapsed),
     progressHtml(job, 60),
-    `<code title="${escapeHtml(text)}" style="${OUTCOME};color:${color}">` +
-    `${escapeHtml(text)}</code>`,
+    code(text, { title: text, style: `${OUTCOME};color:${color}` }),
   ];
   return `<tr data-job-id="${job.id}">${
     cells.map((c) => `<td style="${CELL}">${c}</td>`).join("")

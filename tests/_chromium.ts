@@ -5,9 +5,7 @@
  * @module
  */
 import puppeteer, { type Browser } from "npm:puppeteer-core@24";
-
-/** Debian's Chromium. */
-export const CHROMIUM = "/usr/bin/chromium";
+import { CHROMIUM } from "../tools/_prereq.ts";
 
 /** Flags headless Chromium needs on this kind of machine. */
 const CHROMIUM_FLAGS = [
@@ -19,6 +17,8 @@ const CHROMIUM_FLAGS = [
   "--disable-component-update",
   "--disable-sync",
   "--disable-dev-shm-usage",
+  // Only loopback is reachable: fail any other host at once, never wait.
+  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ];
 
 /** Launches headless Chromium with a fresh profile; close it when done. */
@@ -30,13 +30,16 @@ export async function launchChromium(): Promise<Browser> {
     args: [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`],
     defaultViewport: { width: 1100, height: 1800, deviceScaleFactor: 1 },
   });
-  browser.once("disconnected", () => {
-    Deno.remove(profile, { recursive: true }).catch(() => {});
-  });
+  profiles.set(browser, profile);
   return browser;
 }
 
-/** Closes Chromium, killing it if it does not close within 5 s. */
+const profiles = new WeakMap<Browser, string>();
+
+/**
+ * Closes Chromium, killing it if it does not close within 5 s, and removes
+ * its profile.
+ */
 export async function closeChromium(browser: Browser): Promise<void> {
   const process = browser.process();
   const timer = setTimeout(() => process?.kill("SIGKILL"), 5000);
@@ -47,4 +50,6 @@ export async function closeChromium(browser: Browser): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
+  const profile = profiles.get(browser);
+  if (profile) await Deno.remove(profile, { recursive: true }).catch(() => {});
 }

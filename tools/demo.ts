@@ -17,8 +17,7 @@
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { installKernelspec } from "../kernel_ext/install.ts";
-import { APT_LINE, isRoot, JUPYTER_PACKAGES, PYTHON } from "./_prereq.ts";
-import { missingJupyter } from "./_prereq.ts";
+import { ensurePrerequisites, PYTHON } from "./_prereq.ts";
 
 const KERNEL = "bgjobs-deno";
 const DEFAULT_NOTEBOOKS = ["quickstart.ipynb", "crawl.ipynb"].map((name) =>
@@ -32,30 +31,10 @@ const EXECUTE = fileURLToPath(
 // deno-lint-ignore no-control-regex
 const stripAnsi = (text: string): string => text.replace(/\x1b\[[0-9;]*m/g, "");
 
-async function run(cmd: string, args: string[]): Promise<boolean> {
-  const env = { DEBIAN_FRONTEND: "noninteractive" };
-  const child = new Deno.Command(cmd, { args, env, stdin: "null" }).spawn();
-  return (await child.status).success;
-}
-
 async function ensureJupyter(): Promise<boolean> {
-  const missing = await missingJupyter();
-  if (!missing) return true;
-  const hasApt = await Deno.stat("/usr/bin/apt-get").then(
-    () => true,
-    () => false,
-  );
-  if (!isRoot() || !hasApt) {
-    console.error(
-      `The demo needs Debian's Jupyter: ${missing}. Install it with:`,
-    );
-    console.error(`  ${APT_LINE}`);
-    return false;
-  }
-  console.log(`Installing Jupyter (${missing}): ${APT_LINE}`);
-  const ok = await run("apt-get", ["update"]) &&
-    await run("apt-get", ["install", "-y", ...JUPYTER_PACKAGES]);
-  return ok && (await missingJupyter()) === undefined;
+  const problems = await ensurePrerequisites({ browsers: false });
+  for (const problem of problems) console.error(`The demo needs ${problem}`);
+  return problems.length === 0;
 }
 
 async function execute(notebook: string, outDir: string): Promise<string> {

@@ -4,14 +4,17 @@
  * output, and ends with one line `N passed, N failed` (N counts tests, as
  * Deno's own summary does). Exits with `deno test`'s exit code.
  *
- * The notebook tests need Debian's Jupyter; when it is missing this prints
- * the apt line that installs it and fails before running anything. A run
+ * The notebook and browser tests need Debian's Jupyter and Chromium (as root
+ * this installs them with apt) and a venv with JupyterLab and Notebook 7
+ * (installed from local wheels); when one is missing and cannot be
+ * installed, this prints the line that installs it and fails before running
+ * anything. A run
  * that takes longer than `BGJOBS_TEST_TIMEOUT_MIN` minutes (default 30) is
  * stopped and counted as failed, so a hung test cannot eat a CI run.
  *
  * @module
  */
-import { APT_LINE, missingJupyter } from "./_prereq.ts";
+import { ensurePrerequisites } from "./_prereq.ts";
 
 // deno-lint-ignore no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
@@ -100,10 +103,10 @@ export async function leftovers(dir: string): Promise<string[]> {
 }
 
 async function main(args: string[]): Promise<number> {
-  const missing = await missingJupyter();
-  if (missing) {
-    console.error(`The notebook tests need Debian's Jupyter: ${missing}.`);
-    console.error(`Install it with:\n  ${APT_LINE}`);
+  const problems = await ensurePrerequisites();
+  if (problems.length > 0) {
+    console.error("The notebook and browser tests cannot run:");
+    for (const problem of problems) console.error(`  ${problem}`);
     console.log("0 passed, 1 failed");
     return 1;
   }

@@ -1,29 +1,36 @@
 /**
- * The live panel in a real browser: classic Jupyter Notebook, headless
- * Chromium. A cell starts a job with progress and logs, another cell runs
- * meanwhile; the DOM shows the first cell's panel updating live and
- * finishing, and the second cell holding only its own output. Screenshots
- * go to a temporary directory, or to docs/ (the README's pictures) with
- * `BGJOBS_SCREENSHOTS=docs`, so a test run leaves the checkout as it was.
+ * The live panel, the `jobs` table and a kill in real browsers: headless
+ * Chromium on classic Notebook 6.4, JupyterLab 4 and Notebook 7, one server
+ * each, started once. A cell starts a job with progress and logs while
+ * another cell runs; the DOM shows the first cell's panel updating live
+ * (also once the kernel is idle) and finishing, and no other cell ever
+ * holding anything of the job's. Then a cell kills a spinning job and shows
+ * `jobs`. Every text of the panels and the table must contrast 4.5:1 with
+ * what it is painted on (WCAG AA), in JupyterLab Light and Dark too.
+ *
+ * With `BGJOBS_SCREENSHOTS=docs` the JupyterLab run saves the README's
+ * pictures, a panel mid-run in the light and the dark theme, to
+ * `docs/panel.png` and `docs/panel_dark.png`; otherwise nothing is saved.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import type { Page } from "npm:puppeteer-core@24";
-import { MOD_URL } from "../_kernel.ts";
 import {
+  FRONTENDS,
   missingBrowserTools,
   startNotebookServer,
   writeNotebook,
 } from "../_browser.ts";
 import { closeChromium, launchChromium } from "../_chromium.ts";
+import { type CellView, NotebookPage } from "../_notebook_page.ts";
 
-const SHOTS = Deno.env.get("BGJOBS_SCREENSHOTS") === "docs"
+const DOCS = Deno.env.get("BGJOBS_SCREENSHOTS") === "docs"
   ? fileURLToPath(new URL("../../docs/", import.meta.url))
-  : `${Deno.makeTempDirSync({ prefix: "bgjobs-shots-" })}/`;
+  : undefined;
 const STEPS = 20;
+const CRAWL = `crawl ${STEPS} pages`;
 
 const CELLS = [
-  `import { job, jobs, progress } from "${MOD_URL}";
+  `import { job, jobs, progress } from "jsr:@x/bgjobs";
 
 const crawl = job(async () => {
   const titles = [];
@@ -34,152 +41,257 @@ const crawl = job(async () => {
     progress(i, ${STEPS});
   }
   return titles;
-}, { name: "crawl ${STEPS} pages" });`,
+}, { name: "${CRAWL}" });`,
   `const answer = 6 * 7;
 console.log("other cell says", answer);`,
-  `jobs`,
+  `const spin = job(() => { while (true); }, { name: "spin forever" });
+const broken = job(() => {
+  throw new Error("page 404");
+}, { name: "fetch a missing page" });`,
+  `await jobs.kill(spin.id);
+await broken.done;
+jobs`,
 ];
+/** The cell that launches each job. */
+const LAUNCHED_IN: Record<string, number> = {
+  [CRAWL]: 0,
+  "spin forever": 2,
+  "fetch a missing page": 2,
+};
+const JOB_TEXT = /fetched page|Page \d|page 404/;
 
-/** What the test reads from the DOM, in the page. */
-const OBSERVE = `(() => {
-  const cells = document.querySelectorAll("#notebook-container .cell");
-  const panel = cells[0]?.querySelector(".bgjobs-panel");
-  const prompt = (c) => c?.querySelector(".input_prompt")?.textContent ?? "";
-  return {
-    status: panel?.dataset.status ?? null,
-    percent: panel?.querySelector("[data-percent]")?.dataset.percent ?? null,
-    logs: panel?.querySelector(".bgjobs-logs")?.textContent ?? "",
-    panel: panel?.textContent ?? "",
-    outputs: cells[0]?.querySelectorAll(".output_area").length ?? 0,
-    other: cells[1]?.querySelector(".output")?.textContent ?? "",
-    otherPanels: cells[1]?.querySelectorAll(".bgjobs-panel").length ?? 0,
-    otherDone: /\\[\\d+\\]/.test(prompt(cells[1])),
-  };
-})()`;
+/** Texts whose contrast is measured, by what they are. */
+const CONTRAST_TARGETS: Record<string, string> = {
+  "job name": ".bgjobs-panel .bgjobs-name",
+  "status badge": ".bgjobs-status",
+  "progress text": ".bgjobs-progress",
+  "log lines": ".bgjobs-logs",
+  "table header": ".bgjobs-table th",
+  "result preview": ".bgjobs-result, .bgjobs-table code",
+  "any text": ".bgjobs-panel *, .bgjobs-table *",
+};
+const MIN_CONTRAST = 4.5;
+
+/** Where a cell shows what it must not: a job's panel or output elsewhere. */
+function strays(cells: CellView[]): string[] {
+  const found: string[] = [];
+  cells.forEach((cell, i) => {
+    for (const panel of cell.panels) {
+      if (LAUNCHED_IN[panel.name] !== i) {
+        found.push(`cell ${i} shows the panel of "${panel.name}"`);
+      }
+    }
+    // A jobs table shows results by design; it must be the cell's only
+    // output (checked once it is there).
+    const own = Object.values(LAUNCHED_IN).includes(i) || cell.table;
+    if (!own && JOB_TEXT.test(cell.text)) {
+      found.push(`cell ${i} shows job output: ${cell.text}`);
+    }
+  });
+  return found;
+}
 
 interface Observation {
-  t: number;
-  status: string | null;
+  status: string | undefined;
   percent: string | null;
-  logs: string;
-  panel: string;
-  outputs: number;
-  other: string;
-  otherPanels: number;
-  otherDone: boolean;
+  otherRan: boolean;
+}
+
+/**
+ * Runs the crawl (cell 0) and cell 1 while it runs; watches the crawl's
+ * panel until it completes, calling `atMidRun` once when it is between 40
+ * and 80 % and cell 1 has finished.
+ */
+async function runCrawl(
+  nb: NotebookPage,
+  atMidRun?: () => Promise<void>,
+): Promise<void> {
+  const before = (await nb.cells())[0].panels[0]?.id;
+  await nb.run(0);
+  const id = await nb.until("a new panel in cell 0", (cells) => {
+    const panel = cells[0].panels[0];
+    return panel && panel.id !== before ? panel.id : undefined;
+  });
+  await nb.run(1);
+  const seen: Observation[] = [];
+  let midRun = false;
+  let last: CellView[] = [];
+  const end = Date.now() + 30_000;
+  while (Date.now() < end) {
+    last = await nb.cells();
+    assert.deepEqual(strays(last), []);
+    const panel = last[0].panels.find((p) => p.id === id);
+    const o = {
+      status: panel?.status,
+      percent: panel?.percent ?? null,
+      otherRan: last[1].ran,
+    };
+    seen.push(o);
+    const percent = Number(o.percent);
+    if (!midRun && o.otherRan && percent >= 40 && percent <= 80) {
+      midRun = true;
+      await atMidRun?.();
+    }
+    if (o.status === "completed") break;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  const trail = JSON.stringify(seen.map((o) => [o.status, o.percent]));
+  assert.equal(seen.at(-1)?.status, "completed", trail);
+  assert.ok(seen.some((o) => o.status === "running"), trail);
+  assert.ok(midRun, `the panel was seen mid-run: ${trail}`);
+  // Live: the bar moved while we watched.
+  const percents = new Set(seen.map((o) => o.percent).filter(Boolean));
+  assert.ok(percents.size >= 4, `percents seen: ${[...percents]}`);
+  const panel = last[0].panels.find((p) => p.id === id)!;
+  assert.equal(panel.percent, "100");
+  assert.match(
+    panel.logs,
+    new RegExp(`fetched page ${STEPS}: <title>Page ${STEPS}</title>`),
+  );
+  assert.match(panel.text, /"Page 1"/, "the result preview");
+  assert.equal(last[0].outputs, 1, "the panel is the cell's only output");
+  // Also after cell 1 had finished and the kernel was idle. (Its prompt
+  // number can show just before its output: the reply and the output come
+  // on different channels.)
+  const afterOther = new Set(
+    seen.filter((o) => o.otherRan && o.status === "running")
+      .map((o) => o.percent),
+  );
+  assert.ok(afterOther.size >= 2, `after cell 1: ${[...afterOther]}`);
+  assert.match(last[1].text, /other cell says 42/);
+}
+
+/** Cell 2 starts a spinning and a failing job, cell 3 kills one and shows `jobs`. */
+async function killAndTable(nb: NotebookPage): Promise<void> {
+  await nb.run(2);
+  await nb.until(
+    "spin running in cell 2",
+    (cells) =>
+      cells[2].panels.some((p) =>
+        p.name === "spin forever" && p.status === "running"
+      ) || undefined,
+  );
+  await nb.run(3);
+  const cells = await nb.until("the jobs table in cell 3", (cells) => {
+    assert.deepEqual(strays(cells), []);
+    return cells[3].table &&
+        cells[2].panels.every((p) =>
+          p.status === "killed" || p.status === "failed"
+        )
+      ? cells
+      : undefined;
+  });
+  const panels = Object.fromEntries(cells[2].panels.map((p) => [p.name, p]));
+  assert.equal(panels["spin forever"]?.status, "killed");
+  assert.match(panels["spin forever"].text, /Killed/);
+  assert.equal(panels["fetch a missing page"]?.status, "failed");
+  assert.match(panels["fetch a missing page"].text, /page 404/);
+  const rows = Object.fromEntries(
+    cells[3].table!.map((r) => [r.text.match(/crawl|spin|missing/)?.[0], r]),
+  );
+  assert.equal(rows.crawl?.status, "completed");
+  assert.match(rows.crawl.text, /crawl 20 pages.*"Page 1"/);
+  assert.equal(rows.spin?.status, "killed");
+  assert.equal(rows.missing?.status, "failed");
+  assert.equal(cells[3].outputs, 1, "the table is cell 3's only output");
+}
+
+async function assertContrast(nb: NotebookPage, theme: string): Promise<void> {
+  const readings = await nb.contrast(CONTRAST_TARGETS);
+  const lowest = Object.keys(CONTRAST_TARGETS).map((what) => {
+    const mine = readings.filter((r) => r.what === what);
+    assert.ok(mine.length > 0, `${theme}: no ${what} to measure`);
+    return `${what} ${Math.min(...mine.map((r) => r.ratio))}`;
+  });
+  console.log(`${theme}, lowest contrast: ${lowest.join(", ")}`);
+  const low = readings.filter((r) => !(r.ratio >= MIN_CONTRAST));
+  assert.deepEqual(low, [], `${theme}: text below ${MIN_CONTRAST}:1`);
 }
 
 const missing = await missingBrowserTools();
-if (missing) console.warn(`browser_test skipped: ${missing}`);
 
-Deno.test({
-  name: "in classic Notebook + Chromium the panel updates live in its own cell",
-  ignore: missing !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    const started = Date.now();
-    await using server = await startNotebookServer();
-    await writeNotebook(`${server.dir}/panel.ipynb`, CELLS);
-    const browser = await launchChromium();
-    try {
-      const page = await browser.newPage();
-      await page.goto(
-        `${server.url}/notebooks/panel.ipynb?token=${server.token}`,
-        { waitUntil: "domcontentloaded" },
-      );
-      await page.waitForFunction(
-        "window.Jupyter?.notebook?._fully_loaded && Jupyter.notebook.kernel?.is_connected()",
-        { timeout: 30_000 },
-      ).catch((error) => {
-        throw new Error(`kernel did not connect\n${server.log()}`, {
-          cause: error,
-        });
-      });
-
-      await runCell(page, 0);
-      await page.waitForFunction(
-        `document.querySelector("#notebook-container .cell .bgjobs-panel")`,
-        { timeout: 30_000 },
-      );
-      await runCell(page, 1);
-
-      const seen: Observation[] = [];
-      let shot = false;
-      const end = Date.now() + 30_000;
-      while (Date.now() < end) {
-        const dom = await page.evaluate(OBSERVE) as Omit<Observation, "t">;
-        const o: Observation = { t: Date.now(), ...dom };
-        seen.push(o);
-        const percent = Number(o.percent);
-        if (!shot && o.otherDone && percent >= 40 && percent <= 80) {
-          await screenshot(page, "panel.png");
-          shot = true;
+for (const frontend of Object.values(FRONTENDS)) {
+  Deno.test({
+    name: `in ${frontend.label} + Chromium: live panel in its own cell, ` +
+      `jobs table, kill, readable colours`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async (t) => {
+      if (missing) throw new Error(missing);
+      await using server = await startNotebookServer(frontend);
+      await writeNotebook(`${server.dir}/panel.ipynb`, CELLS);
+      const browser = await launchChromium();
+      try {
+        const nb = await NotebookPage.open(browser, server, "panel.ipynb");
+        const lab = frontend.name === "lab";
+        const shot = (name: string) => async (): Promise<void> => {
+          if (lab && DOCS) await nb.screenshot(`${DOCS}${name}`, 0, 1);
+        };
+        const theme = lab ? "JupyterLab Light" : frontend.label;
+        assert.ok(
+          await t.step(
+            "the panel updates live while another cell runs and after",
+            () => runCrawl(nb, shot("panel.png")),
+          ),
+        );
+        assert.ok(
+          await t.step(
+            "jobs.kill() from a cell ends a panel killed; jobs renders",
+            () => killAndTable(nb),
+          ),
+        );
+        await t.step(
+          `texts contrast ${MIN_CONTRAST}:1 in ${theme}`,
+          () => assertContrast(nb, theme),
+        );
+        const reopened = (theme: string) => async (): Promise<void> => {
+          await writeNotebook(
+            `${server.dir}/saved.ipynb`,
+            CELLS,
+            await nb.bgjobsHtml(),
+          );
+          const saved = await NotebookPage.open(browser, server, "saved.ipynb");
+          try {
+            await saved.until(
+              "the saved panels",
+              (cells) =>
+                cells[0]?.panels.length === 1 && cells[3].table
+                  ? true
+                  : undefined,
+            );
+            await assertContrast(saved, `${theme}, untrusted`);
+          } finally {
+            await saved.page.close();
+          }
+        };
+        const untrusted = "reopened untrusted (sanitized), texts contrast " +
+          `${MIN_CONTRAST}:1 in`;
+        if (!lab) {
+          await t.step(`${untrusted} ${theme}`, reopened(theme));
+          return;
         }
-        if (o.status === "completed") break;
-        await new Promise((r) => setTimeout(r, 150));
+        await t.step(
+          `texts contrast ${MIN_CONTRAST}:1 in JupyterLab Dark`,
+          async () => {
+            await nb.setTheme("JupyterLab Dark");
+            await assertContrast(nb, "JupyterLab Dark");
+          },
+        );
+        await t.step(
+          "a running panel in JupyterLab Dark",
+          () =>
+            runCrawl(nb, async () => {
+              await shot("panel_dark.png")();
+              await assertContrast(nb, "JupyterLab Dark, mid-run");
+            }),
+        );
+        await t.step(
+          `${untrusted} JupyterLab Dark`,
+          reopened("JupyterLab Dark"),
+        );
+      } finally {
+        await closeChromium(browser);
       }
-      const last = seen.at(-1)!;
-      const trail = JSON.stringify(seen.map((o) => [o.status, o.percent]));
-      assert.equal(last.status, "completed", trail);
-      assert.ok(seen.some((o) => o.status === "running"), trail);
-
-      // Live: the bar moved while we watched, also after cell 2 had finished
-      // and the kernel was idle.
-      const percents = new Set(seen.map((o) => o.percent).filter(Boolean));
-      assert.ok(percents.size >= 4, `percents seen: ${[...percents]}`);
-      const afterOther = new Set(
-        seen.filter((o) => o.otherDone && o.status === "running")
-          .map((o) => o.percent),
-      );
-      assert.ok(afterOther.size >= 2, `after cell 2: ${[...afterOther]}`);
-      assert.ok(shot, "a screenshot was taken mid-run");
-
-      assert.equal(last.percent, "100");
-      assert.match(
-        last.logs,
-        new RegExp(`fetched page ${STEPS}: <title>Page ${STEPS}</title>`),
-      );
-      assert.match(last.panel, /"Page 1"/, "the result preview");
-      assert.equal(
-        last.outputs,
-        1,
-        "the panel is the launching cell's only output",
-      );
-
-      // Cell 2 holds its own output and never anything of the job's. (Its
-      // prompt number can show just before its output: the reply and the
-      // output come on different channels.)
-      assert.match(last.other, /other cell says 42/);
-      for (const o of seen) {
-        assert.doesNotMatch(o.other, /fetched page|Page \d|crawl/);
-        assert.equal(o.otherPanels, 0);
-      }
-
-      await runCell(page, 2);
-      await page.waitForFunction(
-        `document.querySelectorAll("#notebook-container .cell")[2]?.querySelector(".bgjobs-table")`,
-        { timeout: 15_000 },
-      );
-      const row = await page.evaluate(
-        `document.querySelector(".bgjobs-table tbody tr")?.textContent`,
-      );
-      assert.match(String(row), /crawl 20 pages.*completed/);
-      await screenshot(page, "panel_done.png");
-      console.log(`browser test took ${Date.now() - started} ms`);
-    } finally {
-      await closeChromium(browser);
-    }
-  },
-});
-
-async function runCell(page: Page, index: number): Promise<void> {
-  await page.evaluate(`Jupyter.notebook.get_cell(${index}).execute()`);
-}
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  await Deno.mkdir(SHOTS, { recursive: true });
-  const container = await page.$("#notebook-container");
-  assert.ok(container, "the notebook is on the page");
-  await container.screenshot({ path: `${SHOTS}${name}` });
+    },
+  });
 }
