@@ -102,7 +102,13 @@ function panelHtml(job: Job<unknown>, parts: PanelParts): string {
       }</strong>` +
       `<span style="${muted}">job ${job.id}</span>${badge(job.status)}` +
       `<span class="bgjobs-elapsed" style="${muted}">` +
-      `${formatElapsed(job.elapsed)}</span></div>`,
+      `${formatElapsed(job.elapsed)}</span>` +
+      (job.where === "local"
+        ? ""
+        : `<span class="bgjobs-where" style="${muted}">on ${
+          escapeHtml(job.where)
+        }</span>`) +
+      `</div>`,
   );
   const progress = progressHtml(job, 240);
   if (progress) {
@@ -152,7 +158,7 @@ function panelText(job: Job<unknown>, parts: PanelParts): string {
   const out = [
     `Job ${job.id} · ${truncate(job.name, 80)} · ${job.status} · ${
       formatElapsed(job.elapsed)
-    }`,
+    }${job.where === "local" ? "" : ` · on ${job.where}`}`,
   ];
   if (job.progress) {
     const p = job.progress;

@@ -8,12 +8,12 @@
  *
  * @module
  */
-import { JobRegistry, settleHooks } from "../lib/api/jobs.ts";
+import { JobRegistry, RunnerList, settleHooks } from "../lib/api/jobs.ts";
 import { JobKill } from "../lib/engine/job_state.ts";
 import { jobObservers } from "../lib/api/job.ts";
 import { inKernel, sendDisplay } from "./_jupyter.ts";
 import { panelsSettled, showPanel } from "./panel.ts";
-import { renderJobsTable } from "./table.ts";
+import { renderJobsTable, renderRunnersTable } from "./table.ts";
 
 const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
 
@@ -47,6 +47,12 @@ export function registerKernelExtension(): boolean {
       const update = () => sendDisplay(shown(), id, true);
       this.then(update, update);
       return {}; // the display above is the cell's output
+    },
+    configurable: true,
+  });
+  Object.defineProperty(RunnerList.prototype, JUPYTER_DISPLAY, {
+    value(this: RunnerList): Record<string, string> {
+      return renderRunnersTable(this);
     },
     configurable: true,
   });

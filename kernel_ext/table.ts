@@ -5,6 +5,7 @@
  * @module
  */
 import type { Job } from "../lib/engine/job_state.ts";
+import type { RunnerList } from "../lib/api/jobs.ts";
 import {
   COLUMNS,
   formatElapsed,
@@ -45,10 +46,48 @@ export function renderJobsTable(
   return { "text/plain": textTable(list), "text/html": htmlTable(list) };
 }
 
+const TABLE = "font-family:system-ui,-apple-system,'Segoe UI',sans-serif;" +
+  `font-size:13px;border-collapse:collapse;margin:0;color:${THEME.text};` +
+  `background:${THEME.surface}`;
+
+/**
+ * Renders the cluster's runners (`jobs.runners`) as a Jupyter MIME bundle.
+ *
+ * @param runners The runners.
+ * @returns `text/html` (a table) and `text/plain` (`runners.status()`).
+ * @example Usage
+ * ```ts
+ * import { renderRunnersTable } from "./table.ts";
+ * import { RunnerList } from "../lib/api/jobs.ts";
+ * console.log(renderRunnersTable(new RunnerList())["text/plain"]); // "No runners"
+ * ```
+ */
+export function renderRunnersTable(
+  runners: RunnerList,
+): Record<string, string> {
+  const heads = ["name", "host", "cores", "load", "running"]
+    .map((h) => `<th style="${HEAD}">${h}</th>`).join("");
+  const rows = runners.map((r) =>
+    `<tr>${
+      [
+        r.name,
+        r.host,
+        String(r.cores),
+        r.load.toFixed(2),
+        `${r.running}/${r.concurrency}`,
+      ]
+        .map((c) => `<td style="${CELL}">${escapeHtml(c)}</td>`).join("")
+    }</tr>`
+  ).join("");
+  return {
+    "text/plain": runners.status(),
+    "text/html":
+      `<table class="bgjobs-runners" style="${TABLE}"><thead><tr>${heads}</tr></thead><tbody>${rows}</tbody></table>`,
+  };
+}
+
 function htmlTable(list: readonly Job<unknown>[]): string {
-  const style = "font-family:system-ui,-apple-system,'Segoe UI',sans-serif;" +
-    `font-size:13px;border-collapse:collapse;margin:0;color:${THEME.text};` +
-    `background:${THEME.surface}`;
+  const style = TABLE;
   if (list.length === 0) {
     return `<div class="bgjobs-table" style="${style};display:inline-block;` +
       `padding:2px 6px;color:${THEME.muted}">No jobs</div>`;
@@ -70,6 +109,7 @@ function row(job: Job<unknown>): string {
       escapeHtml(truncate(job.name, 40))
     }</span>`,
     badge(job.status),
+    escapeHtml(job.where),
     formatElapsed(job.elapsed),
     progressHtml(job, 60),
     code(text, { title: text, style: `${OUTCOME};color:${color}` }),

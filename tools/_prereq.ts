@@ -25,6 +25,8 @@ export const JUPYTER = "/usr/bin/jupyter";
 export const CLASSIC_NOTEBOOK = "/usr/bin/jupyter-notebook";
 /** Debian's Chromium. */
 export const CHROMIUM = "/usr/bin/chromium";
+/** Debian's NATS server, for the cluster tests. */
+export const NATS_SERVER = "/usr/sbin/nats-server";
 /** The Debian packages that provide them. */
 export const APT_PACKAGES: readonly string[] = [
   "jupyter-client",
@@ -33,6 +35,8 @@ export const APT_PACKAGES: readonly string[] = [
   "jupyter-notebook",
   "chromium",
   "python3-venv",
+  "nats-server",
+  "iproute2",
 ];
 /** The one line that installs them. */
 export const APT_LINE = `apt-get update && apt-get install -y ${
@@ -123,7 +127,8 @@ export async function missingJupyter(): Promise<string | undefined> {
  * @returns `undefined` when they are there, else what is missing.
  */
 export async function missingDebianTools(): Promise<string | undefined> {
-  const absent = [CLASSIC_NOTEBOOK, CHROMIUM].filter((path) => !exists(path));
+  const absent = [CLASSIC_NOTEBOOK, CHROMIUM, NATS_SERVER, "/usr/sbin/ip"]
+    .filter((path) => !exists(path));
   if (absent.length > 0) return `${absent.join(" and ")} not found`;
   const { ok } = await probe(PYTHON, ["-c", "import ensurepip, venv"]);
   return ok ? undefined : `${PYTHON} has no venv module`;
