@@ -122,11 +122,11 @@ jobTest("jobs.status() is a text table of every job", async () => {
   const table = jobs.status();
   assert.match(
     table.split("\n")[0],
-    /^id\s+name\s+status\s+elapsed\s+progress\s+result \/ error$/,
+    /^id\s+name\s+status\s+where\s+elapsed\s+progress\s+result \/ error$/,
   );
   assert.match(
     table,
-    new RegExp(`^${j.id}\\s+answer\\s+completed\\s+\\d+ ms\\s+42$`, "m"),
+    new RegExp(`^${j.id}\\s+answer\\s+completed\\s+local\\s+\\d+ ms\\s+42$`, "m"),
   );
 });
 
