@@ -126,7 +126,10 @@ jobTest("jobs.status() is a text table of every job", async () => {
   );
   assert.match(
     table,
-    new RegExp(`^${j.id}\\s+answer\\s+completed\\s+local\\s+\\d+ ms\\s+42$`, "m"),
+    new RegExp(
+      `^${j.id}\\s+answer\\s+completed\\s+local\\s+\\d+ ms\\s+42$`,
+      "m",
+    ),
   );
 });
 
