@@ -43,6 +43,7 @@ const USAGE =
   --max-permissions LIST   all, none, or e.g. net,read=/data:/tmp (default: all)
   --token T | --user U --password P | --creds FILE | --nkey-seed SEED
   --tls-ca FILE  [--tls-cert FILE --tls-key FILE]
+  --bulk-port N|off        where big results are fetched from (default: any free port)
   --exit-with-stdin        stop when standard input ends`;
 
 async function main(args: string[]): Promise<number> {
@@ -65,6 +66,7 @@ async function main(args: string[]): Promise<number> {
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "exit-with-stdin": { type: "boolean" },
+        "bulk-port": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -100,6 +102,9 @@ async function main(args: string[]): Promise<number> {
       cluster,
       name: values.name,
       concurrency,
+      bulkPort: values["bulk-port"] === "off"
+        ? false
+        : Number(values["bulk-port"] ?? 0),
       maxPermissions: values["max-permissions"] === undefined
         ? undefined
         : parsePermissions(values["max-permissions"]),

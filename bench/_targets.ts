@@ -210,6 +210,49 @@ export function verdicts(records: BenchRecord[], quick: boolean): Verdict[] {
       1.2,
     ),
   );
+  // The cluster, against ipyparallel with two engines in the same run:
+  // bgjobs' median no more than ipyparallel's.
+  const versus = (target: string, scenario: string, unit: string) =>
+    check(target, () => {
+      const value = num(usable(find(scenario, "bgjobs"), "bgjobs").median_ms);
+      const limit = num(
+        usable(find(scenario, "ipyparallel"), "ipyparallel").median_ms,
+      );
+      return {
+        value,
+        text: `${value} ${unit} vs ${limit} ${unit}`,
+        ok: value !== undefined && limit !== undefined && value <= limit,
+      };
+    });
+  out.push(
+    versus(
+      "cluster: remote start p50 ≤ ipyparallel's apply round trip",
+      "cluster.start",
+      "ms",
+    ),
+    check("cluster: kill across processes p50 ≤ 20 ms, max ≤ 250 ms", () => {
+      const r = usable(find("cluster.kill", "bgjobs"), "bgjobs");
+      const p50 = num(r.median_ms);
+      const max = num(r.max_ms);
+      return {
+        value: p50,
+        text: `p50 ${p50} ms, max ${max} ms`,
+        ok: p50 !== undefined && max !== undefined && p50 <= 20 && max <= 250,
+      };
+    }),
+    versus(
+      "cluster: map of 100,000 trivial items ≤ ipyparallel per item",
+      "cluster.map",
+      "µs/item",
+    ),
+    bgjobsValue(
+      "cluster: 50 MB result from a runner ≥ 0.25 GB/s",
+      "cluster.transfer",
+      "gb_per_s",
+      (v) => v >= 0.25,
+      (v, r) => `${v} GB/s (${r.median_ms} ms)`,
+    ),
+  );
   if (quick) {
     return out.map((v) => ({
       ...v,

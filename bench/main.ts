@@ -34,6 +34,7 @@ import transfer from "./transfer.ts";
 import capture from "./capture.ts";
 import responsive from "./responsive.ts";
 import memory from "./memory.ts";
+import cluster from "./cluster.ts";
 
 /** Every scenario, in the order they run. */
 export const SCENARIOS: Scenario[] = [
@@ -44,6 +45,7 @@ export const SCENARIOS: Scenario[] = [
   capture,
   responsive,
   memory,
+  cluster,
 ];
 
 /** What `main` was asked to do. */

@@ -3,6 +3,7 @@ import { decodePacket } from "../lib/codec/decode_packet.ts";
 import { encodeValue } from "../lib/codec/encode.ts";
 import { GLOBAL, MISSING, type Packet } from "../lib/codec/packet.ts";
 import { encodeFrame, readFrames } from "../lib/protocol/frames.ts";
+import { bytesReader } from "../lib/protocol/byte_streams.ts";
 import { analyzeFunction } from "../lib/capture/analyze.ts";
 
 /** Encodes, frames, reads back and decodes `value`, as a job result travels. */
@@ -13,17 +14,7 @@ export async function roundTrip(value: unknown): Promise<unknown> {
     analyze: analyzeFunction,
   });
   const bytes = encodeFrame({ t: "result", value: packet });
-  let offset = 0;
-  const reader = {
-    read(p: Uint8Array): Promise<number | null> {
-      if (offset >= bytes.length) return Promise.resolve(null);
-      const n = Math.min(p.length, bytes.length - offset);
-      p.set(bytes.subarray(offset, offset + n));
-      offset += n;
-      return Promise.resolve(n);
-    },
-  };
-  const { value: message } = await readFrames(reader).next();
+  const { value: message } = await readFrames(bytesReader(bytes)).next();
   const received = (message as { value: Packet }).value;
   return decodePacket(received, { mode: "closure" }).value;
 }

@@ -15,15 +15,13 @@ import {
   type ResolvedPermissions,
 } from "../sandbox/permissions.ts";
 import {
-  ClusterNames,
+  type ClusterNames,
   type ClusterOptions,
-  connectCluster,
-  ensureCluster,
   followConnection,
   HEARTBEAT_MS,
+  openCluster,
   SILENCE_MS,
 } from "./cluster_options.ts";
-import { nats } from "./nats.ts";
 import type { JetStream, KV, NatsConnection } from "./nats.ts";
 import {
   askRunner,
@@ -79,28 +77,19 @@ export class ClusterBackend implements ClusterLink {
    * @throws {Error} When the server cannot be reached.
    */
   static async connect(options: ClusterOptions): Promise<ClusterBackend> {
-    const clients = await nats();
-    const nc = await connectCluster(clients, options, "bgjobs kernel");
-    try {
-      const names = new ClusterNames(options.name);
-      await ensureCluster(clients, nc, names);
-      const ttl = SILENCE_MS * 3;
-      const backend = new ClusterBackend(
-        nc,
-        clients.jetstream(nc),
-        names,
-        await clients.kv(nc, names.runners, ttl),
-        await clients.kv(nc, names.kernels, ttl),
-      );
-      await backend.#tick();
-      const timer = setInterval(() => backend.#tick(), HEARTBEAT_MS / 2);
-      Deno.unrefTimer(timer);
-      backend.#timer = timer;
-      return backend;
-    } catch (error) {
-      await nc.close();
-      throw error;
-    }
+    const open = await openCluster(options, "bgjobs kernel");
+    const backend = new ClusterBackend(
+      open.nc,
+      open.js,
+      open.names,
+      open.runnerList,
+      open.kernelList,
+    );
+    await backend.#tick();
+    const timer = setInterval(() => backend.#tick(), HEARTBEAT_MS / 2);
+    Deno.unrefTimer(timer);
+    backend.#timer = timer;
+    return backend;
   }
 
   // Says this kernel lives, and reads the runners (a round trip each).

@@ -4,7 +4,14 @@
  *
  * @module
  */
-import type { ConnectOptions, Nats, NatsConnection } from "./nats.ts";
+import {
+  type ConnectOptions,
+  type JetStream,
+  type KV,
+  type Nats,
+  nats,
+  type NatsConnection,
+} from "./nats.ts";
 
 /** A cluster's NATS server(s) and credentials. */
 export interface ClusterOptions {
@@ -240,5 +247,48 @@ export async function ensureCluster(
         throw error;
       });
     });
+  }
+}
+
+/** A connection to a cluster, its stream made, its lists open. */
+export interface OpenCluster {
+  nc: NatsConnection;
+  js: JetStream;
+  names: ClusterNames;
+  /** Runners by id (entries expire: a silent runner drops out). */
+  runnerList: KV;
+  /** Kernels by id, each with when it last said it lives. */
+  kernelList: KV;
+}
+
+/**
+ * Connects to a cluster as a kernel or a runner, making its stream and
+ * lists when they are not there.
+ *
+ * @param options Where and how.
+ * @param client The connection's name, as the server lists it.
+ * @returns The connection and what both sides use of it.
+ * @throws {Error} When the server cannot be reached or refuses.
+ */
+export async function openCluster(
+  options: ClusterOptions,
+  client: string,
+): Promise<OpenCluster> {
+  const clients = await nats();
+  const nc = await connectCluster(clients, options, client);
+  try {
+    const names = new ClusterNames(options.name);
+    await ensureCluster(clients, nc, names);
+    const ttl = SILENCE_MS * 3;
+    return {
+      nc,
+      js: clients.jetstream(nc),
+      names,
+      runnerList: await clients.kv(nc, names.runners, ttl),
+      kernelList: await clients.kv(nc, names.kernels, ttl),
+    };
+  } catch (error) {
+    await nc.close();
+    throw error;
   }
 }

@@ -71,6 +71,21 @@ async function reachable(port: number, ms: number): Promise<boolean> {
   return false;
 }
 
+/** The runner's command (`runner.ts` of this bgjobs). */
+export const RUNNER_URL: string =
+  new URL("../../runner.ts", import.meta.url).href;
+
+/**
+ * The `deno` arguments that start a runner.
+ *
+ * @param server The cluster's `nats://` URL.
+ * @param flags More runner flags, e.g. `["--name", "r1"]`.
+ * @returns The arguments.
+ */
+export function runnerArgs(server: string, flags: string[] = []): string[] {
+  return ["run", "-A", "--no-config", RUNNER_URL, "--server", server, ...flags];
+}
+
 /** A cluster on this machine: a NATS server and a runner. */
 export class LocalCluster implements AsyncDisposable {
   /** How to reach it. */
@@ -91,12 +106,11 @@ export class LocalCluster implements AsyncDisposable {
   /**
    * Starts the server and a runner.
    *
-   * @param runnerUrl The runner's module (`runner.ts` of this bgjobs).
    * @returns The cluster, its server up (the runner may still be starting).
    * @throws {Error} When `nats-server` is missing (with the line that
    * installs it) or does not start.
    */
-  static async start(runnerUrl: string): Promise<LocalCluster> {
+  static async start(): Promise<LocalCluster> {
     const server = findNatsServer();
     if (!server) {
       throw new Error(
@@ -129,18 +143,15 @@ export class LocalCluster implements AsyncDisposable {
       );
     }
     children.push(
-      spawnTied(Deno.execPath(), [
-        "run",
-        "-A",
-        "--no-config",
-        runnerUrl,
-        "--server",
-        `nats://127.0.0.1:${port}`,
-        "--cluster",
-        "local",
-        "--name",
-        "local",
-      ]),
+      spawnTied(
+        Deno.execPath(),
+        runnerArgs(`nats://127.0.0.1:${port}`, [
+          "--cluster",
+          "local",
+          "--name",
+          "local",
+        ]),
+      ),
     );
     for (const child of children) child.unref();
     return cluster;

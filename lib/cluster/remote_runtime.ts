@@ -8,6 +8,7 @@
  * @module
  */
 import type {
+  BulkOffer,
   KernelMessage,
   RunEnd,
   RunHandlers,
@@ -18,6 +19,7 @@ import type {
 } from "../protocol/messages.ts";
 import type { ClusterNames } from "./cluster_options.ts";
 import { readEvents } from "./events.ts";
+import { fetchOffer } from "./bulk_offer.ts";
 import type { JetStream, NatsConnection } from "./nats.ts";
 import { fromPayload, toPayload, toPayloads } from "./wire.ts";
 
@@ -139,7 +141,7 @@ export class RemoteRuntime {
     try {
       for await (const event of events) {
         if (event.t === "end") {
-          this.#ended = event.end;
+          this.#ended = await fetched(event.end, event.bulk);
           break;
         }
         if (event.t === "output") handlers.onOutput(event.text);
@@ -182,5 +184,24 @@ export class RemoteRuntime {
   #done(): void {
     this.#release?.();
     this.#release = undefined;
+  }
+}
+
+// A result whose buffers wait on the runner's bulk port, with them.
+async function fetched(
+  end: RunEnd,
+  bulk: BulkOffer | undefined,
+): Promise<RunEnd> {
+  if (!bulk || end.kind !== "result" || !end.value) return end;
+  try {
+    return {
+      kind: "result",
+      value: { ...end.value, raw: await fetchOffer(bulk) },
+    };
+  } catch (error) {
+    return {
+      kind: "error",
+      error: { name: "Error", message: (error as Error).message },
+    };
   }
 }

@@ -8,7 +8,7 @@
  * @module
  */
 import { encodeFrameParts, readFrames } from "../protocol/frames.ts";
-import type { ByteReader } from "../protocol/byte_streams.ts";
+import { bytesReader, concat } from "../protocol/byte_streams.ts";
 import type {
   KernelMessage,
   RemoteEvent,
@@ -65,19 +65,6 @@ export function toPayloads(message: WireMessage, max: number): Uint8Array[] {
   return out;
 }
 
-function readerOf(bytes: Uint8Array): ByteReader {
-  let at = 0;
-  return {
-    read(p: Uint8Array): Promise<number | null> {
-      if (at >= bytes.byteLength) return Promise.resolve(null);
-      const n = Math.min(p.byteLength, bytes.byteLength - at);
-      p.set(bytes.subarray(at, at + n));
-      at += n;
-      return Promise.resolve(n);
-    },
-  };
-}
-
 /**
  * Decodes one whole frame.
  *
@@ -88,7 +75,7 @@ function readerOf(bytes: Uint8Array): ByteReader {
 export async function fromFrame<M extends WireMessage>(
   bytes: Uint8Array,
 ): Promise<M> {
-  for await (const message of readFrames<KernelMessage>(readerOf(bytes))) {
+  for await (const message of readFrames<KernelMessage>(bytesReader(bytes))) {
     if (message.t === ("unreadable" as string)) break;
     return message as unknown as M;
   }
@@ -125,14 +112,7 @@ export class Reassembler {
     if (index + 1 < count) return undefined;
     const parts = this.#parts;
     this.#parts = [];
-    if (parts.length === 1) return parts[0];
-    const whole = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-    let at = 0;
-    for (const part of parts) {
-      whole.set(part, at);
-      at += part.byteLength;
-    }
-    return whole;
+    return concat(parts);
   }
 }
 

@@ -141,7 +141,7 @@ export async function useCluster(
   next.ready = (async () => {
     let options = setting as ClusterOptions;
     if (setting === "local") {
-      next.local = await LocalCluster.start(RUNNER_URL);
+      next.local = await LocalCluster.start();
       options = next.local.options;
     }
     const connected = await ClusterBackend.connect(options);
@@ -167,8 +167,6 @@ export async function closeCluster(): Promise<void> {
   await (await closing.ready.catch(() => undefined))?.close();
   await closing.local?.close();
 }
-
-const RUNNER_URL = new URL("../../runner.ts", import.meta.url).href;
 
 /**
  * The backend jobs run on.

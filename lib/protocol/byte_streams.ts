@@ -107,3 +107,40 @@ export function withPrefix(conn: ByteReader, prefix: Uint8Array): ByteReader {
     },
   };
 }
+
+/**
+ * One array of all of `parts`, in order.
+ *
+ * @param parts Byte arrays.
+ * @returns Their bytes together (the part itself when there is one).
+ */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const whole = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    whole.set(part, at);
+    at += part.byteLength;
+  }
+  return whole;
+}
+
+/**
+ * A reader of `bytes`, at most `step` of them per read.
+ *
+ * @param bytes What it reads.
+ * @param step The most one read gives.
+ * @returns The reader.
+ */
+export function bytesReader(bytes: Uint8Array, step = Infinity): ByteReader {
+  let at = 0;
+  return {
+    read(p: Uint8Array): Promise<number | null> {
+      if (at >= bytes.byteLength) return Promise.resolve(null);
+      const n = Math.min(p.byteLength, step, bytes.byteLength - at);
+      p.set(bytes.subarray(at, at + n));
+      at += n;
+      return Promise.resolve(n);
+    },
+  };
+}

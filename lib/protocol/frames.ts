@@ -10,6 +10,7 @@ import type {
 } from "./messages.ts";
 import {
   type ByteReader,
+  concat,
   readAttachment,
   readInto,
   readOrEnd,
@@ -27,15 +28,7 @@ export const PIPE_BUF = 4096;
 
 /** Encodes one message as a frame: a u32 big-endian length, then the bytes. */
 export function encodeFrame(message: unknown): Uint8Array {
-  const parts = encodeFrameParts(message);
-  if (parts.length === 1) return parts[0];
-  const frame = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    frame.set(part, offset);
-    offset += part.byteLength;
-  }
-  return frame;
+  return concat(encodeFrameParts(message));
 }
 
 // A message whose `value.raw` is a list of byte arrays (a codec packet's big

@@ -239,11 +239,24 @@ export type RunnerReply =
   | { t: "killed" }
   | { t: "refused"; error: string };
 
+/**
+ * Where a kernel fetches a big result's buffers straight from its runner
+ * (see `cluster/bulk_offer.ts`), instead of through the event stream.
+ */
+export interface BulkOffer {
+  /** The runner's addresses, best first. */
+  hosts: string[];
+  port: number;
+  /** Names the buffers, once. */
+  token: string;
+}
+
 /** Runner → kernel, on a remote runtime's event subject. */
 export type RemoteEvent =
   | { t: "output"; text: string }
   | JobEvent
-  | { t: "end"; end: RunEnd };
+  /** `bulk`: the result's `raw` buffers are to be fetched from there. */
+  | { t: "end"; end: RunEnd; bulk?: BulkOffer };
 
 /** What a runner says about itself, in the cluster's runner list. */
 export interface RunnerInfo {

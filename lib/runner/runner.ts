@@ -23,6 +23,8 @@ import { specFor } from "../sandbox/runtime_spec.ts";
 import type {
   KernelMessage,
   KillMessage,
+  RemoteEvent,
+  RunEnd,
   RunMessage,
   RunnerInfo,
   RunnerReply,
@@ -30,21 +32,16 @@ import type {
   StartMessage,
 } from "../protocol/messages.ts";
 import {
-  ClusterNames,
+  type ClusterNames,
   type ClusterOptions,
-  connectCluster,
-  ensureCluster,
   followConnection,
   HEARTBEAT_MS,
+  openCluster,
   SILENCE_MS,
 } from "../cluster/cluster_options.ts";
 import { EventSender } from "../cluster/events.ts";
-import {
-  type JetStream,
-  type KV,
-  nats,
-  type NatsConnection,
-} from "../cluster/nats.ts";
+import { BulkServer, OFFER_MIN, rawOf } from "../cluster/bulk_offer.ts";
+import type { JetStream, KV, NatsConnection } from "../cluster/nats.ts";
 import {
   fromFrame,
   fromPayload,
@@ -74,6 +71,13 @@ export interface RunnerOptions {
    * @default {everything}
    */
   maxPermissions?: ResolvedPermissions;
+  /**
+   * The TCP port big results are fetched from (see `cluster/bulk_offer.ts`);
+   * `false`: none, big results go through the event stream.
+   *
+   * @default {0, any free port}
+   */
+  bulkPort?: number | false;
   /**
    * Where it says what it does (refusals, kills).
    *
@@ -111,6 +115,7 @@ export class Runner implements AsyncDisposable {
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   readonly #link: ReturnType<typeof followConnection>;
+  readonly #bulk: BulkServer | undefined;
 
   private constructor(
     nc: NatsConnection,
@@ -129,6 +134,9 @@ export class Runner implements AsyncDisposable {
     );
     this.#log = options.log ?? ((line) => console.error(line));
     this.#link = followConnection(nc);
+    this.#bulk = options.bulkPort === false
+      ? undefined
+      : BulkServer.listen(options.bulkPort ?? 0);
   }
 
   /**
@@ -139,16 +147,11 @@ export class Runner implements AsyncDisposable {
    * @throws {Error} When the server cannot be reached.
    */
   static async start(options: RunnerOptions): Promise<Runner> {
-    const clients = await nats();
-    const nc = await connectCluster(clients, options.cluster, "bgjobs runner");
-    const names = new ClusterNames(options.cluster.name);
-    await ensureCluster(clients, nc, names);
-    const ttl = SILENCE_MS * 3;
-    const runner = new Runner(nc, names, [
-      await clients.kv(nc, names.runners, ttl),
-      await clients.kv(nc, names.kernels, ttl),
-    ], options);
-    const js = clients.jetstream(nc);
+    const { nc, js, names, runnerList, kernelList } = await openCluster(
+      options.cluster,
+      "bgjobs runner",
+    );
+    const runner = new Runner(nc, names, [runnerList, kernelList], options);
     nc.subscribe(names.runner(runner.id), {
       callback: (_error, msg) => {
         runner.#request(msg.data, js).then(
@@ -293,7 +296,7 @@ export class Runner implements AsyncDisposable {
       runtime.run(message, {
         onOutput: (text) => sender.send({ t: "output", text }),
         onMessage: (event) => sender.send(event),
-      }).then((end) => sender.send({ t: "end", end }))
+      }).then((end) => sender.send(this.#ending(end)))
         .finally(() => this.#end(start.rid));
     };
     const sub = this.#nc.subscribe(this.#names.input(start.rid), {
@@ -313,6 +316,16 @@ export class Runner implements AsyncDisposable {
     this.#running.set(start.rid, running);
     if (start.first) run(start.first);
     return { t: "started" };
+  }
+
+  // A big result's buffers wait on the bulk port, not in the stream.
+  #ending(end: RunEnd): RemoteEvent {
+    if (end.kind !== "result" || !this.#bulk) return { t: "end", end };
+    const { raw, bytes } = rawOf(end.value);
+    if (bytes < OFFER_MIN) return { t: "end", end };
+    const bulk = this.#bulk.offer(raw);
+    const value = { ...end.value!, raw: [] };
+    return { t: "end", end: { kind: "result", value }, bulk };
   }
 
   async #kill(rid: string): Promise<void> {
@@ -351,6 +364,7 @@ export class Runner implements AsyncDisposable {
     clearInterval(this.#timer);
     await Promise.all([...this.#running.keys()].map((rid) => this.#kill(rid)));
     await this.#pool.drain();
+    this.#bulk?.close();
     await this.#runnerList.delete(this.id).catch(() => {});
     await this.#nc.drain().catch(() => {});
   }

@@ -8,9 +8,9 @@ import { canMakeHosts, Hosts, lines } from "../_netns.ts";
 import {
   findNatsServer,
   NATS_APT_LINE,
+  runnerArgs,
 } from "../../lib/cluster/local_cluster.ts";
 
-const RUNNER = new URL("../../runner.ts", import.meta.url).pathname;
 const DRIVER = new URL("../_cluster_driver.ts", import.meta.url).pathname;
 /** A runner silent this long fails its jobs (SILENCE_MS), plus slack. */
 const LOST_BOUND_MS = 12_000;
@@ -66,20 +66,18 @@ Deno.test({
       { child: Deno.ChildProcess; err: ReturnType<typeof lines> }
     >();
     for (const name of ["r1", "r2"]) {
-      const child = hosts.spawn(name, Deno.execPath(), [
-        "run",
-        "-A",
-        "--no-config",
-        RUNNER,
-        "--server",
-        url,
-        "--name",
+      const child = hosts.spawn(
         name,
-        "--concurrency",
-        "2",
-        "--max-permissions",
-        "sys,env,read=/tmp",
-      ]);
+        Deno.execPath(),
+        runnerArgs(url, [
+          "--name",
+          name,
+          "--concurrency",
+          "2",
+          "--max-permissions",
+          "sys,env,read=/tmp",
+        ]),
+      );
       await lines(child).next(new RegExp(`bgjobs runner ${name} `), 60_000);
       runners.set(name, { child, err: lines(child, "stderr") });
     }

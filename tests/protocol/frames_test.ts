@@ -7,6 +7,8 @@ import {
 } from "../../lib/protocol/frames.ts";
 import {
   type ByteReader,
+  bytesReader,
+  concat,
   readInto,
   withPrefix,
 } from "../../lib/protocol/byte_streams.ts";
@@ -18,29 +20,8 @@ import {
   type RuntimeMessage,
 } from "../../lib/protocol/messages.ts";
 
-/** A stream over `bytes` that hands out at most `step` bytes per read. */
-function streamOf(bytes: Uint8Array, step = 7): ByteReader {
-  let at = 0;
-  return {
-    read(p: Uint8Array): Promise<number | null> {
-      if (at >= bytes.byteLength) return Promise.resolve(null);
-      const n = Math.min(p.byteLength, step, bytes.byteLength - at);
-      p.set(bytes.subarray(at, at + n));
-      at += n;
-      return Promise.resolve(n);
-    },
-  };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
-}
+const streamOf = (bytes: Uint8Array, step = 7): ByteReader =>
+  bytesReader(bytes, step);
 
 async function readAll<M extends KernelMessage | RuntimeMessage>(
   bytes: Uint8Array,
