@@ -212,7 +212,10 @@ panelTest(
     assert.match(tableHtml, /&quot;a-result&quot;/);
     assert.match(tableHtml, /b-broke/);
     const text = String(bundle["text/plain"]);
-    assert.match(text, /^id +name +status +elapsed +progress +result \/ error/);
+    assert.match(
+      text,
+      /^id +name +status +where +elapsed +progress +result \/ error/,
+    );
     assert.match(text, /first +completed/);
     const plain = await k.execute("jobs.status()");
     assert.match(plain.text ?? "", /second +failed/);
