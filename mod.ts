@@ -23,7 +23,9 @@
  * @module
  */
 export { job } from "./lib/api/job.ts";
-export { JobRegistry, jobs } from "./lib/api/jobs.ts";
+export { JobRegistry, jobs, RunnerList } from "./lib/api/jobs.ts";
+export type { RunnerInfo, WirePermissions } from "./lib/protocol/messages.ts";
+export type { ClusterOptions } from "./lib/cluster/cluster_options.ts";
 export type { ConfigureOptions } from "./lib/api/configure.ts";
 export { progress, share } from "./lib/runtime/report.ts";
 export {

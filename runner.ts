@@ -34,6 +34,12 @@ import { parsePermissions } from "./lib/sandbox/permissions.ts";
 
 export { Runner, type RunnerOptions } from "./lib/runner/runner.ts";
 export type { ClusterOptions } from "./lib/cluster/cluster_options.ts";
+export type { RunnerInfo, WirePermissions } from "./lib/protocol/messages.ts";
+export type {
+  PermissionName,
+  PermissionValue,
+  ResolvedPermissions,
+} from "./lib/sandbox/permissions.ts";
 
 const USAGE =
   `Usage: deno run -A jsr:@x/bgjobs/runner --server nats://HOST:4222 [options]

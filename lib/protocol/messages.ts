@@ -264,7 +264,9 @@ export interface RunnerInfo {
   id: string;
   /** `--name`, or the host name. */
   name: string;
+  /** Its machine's host name. */
   host: string;
+  /** Its machine's cores. */
   cores: number;
   /** The host's 1-minute load average. */
   load: number;

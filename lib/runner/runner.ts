@@ -100,8 +100,11 @@ const RID = /^[0-9a-f-]{36}$/;
 export class Runner implements AsyncDisposable {
   /** Unique per runner process. */
   readonly id: string = crypto.randomUUID();
+  /** How kernels and `jobs.runners` name it. */
   readonly name: string;
+  /** Job runtimes it runs at once. */
   readonly concurrency: number;
+  /** The most a job may get here. */
   readonly maxPermissions: ResolvedPermissions;
   readonly #nc: NatsConnection;
   readonly #names: ClusterNames;
