@@ -34,9 +34,8 @@ export interface StartKernelOptions extends SessionOptions {
   env?: Record<string, string>;
 }
 
-/** Starts a real Deno kernel; dispose it (`await using`) to shut it down. */
-export async function startKernel(
-  options: StartKernelOptions = {},
+async function startKernelOnce(
+  options: StartKernelOptions,
 ): Promise<Kernel> {
   const root = await Deno.makeTempDir({ prefix: "bgjobs_kernel_" });
   const startTimeout = options.startTimeout ?? 60_000;
@@ -63,6 +62,24 @@ export async function startKernel(
       });
     }
     throw error;
+  }
+}
+
+/**
+ * Starts a real Deno kernel; dispose it (`await using`) to shut it down. A
+ * start that fails because a port of its connection file
+ * was taken meanwhile (jupyter_client picks free ports, then the kernel binds
+ * them: another process may come between) is tried again.
+ */
+export async function startKernel(
+  options: StartKernelOptions = {},
+): Promise<Kernel> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await startKernelOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !/AddrInUse/.test(String(error))) throw error;
+    }
   }
 }
 
