@@ -165,3 +165,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "nothing of the kernel's environment travels to a runner unless granted, and a runner serves its own cluster only",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const port = freePort();
+    await using _server = await server(["-p", String(port)]);
+    const servers = `nats://127.0.0.1:${port}`;
+    await using _runner = await Runner.start({
+      cluster: { servers, name: "blue" },
+      name: "blue-runner",
+      log: () => {},
+    });
+    Deno.env.set("BGJOBS_TEST_SECRET", "kernel-only");
+    try {
+      await jobs.configure({ cluster: { servers, name: "blue" } });
+      const read =
+        `export const secret = Deno.env.get("BGJOBS_TEST_SECRET") ?? "none";`;
+      assert.deepEqual(await job(read, { on: "cluster" }), { secret: "none" });
+      assert.deepEqual(
+        await job(read, {
+          on: "cluster",
+          permissions: { env: ["BGJOBS_TEST_SECRET"] },
+        }),
+        { secret: "kernel-only" },
+      );
+      // Another cluster on the same server sees no runner of "blue".
+      await jobs.configure({ cluster: { servers, name: "green" } });
+      assert.equal(jobs.runners.length, 0);
+      const orphan = job(() => 1, { on: "cluster" });
+      assert.equal(await orphan.done, "failed");
+      assert.match(
+        orphan.error!.message,
+        /No runner of cluster "green" answers/,
+      );
+    } finally {
+      Deno.env.delete("BGJOBS_TEST_SECRET");
+      await jobs.shutdown();
+    }
+  },
+});
