@@ -4,7 +4,7 @@
  *
  * @module
  */
-import puppeteer, { type Browser } from "npm:puppeteer-core@24";
+import puppeteer, { type Browser } from "npm:puppeteer-core@24.43.1";
 import { CHROMIUM } from "../tools/_prereq.ts";
 
 /** Flags headless Chromium needs on this kind of machine. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Browser, Page } from "npm:puppeteer-core@24";
+import type { Browser, Page } from "npm:puppeteer-core@24.43.1";
 import type { Frontend, NotebookServer } from "./_browser.ts";
 import { cellsBox, contrastReadings, readCells } from "./_page.js";
 
