@@ -51,6 +51,14 @@ interface Chunk {
 
 /** Items a chunk may hold: big enough to make messages rare, small enough to balance. */
 export const MAX_CHUNK = 2048;
+/**
+ * On a cluster a chunk's round trip crosses the network and the server:
+ * bigger chunks, and more of them in flight.
+ */
+const CLUSTER_CHUNK = 16_384;
+/** …and not smaller than this: a tail of tiny chunks costs a round trip each. */
+const CLUSTER_MIN_CHUNK = 512;
+const CLUSTER_IN_FLIGHT = 4;
 /** A chunk holds about 1/(SHARE × lanes) of the items not yet planned. */
 const SHARE = 4;
 /** Chunks kept in flight per runtime, so it never waits for the next one. */
@@ -82,7 +90,10 @@ export function mapJob<I, R>(
   const jobOptions = checkJobOptions(rest);
   const list = toArray(items);
   const capture = functionRequest(fn);
-  const chunks = plan(list, concurrency);
+  const remote = jobOptions.on === "cluster";
+  const chunks = remote
+    ? plan(list, concurrency, CLUSTER_CHUNK, CLUSTER_MIN_CHUNK)
+    : plan(list, concurrency, MAX_CHUNK, 1);
   const name = jobOptions.name ??
     `map ${shortName(capture.source)} × ${list.length}`;
   return startJob(
@@ -94,6 +105,7 @@ export function mapJob<I, R>(
         const lanes = Math.min(concurrency, chunks.length);
         const label = jobLabel(context.id, name);
         const run = new MapRun(state, capture, chunks, lanes, label);
+        if (remote) run.inFlight = CLUSTER_IN_FLIGHT;
         if (lanes === 0) state.start();
         // No background starts while the lanes work (released at the end);
         // a map with the default permissions leaves that many runtimes warm.
@@ -139,14 +151,17 @@ function toArray<I>(items: Iterable<I> | ArrayLike<I>): I[] {
 }
 
 /** Cuts the items into encoded chunks that shrink towards the end. */
-function plan(list: unknown[], concurrency: number): Chunk[] {
+function plan(
+  list: unknown[],
+  concurrency: number,
+  max: number,
+  min: number,
+): Chunk[] {
   const chunks: Chunk[] = [];
   for (let start = 0, size = 1; start < list.length; start += size) {
     const left = list.length - start;
-    size = Math.max(
-      1,
-      Math.min(MAX_CHUNK, Math.ceil(left / (concurrency * SHARE))),
-    );
+    const share = Math.ceil(left / (concurrency * SHARE));
+    size = Math.min(left, max, Math.max(min, share, 1));
     const items = list.slice(start, start + size);
     let packet: Packet;
     try {
@@ -163,6 +178,8 @@ function plan(list: unknown[], concurrency: number): Chunk[] {
 
 /** The shared state of one map: the chunk queue, the results, progress. */
 class MapRun {
+  /** Chunks a lane keeps in flight while more are left than lanes. */
+  inFlight: number = IN_FLIGHT;
   readonly results: unknown[];
   readonly total: number;
   failure: Error | undefined;
@@ -224,7 +241,7 @@ class MapRun {
   /** Chunks a lane keeps in flight: one only in the tail, to balance. */
   #depth(): number {
     const left = this.chunks.length - this.#next;
-    return left > this.lanes ? IN_FLIGHT : 1;
+    return left > this.lanes ? this.inFlight : 1;
   }
 
   #receive(start: number, packet: Packet): void {

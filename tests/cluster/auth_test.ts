@@ -193,6 +193,12 @@ Deno.test({
         }),
         { secret: "kernel-only" },
       );
+      // A map of many chunks comes back whole and in order.
+      const items = Array.from({ length: 5003 }, (_, i) => i);
+      const tripled = await jobs.map(items, (x: number) => x * 3, {
+        on: "cluster",
+      });
+      assert.deepEqual(tripled, items.map((x) => x * 3));
       // Another cluster on the same server sees no runner of "blue".
       await jobs.configure({ cluster: { servers, name: "green" } });
       assert.equal(jobs.runners.length, 0);
