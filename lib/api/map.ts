@@ -158,6 +158,8 @@ function plan(
   min: number,
 ): Chunk[] {
   const chunks: Chunk[] = [];
+  // The floor never makes fewer chunks than a short list spreads over.
+  min = Math.min(min, Math.ceil(list.length / (concurrency * SHARE)));
   for (let start = 0, size = 1; start < list.length; start += size) {
     const left = list.length - start;
     const share = Math.ceil(left / (concurrency * SHARE));

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { canMakeHosts, Hosts, lines } from "../_netns.ts";
+import { nats as loadNats } from "../../lib/cluster/nats.ts";
 import {
   findNatsServer,
   NATS_APT_LINE,
@@ -43,6 +44,10 @@ Deno.test({
     if (cannot) throw new Error(`Cannot make test hosts: ${cannot}`);
     const nats = findNatsServer();
     if (!nats) throw new Error(`nats-server is missing: ${NATS_APT_LINE}`);
+    // The hosts reach no registry: bgjobs' npm dependencies (its parser, its
+    // NATS clients) are built into its cache here first.
+    await import("../../mod.ts");
+    await loadNats();
     await using hosts = await Hosts.create(["srv", "r1", "r2", "k"]);
     const store = await Deno.makeTempDir({ prefix: "bgjobs_nats_" });
     const url = `nats://${hosts.ip("srv")}:4222`;
