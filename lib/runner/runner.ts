@@ -140,6 +140,9 @@ export class Runner implements AsyncDisposable {
     this.#bulk = options.bulkPort === false
       ? undefined
       : BulkServer.listen(options.bulkPort ?? 0);
+    // Jobs come to a runner back to back, from several kernels: two
+    // runtimes kept warm (where it runs two at once), not one.
+    this.#pool.setWarm(Math.min(2, this.concurrency));
   }
 
   /**
