@@ -6,40 +6,8 @@
 import assert from "node:assert/strict";
 import { job, jobs } from "../../mod.ts";
 import { Runner } from "../../runner.ts";
-import { findNatsServer } from "../../lib/cluster/local_cluster.ts";
+import { freePort, natsServer as server } from "../_nats.ts";
 import type { ClusterOptions } from "../../lib/cluster/cluster_options.ts";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-async function server(args: string[]): Promise<AsyncDisposable> {
-  const dir = await Deno.makeTempDir({ prefix: "bgjobs_nats_" });
-  const child = new Deno.Command(findNatsServer()!, {
-    args: ["-js", "-a", "127.0.0.1", "-sd", dir, ...args],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let log = "";
-  while (!log.includes("Server is ready")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`nats-server did not start: ${log}`);
-    log += value;
-  }
-  reader.releaseLock();
-  return {
-    async [Symbol.asyncDispose](): Promise<void> {
-      child.kill("SIGKILL");
-      await child.status;
-      await child.stderr.cancel().catch(() => {});
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
 
 async function roundTrip(cluster: ClusterOptions): Promise<void> {
   await using runner = await Runner.start({
