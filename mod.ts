@@ -22,7 +22,7 @@
  *
  * @module
  */
-export { job } from "./lib/api/job.ts";
+export { job, type JobResults } from "./lib/api/job.ts";
 export { JobRegistry, jobs, RunnerList } from "./lib/api/jobs.ts";
 export type { RunnerInfo, WirePermissions } from "./lib/protocol/messages.ts";
 export type { ClusterOptions } from "./lib/cluster/cluster_options.ts";
@@ -30,11 +30,12 @@ export type { ConfigureOptions } from "./lib/api/configure.ts";
 export { progress, share } from "./lib/runtime/report.ts";
 export {
   Job,
+  type JobAttempt,
   JobKill,
   type JobProgress,
   type JobStatus,
 } from "./lib/engine/job_state.ts";
-export type { JobOptions } from "./lib/engine/options.ts";
+export type { JobOptions, RetryOptions } from "./lib/engine/options.ts";
 export type { MapOptions } from "./lib/api/map.ts";
 export type {
   JobPermissions,

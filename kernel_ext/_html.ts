@@ -30,6 +30,7 @@ export function stripAnsi(text: string): string {
  * any page, light or dark.
  */
 export const STATUS_COLORS: Readonly<Record<JobStatus, string>> = {
+  waiting: "#6d28d9",
   queued: "#4b5563",
   running: "#1d4ed8",
   completed: "#15803d",

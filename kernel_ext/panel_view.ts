@@ -9,6 +9,7 @@ import { type Job, type JobState, stateOf } from "../lib/engine/job_state.ts";
 import { jobs } from "../lib/api/jobs.ts";
 import { formatTraceback } from "../lib/engine/traceback.ts";
 import {
+  formatAttempt,
   formatElapsed,
   formatProgress,
   preview,
@@ -58,6 +59,10 @@ export function renderPanel(job: Job<unknown>): MimeBundle {
 
 interface PanelParts {
   lines: string[];
+  /** `attempt 2/3` on a retry, else `""`. */
+  attempt: string;
+  /** Why the attempt before failed, while a retry runs or after it completed. */
+  retried: string | undefined;
   outcome: { kind: "result" | "error"; text: string } | undefined;
   eta: string | undefined;
   rate: string | undefined;
@@ -75,7 +80,12 @@ function panelParts(job: Job<unknown>, state: JobState): PanelParts {
   } else if (job.error) {
     outcome = { kind: "error", text: tracebackOf(job) };
   }
-  return { lines, outcome, eta: eta(job), rate: rate(job) };
+  const attempt = formatAttempt(job);
+  const last = job.attempts.findLast((a) => a.error);
+  const retried = attempt && last?.error && !job.error
+    ? `attempt ${last.attempt} failed: ${last.error.message}`
+    : undefined;
+  return { lines, attempt, retried, outcome, eta: eta(job), rate: rate(job) };
 }
 
 // A line redrawn with "\r" (a terminal progress bar) shows as it ended.
@@ -101,6 +111,9 @@ function panelHtml(job: Job<unknown>, parts: PanelParts): string {
         escapeHtml(truncate(job.name, 80))
       }</strong>` +
       `<span style="${muted}">job ${job.id}</span>${badge(job.status)}` +
+      (parts.attempt
+        ? `<span class="bgjobs-attempt" style="${muted}">${parts.attempt}</span>`
+        : "") +
       `<span class="bgjobs-elapsed" style="${muted}">` +
       `${formatElapsed(job.elapsed)}</span>` +
       (job.where === "local"
@@ -110,6 +123,12 @@ function panelHtml(job: Job<unknown>, parts: PanelParts): string {
         }</span>`) +
       `</div>`,
   );
+  if (parts.retried) {
+    rows.push(
+      `<div class="bgjobs-retried" style="${muted};margin-top:4px">` +
+        `${escapeHtml(truncate(parts.retried, MAX_LINE))}</div>`,
+    );
+  }
   const progress = progressHtml(job, 240);
   if (progress) {
     const speed = parts.rate
@@ -155,11 +174,13 @@ function panelHtml(job: Job<unknown>, parts: PanelParts): string {
 }
 
 function panelText(job: Job<unknown>, parts: PanelParts): string {
+  const attempt = parts.attempt ? ` · ${parts.attempt}` : "";
   const out = [
-    `Job ${job.id} · ${truncate(job.name, 80)} · ${job.status} · ${
+    `Job ${job.id} · ${truncate(job.name, 80)} · ${job.status}${attempt} · ${
       formatElapsed(job.elapsed)
     }${job.where === "local" ? "" : ` · on ${job.where}`}`,
   ];
+  if (parts.retried) out.push(truncate(parts.retried, MAX_LINE));
   if (job.progress) {
     const p = job.progress;
     const bar = p.total ? `[${textBar(p.done / p.total, 20)}] ` : "";

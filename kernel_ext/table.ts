@@ -8,6 +8,7 @@ import type { Job } from "../lib/engine/job_state.ts";
 import type { RunnerList } from "../lib/api/jobs.ts";
 import {
   COLUMNS,
+  formatAttempt,
   formatElapsed,
   outcome,
   textTable,
@@ -98,6 +99,14 @@ function htmlTable(list: readonly Job<unknown>[]): string {
     `</tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+// `attempt 2/3` beside the badge, on a retry.
+function attemptNote(job: Job<unknown>): string {
+  const attempt = formatAttempt(job);
+  return attempt
+    ? ` <span class="bgjobs-attempt" style="color:${THEME.muted}">${attempt}</span>`
+    : "";
+}
+
 function row(job: Job<unknown>): string {
   const text = outcome(job);
   const color = job.status === "completed"
@@ -108,7 +117,7 @@ function row(job: Job<unknown>): string {
     `<span title="${escapeHtml(job.name)}">${
       escapeHtml(truncate(job.name, 40))
     }</span>`,
-    badge(job.status),
+    badge(job.status) + attemptNote(job),
     escapeHtml(job.where),
     formatElapsed(job.elapsed),
     progressHtml(job, 60),

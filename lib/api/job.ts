@@ -24,6 +24,17 @@ export type JobObserver = (
   options: JobOptions,
 ) => void;
 
+/**
+ * The results of jobs, in order: what a job's function gets as arguments
+ * from the jobs of its `after` (`[Job<number>, Job<string>]` gives
+ * `[number, string]`).
+ *
+ * @typeParam A The jobs.
+ */
+export type JobResults<A extends readonly Job<unknown>[]> = {
+  -readonly [K in keyof A]: A[K] extends Job<infer R> ? R : never;
+};
+
 /** Observers called for every new job; the kernel extension adds the panel here. */
 export const jobObservers: Set<JobObserver> = new Set();
 
@@ -32,38 +43,47 @@ export const jobObservers: Set<JobObserver> = new Set();
  * permissions, and returns at once.
  *
  * - `job(fn)`: runs `fn` in the job runtime; the job's result is what it
- *   returns (awaited).
+ *   returns (awaited). With `after: [j1, j2]` it starts once those jobs
+ *   have completed, and `fn` gets their results: `job((a, b) => a + b, …)`.
  * - `job("expr")`: one expression; the result is its value.
  * - `job("code")` with statements: runs as a module (TypeScript and
  *   `import` allowed); the result is the object of its exports.
  * - ``job`code` ``: the same as `job("code")`; a `${…}` substitution is an error.
  *
  * @typeParam T The function's result type.
+ * @typeParam A The jobs of `after`, whose results `fn` gets.
  * @param fn The work: a function, or code as a string.
- * @param options Name, permissions, timeout, memory cap, abort signal, display.
- * @returns The job, already queued or running.
+ * @param options Name, permissions, timeout, memory cap, abort signal,
+ * display, where it runs, `retries`, `after`.
+ * @returns The job, already waiting, queued or running.
  * @throws {TypeError} On something that is not a function or code, code that
- * does not parse, bad options, or a permission the kernel does not have.
- * @throws {RangeError} On a timeout or memory cap out of range.
+ * does not parse, bad options (an `after` that holds anything but jobs of
+ * this kernel), or a permission the kernel does not have.
+ * @throws {RangeError} On a timeout, memory cap or retry count out of range.
  * @example Usage
  * ```ts ignore
  * import { job } from "./job.ts";
- * const j = job(() => 6 * 7);
- * console.log(await j); // 42
+ * const a = job(() => 6 * 7);
+ * const b = job((n) => n + 1, { after: [a], retries: 2 });
+ * console.log(await b); // 43
  * ```
  */
-export function job<T>(
-  fn: () => T | Promise<T>,
-  options?: JobOptions,
+export function job<T, const A extends readonly Job<unknown>[] = []>(
+  fn: (...results: JobResults<A>) => T | Promise<T>,
+  options?: JobOptions & { after?: A },
 ): Job<Awaited<T>>;
 /**
  * Starts code in the background: one expression gives its value; statements
  * run as a module whose exports become the result (and notebook names).
+ * Code takes no `after` (it has no arguments to get results in): use the
+ * function form.
  *
  * @param code TypeScript or JavaScript.
- * @param options Name, permissions, timeout, memory cap, abort signal, display.
+ * @param options Name, permissions, timeout, memory cap, abort signal,
+ * display, where it runs, `retries`.
  * @returns The job, already queued or running.
- * @throws {TypeError} On code that does not parse or bad options.
+ * @throws {TypeError} On code that does not parse or bad options (`after`
+ * included).
  * @example Usage
  * ```ts ignore
  * import { job } from "./job.ts";
@@ -104,6 +124,11 @@ export function job(
     options = {};
   } else {
     options = checkJobOptions(rest[0]);
+    if (typeof what === "string" && options.after !== undefined) {
+      throw new TypeError(
+        "Cannot use after with code: code gets no arguments to receive results in; use the function form, e.g. job((a, b) => a + b, { after: [j1, j2] })",
+      );
+    }
     request = typeof what === "string"
       ? codeRequest(what)
       : functionRequest(what);
@@ -154,6 +179,8 @@ export function startJob(
     memory === undefined;
   const id = jobList.nextId();
   const [job, state] = makeJob(id, name);
+  // drive() makes it "queued" once they are done.
+  if (options.after?.length) state.status = "waiting";
   jobList.add(job, source);
   for (const observe of jobObservers) observe(job, state, options);
   run(state, {

@@ -70,7 +70,11 @@ export class JobRegistry {
     return jobList.get(id);
   }
 
-  /** Jobs waiting for a free slot. */
+  /** Jobs waiting for the jobs of their `after` to complete. */
+  get waiting(): Job<unknown>[] {
+    return this.#with("waiting");
+  }
+  /** Jobs waiting for a free slot, or for their next attempt. */
   get queued(): Job<unknown>[] {
     return this.#with("queued");
   }
@@ -126,8 +130,9 @@ export class JobRegistry {
   }
 
   /**
-   * Waits until every job has finished and every display of them shows its
-   * final state. Make it the last cell of a notebook run headlessly
+   * Waits until every job has finished (a waiting one once it has run, or
+   * failed because a job it waits for did) and every display of them shows
+   * its final state. Make it the last cell of a notebook run headlessly
    * (`jupyter nbconvert --execute`, papermill): such runs keep only the
    * updates that arrive while a cell runs.
    *

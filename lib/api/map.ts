@@ -17,13 +17,8 @@
  * @module
  */
 import { type Capture, encodeForJob } from "../capture/capture.ts";
-import { receiveShared } from "../engine/receive.ts";
-import {
-  answerAnalysis,
-  appendOutput,
-  drive,
-  settle,
-} from "../engine/drive.ts";
+import { receiveShared, settle } from "../engine/receive.ts";
+import { answerAnalysis, appendOutput, drive } from "../engine/drive.ts";
 import { backend, type Runtime } from "../engine/backend.ts";
 import { JobError } from "../engine/errors.ts";
 import { type Job, jobLabel, type JobState } from "../engine/job_state.ts";
@@ -67,13 +62,15 @@ const IN_FLIGHT = 2;
 /**
  * Starts one job that runs `fn(item, index)` over `items` on a pool of job
  * runtimes; its result is the array of results, in the order of the items.
+ * With `retries`, an attempt that fails runs the whole map again.
  *
  * @param items An array or any iterable.
  * @param fn The function, sent with the notebook names it uses.
  * @param options Job options plus `concurrency`.
  * @returns The map job.
  * @throws {TypeError} On items that are not iterable, a bad function or
- * options, or an item that cannot be sent (naming its index).
+ * options (`after` included: a map's function gets items, not results), or
+ * an item that cannot be sent (naming its index).
  * @throws {RangeError} On a `concurrency` that is not a whole number ≥ 1.
  */
 export function mapJob<I, R>(
@@ -88,6 +85,11 @@ export function mapJob<I, R>(
     );
   }
   const jobOptions = checkJobOptions(rest);
+  if (jobOptions.after !== undefined) {
+    throw new TypeError(
+      "Cannot use after with jobs.map: its function gets items, not results; wait in a job instead, e.g. job((xs) => …, { after: [j1] }), or map over a finished job's result: jobs.map(await j1, fn)",
+    );
+  }
   const list = toArray(items);
   const capture = functionRequest(fn);
   const remote = jobOptions.on === "cluster";
@@ -124,14 +126,10 @@ export function mapJob<I, R>(
         } finally {
           release();
         }
-        if (driver.stopped || run.failure) {
-          return state.fail(
-            driver.stopped ?? run.failure!,
-            driver.stopped ? "killed" : "failed",
-          );
-        }
+        if (driver.stopped) return;
+        if (run.failure) return { error: run.failure, reason: "error" };
         const crash = ends.find((end) => end.kind !== "result");
-        if (crash) return settle(state, crash, undefined, context, capture);
+        if (crash) return settle(state, crash, context, capture);
         state.complete(run.results);
       }),
   ) as Job<Awaited<R>[]>;

@@ -1,7 +1,8 @@
 /**
- * Runs jobs: queues them under `maxRunning`, gives each a runtime with its
- * permissions, enforces `timeout` and `signal`, and turns how the runtime
- * ended into the job's final state.
+ * Runs jobs: waits for their `after` jobs, queues them under `maxRunning`,
+ * gives each a runtime with its permissions, enforces `timeout` and
+ * `signal`, turns how the runtime ended into the job's final state, and
+ * runs a failed job again as its `retries` allow.
  *
  * @module
  */
@@ -15,17 +16,18 @@ import type {
   AnalyzeMessage,
   JobEvent,
   JobKind,
-  RunEnd,
   RunMessage,
 } from "../protocol/messages.ts";
 import { analyzeFunction } from "../capture/analyze.ts";
 import { releaseSlot, takeSlot } from "./slots.ts";
+import { awaitDependencies } from "./after.ts";
 import {
-  completeJob,
-  receiveError,
-  type Receiver,
-  receiveShared,
-} from "./receive.ts";
+  type AttemptFailure,
+  retried,
+  retryDelay,
+  retryPolicy,
+} from "./retry.ts";
+import { receiveShared, settle } from "./receive.ts";
 
 /** What to run in a job runtime. */
 export interface RunRequest {
@@ -60,27 +62,44 @@ export interface Driver {
   runtime(first?: RunMessage): Promise<Runtime>;
   /** Why the job was stopped (kill, abort, timeout), once it was. */
   readonly stopped: Error | undefined;
+  /** The results of the jobs of its `after`: its function's arguments. */
+  readonly args: Packet | undefined;
 }
 
 /**
- * Drives a job's life around its work: waits for a slot under `maxRunning`,
- * wires `kill()`, `signal` and `timeout` to kill every runtime the work took,
- * and fails the job when the work cannot start.
+ * One attempt of a job's work: takes runtimes, calls `state.start()`, and
+ * completes the state, or says why the attempt failed (nothing when it was
+ * stopped: the engine knows why).
+ */
+export type Work = (driver: Driver) => Promise<AttemptFailure | void>;
+
+/**
+ * Drives a job's life around its work: waits for the jobs of its `after`,
+ * for a slot under `maxRunning`, wires `kill()`, `signal` and `timeout` to
+ * kill every runtime the work took, runs the work again as `retries` allow,
+ * and fails the job when the work fails for good or cannot start. A kill,
+ * an abort or a timeout (which counts from the first attempt's start) is
+ * never retried.
  *
  * @param state The job's state.
  * @param context Its id, name, permissions and options.
- * @param work Takes runtimes, calls `state.start()`, and settles the state.
+ * @param work One attempt: takes runtimes, calls `state.start()`, and
+ * completes the state or says why it failed.
  */
 export async function drive(
   state: JobState,
   context: JobContext,
-  work: (driver: Driver) => Promise<void>,
+  work: Work,
 ): Promise<void> {
   const { id, name, options } = context;
   const label = jobLabel(id, name);
+  const policy = retryPolicy(options);
+  state.maxAttempts = policy.attempts;
   const runtimes = new Set<Runtime>();
+  const halted = Promise.withResolvers<void>();
   let stopped: Error | undefined;
-  let working: Promise<void> | undefined;
+  let working: Promise<AttemptFailure | void> | undefined;
+  let args: Packet | undefined;
   const request: RuntimeRequest = {
     permissions: context.permissions,
     memory: options.memory,
@@ -93,9 +112,11 @@ export async function drive(
   };
   state.stop = async (error) => {
     stopped ??= error;
-    if (!working) return state.fail(error, statusFor(error));
+    halted.resolve();
+    const attempt = working;
+    if (!attempt) return state.fail(error, statusFor(error));
     await Promise.all([...runtimes].map((r) => r.kill()));
-    await working.catch(() => {}); // its failure is the job's, reported there
+    await attempt.catch(() => {}); // its failure is the job's, reported there
   };
   const driver: Driver = {
     async runtime(first?: RunMessage): Promise<Runtime> {
@@ -111,6 +132,9 @@ export async function drive(
     get stopped(): Error | undefined {
       return stopped;
     },
+    get args(): Packet | undefined {
+      return args;
+    },
   };
   const onAbort = () =>
     state.stop?.(
@@ -120,23 +144,48 @@ export async function drive(
     );
   options.signal?.addEventListener("abort", onAbort, { once: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const startTimer = (ms: number) => {
+    timer = setTimeout(() => {
+      state.stop?.(new JobTimeoutError(`${label} timed out after ${ms} ms`));
+    }, ms);
+  };
   try {
     if (options.signal?.aborted) return onAbort();
-    await takeSlot();
-    try {
-      if (state.finished) return;
-      if (options.timeout !== undefined) {
-        const ms = options.timeout; // counted from the start, not the queue
-        timer = setTimeout(() => {
-          state.stop?.(
-            new JobTimeoutError(`${label} timed out after ${ms} ms`),
-          );
-        }, ms);
+    if (options.after?.length) {
+      const waited = await awaitDependencies(
+        label,
+        options.after,
+        halted.promise,
+      );
+      if (!waited || state.finished) return;
+      if ("error" in waited) return state.fail(waited.error);
+      args = waited.args;
+      state.status = "queued";
+      state.changed();
+    }
+    for (let attempt = 1;; attempt++) {
+      let failure: AttemptFailure | void;
+      await takeSlot();
+      try {
+        if (state.finished) return;
+        // Counted from the first start, not the queue, over every attempt.
+        if (options.timeout !== undefined && !timer) {
+          startTimer(options.timeout);
+        }
+        working = work(driver);
+        failure = await working;
+      } finally {
+        working = undefined;
+        releaseSlot();
       }
-      working = work(driver);
-      await working;
-    } finally {
-      releaseSlot();
+      await Promise.all([...runtimes].map((r) => r.kill()));
+      runtimes.clear();
+      if (stopped) return state.fail(stopped, statusFor(stopped));
+      if (!failure || state.finished) return;
+      if (!retried(policy, failure, attempt)) return state.fail(failure.error);
+      state.retry(failure.error);
+      await pause(retryDelay(policy, attempt), halted.promise);
+      if (state.finished) return;
     }
   } catch (error) {
     if (stopped) return state.fail(stopped, statusFor(stopped));
@@ -150,6 +199,16 @@ export async function drive(
     options.signal?.removeEventListener("abort", onAbort);
     await Promise.all([...runtimes].map((r) => r.kill()));
   }
+}
+
+/** Waits `ms`, or less when `stopped` resolves first. */
+async function pause(ms: number, stopped: Promise<void>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    stopped,
+    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+  ]);
+  clearTimeout(timer);
 }
 
 /**
@@ -168,6 +227,7 @@ export function runJob(
     const { kind, value, declared } = request;
     const source = request.run ?? request.source;
     const message: RunMessage = { t: "run", kind, source, value, declared };
+    if (driver.args) message.args = driver.args;
     const runtime = await driver.runtime(message);
     state.start();
     const end = await runtime.run(message, {
@@ -177,7 +237,7 @@ export function runJob(
         onMessage(state, msg, request);
       },
     });
-    settle(state, end, driver.stopped, context, request);
+    if (!driver.stopped) return settle(state, end, context, request);
   });
 }
 
@@ -216,49 +276,4 @@ function onMessage(state: JobState, msg: JobEvent, request: RunRequest): void {
     receiveShared(state, request, msg.name, msg.value);
   }
   state.changed();
-}
-
-/** Turns how a runtime ended into the job's final state. */
-export function settle(
-  state: JobState,
-  end: RunEnd,
-  stopError: Error | undefined,
-  context: { id: number; name: string; options: JobOptions },
-  request: Receiver,
-): void {
-  const label = jobLabel(context.id, context.name);
-  if (stopError) return state.fail(stopError, statusFor(stopError));
-  if (end.kind === "result") {
-    return completeJob(state, request, end.value, label);
-  }
-  if (end.kind === "error") {
-    const { packet, ...remote } = end.error;
-    const cause = receiveError(request, remote, packet);
-    return state.fail(
-      new JobError(`${label} failed: ${remote.name}: ${remote.message}`, {
-        remote,
-        cause,
-      }),
-    );
-  }
-  if (end.kind === "lost") {
-    return state.fail(new JobError(`${label} failed: ${end.why}`));
-  }
-  const tail = state.logs.tail(20).join("\n");
-  if (/out of memory|heap limit/i.test(tail)) {
-    const cap = context.options.memory
-      ? `its ${context.options.memory} MB cap`
-      : "memory";
-    return state.fail(
-      new JobError(
-        `${label} ran out of memory (over ${cap}); give it more with { memory: MB } or use less`,
-      ),
-    );
-  }
-  const how = end.signal
-    ? `was killed by ${end.signal}`
-    : `exited with code ${end.code}`;
-  state.fail(
-    new JobError(`${label} failed: its runtime ${how} before the job finished`),
-  );
 }

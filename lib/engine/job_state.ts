@@ -6,8 +6,13 @@
 import { JobKilledError } from "./errors.ts";
 import { LogBuffer } from "./log_buffer.ts";
 
-/** Where a job is in its life. */
+/**
+ * Where a job is in its life: `"waiting"` for the jobs of its `after`,
+ * `"queued"` for a free slot (or its next attempt), then `"running"`, then
+ * one of the three ends.
+ */
 export type JobStatus =
+  | "waiting"
   | "queued"
   | "running"
   | "completed"
@@ -20,6 +25,28 @@ export interface JobProgress {
   done: number;
   /** Units in all, when known. */
   total?: number;
+}
+
+/** One run of a job: the first, or a retry (`retries`). */
+export interface JobAttempt {
+  /** 1 for the first run, 2 for the first retry … */
+  readonly attempt: number;
+  /** When its runtime took the job. */
+  readonly startedAt: Date;
+  /** When it ended; `undefined` while it runs. */
+  readonly endedAt: Date | undefined;
+  /** Why it failed or was stopped, when it did not complete. */
+  readonly error?: Error;
+  /** Where it ran: `"local"`, or a runner's name and host. */
+  readonly where: string;
+}
+
+interface AttemptRecord {
+  attempt: number;
+  startedAt: number;
+  endedAt?: number;
+  error?: Error;
+  where: string;
 }
 
 /**
@@ -39,6 +66,11 @@ export class JobState {
   readonly createdAt: number = Date.now();
   startedAt: number | undefined = undefined;
   endedAt: number | undefined = undefined;
+  /** The attempt under way, or the last one: 1, then 2 for the first retry … */
+  attempt = 1;
+  /** Attempts allowed in all: 1 + `retries`. */
+  maxAttempts = 1;
+  readonly attempts: AttemptRecord[] = [];
   /** Stops the job; set by the engine once the job has a runtime. */
   stop: ((error: Error) => Promise<void>) | undefined = undefined;
   readonly settled: Promise<unknown>;
@@ -68,9 +100,35 @@ export class JobState {
     for (const fn of this.#listeners) fn();
   }
 
+  /** Output written before this attempt, in characters (see `output()`). */
+  #mark = 0;
+
+  /** A runtime took the job: an attempt starts (`startedAt` is the first's). */
   start(): void {
+    const now = Date.now();
     this.status = "running";
-    this.startedAt = Date.now();
+    this.startedAt ??= now;
+    this.#mark = this.logs.written;
+    this.attempts.push({
+      attempt: this.attempt,
+      startedAt: now,
+      where: this.where,
+    });
+    this.changed();
+  }
+
+  /** The last lines of output this attempt wrote. */
+  output(lines: number): string {
+    const fresh = this.logs.written - this.#mark;
+    return fresh > 0 ? this.logs.tail(lines).join("\n").slice(-fresh) : "";
+  }
+
+  /** The attempt failed with `error`; the job waits for its next one. */
+  retry(error: Error): void {
+    this.#endAttempt(error);
+    this.attempt++;
+    this.status = "queued";
+    this.progress = undefined;
     this.changed();
   }
 
@@ -84,11 +142,19 @@ export class JobState {
   fail(error: Error, status: "failed" | "killed" = "failed"): void {
     if (this.finished) return;
     this.error = error;
-    this.#end(status);
+    this.#end(status, error);
     this.#reject(error);
   }
 
-  #end(status: JobStatus): void {
+  #endAttempt(error: Error | undefined): void {
+    const last = this.attempts.at(-1);
+    if (!last || last.endedAt !== undefined) return;
+    last.endedAt = Date.now();
+    if (error) last.error = error;
+  }
+
+  #end(status: JobStatus, error?: Error): void {
+    this.#endAttempt(error);
     this.status = status;
     this.endedAt = Date.now();
     this.stop = undefined;
@@ -128,7 +194,10 @@ export class Job<T = unknown> implements PromiseLike<T> {
     this.done = state.settled.then(() => state.status, () => state.status);
   }
 
-  /** `"queued"`, `"running"`, `"completed"`, `"failed"` or `"killed"`. */
+  /**
+   * `"waiting"` (for its `after` jobs), `"queued"`, `"running"`,
+   * `"completed"`, `"failed"` or `"killed"`.
+   */
   get status(): JobStatus {
     return this.#state.status;
   }
@@ -160,7 +229,20 @@ export class Job<T = unknown> implements PromiseLike<T> {
   get where(): string {
     return this.#state.where;
   }
-  /** When the job's code started running (ms since the epoch). */
+  /**
+   * Every attempt so far, with its error: one for a job that ran once, more
+   * for one tried again (`retries`); none before the job started.
+   */
+  get attempts(): readonly JobAttempt[] {
+    return this.#state.attempts.map((a) => ({
+      attempt: a.attempt,
+      startedAt: new Date(a.startedAt),
+      endedAt: toDate(a.endedAt),
+      ...(a.error && { error: a.error }),
+      where: a.where,
+    }));
+  }
+  /** When the job's code first started running. */
   get startedAt(): Date | undefined {
     return toDate(this.#state.startedAt);
   }

@@ -71,6 +71,11 @@ export class LogBuffer {
     return this.#length;
   }
 
+  /** Characters ever appended, the dropped ones included. */
+  get written(): number {
+    return this.dropped + this.#length;
+  }
+
   /** All output kept, preceded by a note when older output was dropped. */
   get text(): string {
     if (this.#chunks.length > 1) this.#chunks = [this.#chunks.join("")];

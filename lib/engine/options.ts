@@ -4,6 +4,21 @@
  * @module
  */
 import type { JobPermissions } from "../sandbox/permissions.ts";
+import type { Job } from "./job_state.ts";
+import { checkAfter } from "./after.ts";
+
+/** How a job is tried again; `retries: n` is `{ max: n }`. */
+export interface RetryOptions {
+  /** Retries at most: the job runs at most `max + 1` times. */
+  max: number;
+  /**
+   * Milliseconds before the first retry, doubled before each next one (up to
+   * a minute, or `backoff` itself when that is longer).
+   *
+   * @default {100}
+   */
+  backoff?: number;
+}
 
 /** Options of {@linkcode job}. */
 export interface JobOptions {
@@ -56,6 +71,35 @@ export interface JobOptions {
    * @default {"local"}
    */
   on?: "local" | "cluster";
+  /**
+   * Run the job again when an attempt fails for a reason `retryOn` names:
+   * `n` retries, or `{ max, backoff }`. Never after a kill, an aborted
+   * `signal` or a `timeout` (which covers all attempts together). Each
+   * attempt is kept in `job.attempts`.
+   *
+   * @default {0}
+   */
+  retries?: number | RetryOptions;
+  /**
+   * Which failures `retries` reruns: `"died"`, when the job's runtime or
+   * runner died under it (a signal from outside, an exit before the job
+   * finished, a runner that stopped answering); `"error"`, also when the
+   * job threw or ran out of memory.
+   *
+   * @default {"died"}
+   */
+  retryOn?: "died" | "error";
+  /**
+   * Jobs to wait for: the job stays `"waiting"` until all have completed,
+   * and its function gets their results as arguments, in this order
+   * (`job((a, b) => a + b, { after: [j1, j2] })`). One that fails or is
+   * killed fails this job with a `JobError` whose `cause` is that job's
+   * error. Only jobs that exist already can be listed, so dependencies
+   * cannot form a cycle. Function jobs only.
+   *
+   * @default {[]}
+   */
+  after?: readonly Job<unknown>[];
 }
 
 const KNOWN = new Set([
@@ -66,6 +110,9 @@ const KNOWN = new Set([
   "signal",
   "display",
   "on",
+  "retries",
+  "retryOn",
+  "after",
 ]);
 
 /**
@@ -73,8 +120,14 @@ const KNOWN = new Set([
  *
  * @param options The options as given.
  * @returns The same options, known to be well formed.
- * @throws {TypeError} On an unknown option or one of the wrong type.
- * @throws {RangeError} On a timeout or memory out of range.
+ * @throws {TypeError} On an unknown option or one of the wrong type, or
+ * `after` holding anything but jobs of this kernel, each once.
+ * @throws {RangeError} On a timeout, memory cap or retry count out of range.
+ * @example Usage
+ * ```ts
+ * import { checkJobOptions } from "./options.ts";
+ * console.log(checkJobOptions({ retries: 2 })); // { retries: 2 }
+ * ```
  */
 export function checkJobOptions(options: unknown): JobOptions {
   if (options === undefined) return {};
@@ -113,7 +166,62 @@ export function checkJobOptions(options: unknown): JobOptions {
       `Cannot use display ${String(o.display)}: pass true or false`,
     );
   }
+  checkRetries(o.retries);
+  if (o.retryOn !== undefined) {
+    if (o.retryOn !== "died" && o.retryOn !== "error") {
+      throw new TypeError(
+        `Cannot retry on ${
+          JSON.stringify(o.retryOn)
+        }: pass "died" (the runtime or runner died) or "error" (also when the job threw)`,
+      );
+    }
+    if (o.retries === undefined) {
+      throw new TypeError(
+        `Cannot use retryOn without retries: add how many, e.g. { retries: 2, retryOn: ${
+          JSON.stringify(o.retryOn)
+        } }`,
+      );
+    }
+  }
+  checkAfter(o.after);
   return o as JobOptions;
+}
+
+function checkRetries(retries: unknown): void {
+  if (retries === undefined || typeof retries === "number") {
+    return checkWhole("retries", retries, 1000);
+  }
+  if (typeof retries !== "object" || retries === null) {
+    throw new TypeError(
+      `Cannot use retries ${
+        JSON.stringify(retries) ?? String(retries)
+      }: pass a number, or { max, backoff } e.g. { max: 3, backoff: 1000 }`,
+    );
+  }
+  for (const key of Object.keys(retries)) {
+    if (key !== "max" && key !== "backoff") {
+      throw new TypeError(
+        `Unknown retries option "${key}": use max and backoff`,
+      );
+    }
+  }
+  const { max, backoff } = retries as Record<string, unknown>;
+  if (max === undefined) {
+    throw new TypeError(
+      "Cannot use retries without max: say how many, e.g. { max: 3 }",
+    );
+  }
+  checkWhole("retries.max", max, 1000);
+  checkNumber("retries.backoff", backoff, 0, 2 ** 31 - 1, "milliseconds");
+}
+
+function checkWhole(name: string, value: unknown, max: number): void {
+  checkNumber(name, value, 0, max, "retries");
+  if (value !== undefined && !Number.isInteger(value)) {
+    throw new RangeError(
+      `Cannot use ${name} ${value}: pass a whole number from 0 to ${max}`,
+    );
+  }
 }
 
 function checkNumber(

@@ -1,9 +1,12 @@
 // What comes back from a job: its result (a module job's exports land in the
 // notebook), the values it shares, and the error it failed with, each read
-// with the decoder of the job's capture.
+// with the decoder of the job's capture; and how its runtime ended.
 import type { Capture } from "../capture/capture.ts";
-import type { JobState } from "./job_state.ts";
+import { jobLabel, type JobState } from "./job_state.ts";
 import { JobError, type RemoteError } from "./errors.ts";
+import type { JobOptions } from "./options.ts";
+import type { AttemptFailure } from "./retry.ts";
+import type { RunEnd } from "../protocol/messages.ts";
 import { writeNotebook } from "../capture/notebook.ts";
 import { isIdentifier, type Packet } from "../codec/packet.ts";
 
@@ -121,4 +124,61 @@ function land(name: string, value: unknown): string | undefined {
     return `Export "${name}" was not written to the notebook: it would replace the global ${name}; use job.exports.${name}`;
   }
   return undefined;
+}
+
+/**
+ * Turns how a runtime ended into the job's result, or into why the attempt
+ * failed: a thrown error or running out of memory is the job's `"error"`;
+ * an exit or a signal before the job finished, or a lost runner, means its
+ * runtime `"died"`.
+ *
+ * @param state The job's state: completed here when the run gave a result.
+ * @param end How the runtime ended.
+ * @param context The job's id, name and options.
+ * @param request How to read what the job sent.
+ * @returns Why the attempt failed, or nothing when the job completed (or
+ * its result could not be read, which fails it).
+ */
+export function settle(
+  state: JobState,
+  end: RunEnd,
+  context: { id: number; name: string; options: JobOptions },
+  request: Receiver,
+): AttemptFailure | undefined {
+  const label = jobLabel(context.id, context.name);
+  if (end.kind === "result") {
+    completeJob(state, request, end.value, label);
+    return undefined;
+  }
+  if (end.kind === "error") {
+    const { packet, ...remote } = end.error;
+    const cause = receiveError(request, remote, packet);
+    const error = new JobError(
+      `${label} failed: ${remote.name}: ${remote.message}`,
+      { remote, cause },
+    );
+    return { error, reason: "error" };
+  }
+  if (end.kind === "lost") {
+    return {
+      error: new JobError(`${label} failed: ${end.why}`),
+      reason: "died",
+    };
+  }
+  if (/out of memory|heap limit/i.test(state.output(20))) {
+    const cap = context.options.memory
+      ? `its ${context.options.memory} MB cap`
+      : "memory";
+    const error = new JobError(
+      `${label} ran out of memory (over ${cap}); give it more with { memory: MB } or use less`,
+    );
+    return { error, reason: "error" };
+  }
+  const how = end.signal
+    ? `was killed by ${end.signal}`
+    : `exited with code ${end.code}`;
+  const error = new JobError(
+    `${label} failed: its runtime ${how} before the job finished`,
+  );
+  return { error, reason: "died" };
 }

@@ -1,5 +1,5 @@
 // Text rendering of the jobs table, shared by `jobs.status()` and displays.
-import type { Job } from "./job_state.ts";
+import { type Job, stateOf } from "./job_state.ts";
 
 /**
  * `text`, cut to `max` characters with an ellipsis.
@@ -68,6 +68,21 @@ export function formatProgress(job: Job<unknown>): string {
   return `${p.done}/${p.total} (${Math.floor((100 * p.done) / p.total)}%)`;
 }
 
+/**
+ * `attempt 2/3` for a job tried again (`retries`): the attempt under way or
+ * the last one, of how many it may make; `""` before any retry.
+ */
+export function formatAttempt(job: Job<unknown>): string {
+  const { attempt, maxAttempts } = stateOf(job);
+  return attempt > 1 ? `attempt ${attempt}/${maxAttempts}` : "";
+}
+
+/** The status column: `running`, or `running (attempt 2/3)` on a retry. */
+export function formatStatus(job: Job<unknown>): string {
+  const attempt = formatAttempt(job);
+  return attempt ? `${job.status} (${attempt})` : job.status;
+}
+
 /** The outcome column: a result preview or the error message. */
 export function outcome(job: Job<unknown>): string {
   if (job.status === "completed") return preview(job.result);
@@ -94,7 +109,7 @@ export function textTable(list: readonly Job<unknown>[]): string {
     rows.push([
       String(job.id),
       truncate(job.name, 30),
-      job.status,
+      formatStatus(job),
       job.where,
       formatElapsed(job.elapsed),
       formatProgress(job),

@@ -38,6 +38,11 @@ export interface RunMessage {
   value?: Packet;
   /** A module job's own top-level names. */
   declared?: string[];
+  /**
+   * The function's arguments, as an array: the results of the jobs it runs
+   * after (its `after` option).
+   */
+  args?: Packet;
   /** Written to stdout right before the job's end is sent. */
   marker?: string;
 }

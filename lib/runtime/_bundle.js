@@ -1542,6 +1542,13 @@ function installScope(packet) {
   for (const name of names.keys()) installed.add(name);
 }
 __name(installScope, "installScope");
+function decodeArgs(packet) {
+  if (!packet) return [];
+  return decodePacket(packet, {
+    mode: "global"
+  }).value;
+}
+__name(decodeArgs, "decodeArgs");
 function scopeAccessor(declared) {
   for (const name of declared) moduleNames.add(name);
   const cases = declared.map((n) => `case ${JSON.stringify(n)}: return ${n};`);
@@ -1918,7 +1925,7 @@ async function execute(message) {
     } else if (message.kind === "function") {
       const fn = (0, eval)(`(${message.source}
 )`);
-      value = await fn();
+      value = await fn(...decodeArgs(message.args));
     } else if (message.kind === "expression") {
       value = await (await importCode(`export default (${message.source}
 );`)).default;

@@ -15,6 +15,7 @@ import { installJobHooks } from "./hooks.ts";
 import { toRemoteError } from "./remote_error.ts";
 import { runItems, startMap } from "./map_worker.ts";
 import {
+  decodeArgs,
   encodeError,
   encodeOutgoing,
   installScope,
@@ -169,7 +170,7 @@ async function execute(message: RunMessage): Promise<void> {
       return startMap((0, eval)(`(${message.source}\n)`));
     } else if (message.kind === "function") {
       const fn = (0, eval)(`(${message.source}\n)`);
-      value = await fn();
+      value = await fn(...decodeArgs(message.args));
     } else if (message.kind === "expression") {
       value = await (await importCode(`export default (${message.source}\n);`))
         .default;

@@ -53,6 +53,15 @@ export function installScope(packet: Packet | undefined): void {
   for (const name of names.keys()) installed.add(name);
 }
 
+/**
+ * A function job's arguments (the results of its `after` jobs), decoded as
+ * a map's items are; none without them.
+ */
+export function decodeArgs(packet: Packet | undefined): unknown[] {
+  if (!packet) return [];
+  return decodePacket(packet, { mode: "global" }).value as unknown[];
+}
+
 /** Code appended to a module job so functions it exports can be sent. */
 export function scopeAccessor(declared: string[]): string {
   for (const name of declared) moduleNames.add(name);

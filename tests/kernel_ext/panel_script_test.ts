@@ -8,6 +8,9 @@ import { makeJob } from "../../lib/engine/job_state.ts";
 import { jobObservers } from "../../lib/api/job.ts";
 import { jobs } from "../../lib/api/jobs.ts";
 import { showPanel } from "../../kernel_ext/panel.ts";
+import { renderPanel } from "../../kernel_ext/panel_view.ts";
+import { renderJobsTable } from "../../kernel_ext/table.ts";
+import { STATUS_COLORS } from "../../kernel_ext/_html.ts";
 import { registerKernelExtension } from "../../kernel_ext/register.ts";
 
 interface Sent {
@@ -131,4 +134,33 @@ Deno.test("the panel escapes output, drops colour codes, shows a redrawn line as
   assert.match(html, /data-status="killed"/);
   assert.match(html, />Killed<\/div>/);
   assert.match(html, /stopped by hand/);
+});
+
+Deno.test("panel and table show a waiting job, and the attempt and why the last one failed on a retry", () => {
+  const [job, state] = makeJob(10, "flaky");
+  state.status = "waiting";
+  assert.match(renderPanel(job)["text/html"], /data-status="waiting"/);
+  assert.match(renderJobsTable([job])["text/plain"], /10\s+flaky\s+waiting/);
+  assert.ok(STATUS_COLORS.waiting.startsWith("#"));
+
+  state.maxAttempts = 3;
+  state.start();
+  assert.doesNotMatch(renderPanel(job)["text/plain"], /attempt/);
+  state.retry(new Error("its runtime was killed by SIGKILL"));
+  state.start();
+  const panel = renderPanel(job);
+  assert.match(
+    panel["text/plain"],
+    /^Job 10 · flaky · running · attempt 2\/3 ·/,
+  );
+  assert.match(
+    panel["text/plain"],
+    /attempt 1 failed: its runtime was killed by SIGKILL/,
+  );
+  assert.match(panel["text/html"], /class="bgjobs-attempt"[^>]*>attempt 2\/3</);
+  const table = renderJobsTable([job]);
+  assert.match(table["text/plain"], /running \(attempt 2\/3\)/);
+  assert.match(table["text/html"], /bgjobs-attempt[^>]*>attempt 2\/3</);
+  state.complete("ok");
+  assert.match(renderPanel(job)["text/plain"], /completed · attempt 2\/3/);
 });
