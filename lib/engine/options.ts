@@ -37,8 +37,10 @@ export interface JobOptions {
    */
   permissions?: JobPermissions;
   /**
-   * Milliseconds the job may run; past it the job is killed and fails with a
-   * `JobTimeoutError`.
+   * Milliseconds the job may run, counted from its first start (not while it
+   * waits or is queued before), over all its attempts and the pauses between;
+   * past it the job is killed and fails with a `JobTimeoutError`, and is not
+   * retried.
    *
    * @default {undefined}
    */
