@@ -1,66 +1,55 @@
 /**
- * The cluster: a nats-server and two runners on this machine (loopback),
- * against ipyparallel with two engines, in the same run. Remote start, kill
- * of a running job, a map of trivial items, a 50 MB result.
+ * The cluster: bgjobs (a nats-server and two runners) against ipyparallel (a
+ * controller and two engines), in the same run, on the same four test hosts
+ * in network namespaces (a server, two workers, a client), or on this
+ * machine when namespaces cannot be made. Remote start, kill of a running
+ * job, a map of trivial items, a 50 MB result.
  *
  * @module
  */
-import { bgjobs } from "./_contenders/bgjobs.ts";
 import { PYTHON } from "./_contenders/external.ts";
 import type { Contender, RunContext, Scenario } from "./_scenario.ts";
-import { type Batch, epochNow, sleep } from "./_stats.ts";
+import { type Batch, sleep } from "./_stats.ts";
+import { canMakeHosts, Hosts, lines } from "../tools/_netns.ts";
+import { findNatsServer, runnerArgs } from "../lib/cluster/local_cluster.ts";
 
-// A job runtime's global (see lib/runtime/report.ts), called in the jobs.
-declare const share: (name: string, value: unknown) => void;
-
+const PROBE = new URL("./_cluster_probe.ts", import.meta.url).pathname;
 const IPP = new URL("./python/ipyparallel_cluster.py", import.meta.url)
   .pathname;
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+/** The four hosts, or this machine playing all four. */
+interface Place extends AsyncDisposable {
+  /** Where the hosts are: `"namespaces"` or `"loopback"`. */
+  kind: string;
+  addr(host: string): string;
+  spawn(host: string, program: string, args: string[]): Deno.ChildProcess;
 }
 
-/** A nats-server and two runners, killed with their groups at the end. */
-async function startCluster(): Promise<AsyncDisposable & { url: string }> {
-  const { findNatsServer, runnerArgs } = await import(
-    "../lib/cluster/local_cluster.ts"
-  );
-  const server = findNatsServer();
-  if (!server) throw new Error("nats-server is not installed");
-  const port = freePort();
-  const dir = await Deno.makeTempDir({ prefix: "bgjobs_bench_nats_" });
-  const url = `nats://127.0.0.1:${port}`;
-  const spawn = (program: string, args: string[]) =>
-    new Deno.Command(program, {
-      args,
-      stdout: "null",
-      stderr: "null",
-      detached: true,
-    }).spawn();
-  const children = [
-    spawn(server, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir]),
-  ];
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      break;
-    } catch {
-      await sleep(50);
-    }
+async function place(): Promise<Place> {
+  if (await canMakeHosts() === undefined) {
+    const hosts = await Hosts.create(["srv", "w1", "w2", "k"]);
+    return {
+      kind: "namespaces",
+      addr: (host) => hosts.ip(host),
+      spawn: (host, program, args) => hosts.spawn(host, program, args),
+      [Symbol.asyncDispose]: () => hosts.remove(),
+    };
   }
-  for (const name of ["r1", "r2"]) {
-    children.push(
-      spawn(
-        Deno.execPath(),
-        runnerArgs(url, ["--name", name, "--concurrency", "2"]),
-      ),
-    );
-  }
+  const children: Deno.ChildProcess[] = [];
   return {
-    url,
+    kind: "loopback",
+    addr: () => "127.0.0.1",
+    spawn(_host, program, args) {
+      const child = new Deno.Command(program, {
+        args,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        detached: true,
+      }).spawn();
+      children.push(child);
+      return child;
+    },
     async [Symbol.asyncDispose](): Promise<void> {
       for (const child of children) {
         try {
@@ -68,82 +57,96 @@ async function startCluster(): Promise<AsyncDisposable & { url: string }> {
         } catch { /* gone */ }
         await child.status;
       }
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
 }
 
+/** The batch a measuring program printed as `BENCH_RESULT {…}`. */
+async function result(child: Deno.ChildProcess, ms: number): Promise<Batch> {
+  const line = await lines(child).next(/^BENCH_RESULT /, ms);
+  return JSON.parse(line.slice("BENCH_RESULT ".length));
+}
+
 async function bgjobsCluster(ctx: RunContext): Promise<Batch> {
-  const { job, jobs } = await bgjobs();
-  await using cluster = await startCluster();
-  await jobs.configure({ cluster: cluster.url });
-  for (let i = 0; i < 200 && jobs.runners.length < 2; i++) await sleep(50);
-  // Both runners warm.
-  await jobs.map([1, 2, 3, 4], (x: number) => x, { on: "cluster" });
-  const samples: number[] = [];
-  const extra: Record<string, number[]> = {};
+  const nats = findNatsServer();
+  if (!nats) {
+    return { samples: [], outcome: "unavailable", note: "no nats-server" };
+  }
+  // The client host reaches no registry: the npm dependencies come first.
+  await import("../mod.ts");
+  await (await import("../lib/cluster/nats.ts")).nats();
+  await using hosts = await place();
+  const store = await Deno.makeTempDir({ prefix: "bgjobs_bench_nats_" });
   try {
-    for (let i = 0; i < ctx.n; i++) {
-      if (ctx.variant === "cluster.start") {
-        await sleep(300); // the runner's pool refilled: a warm runner
-        const t0 = epochNow();
-        const j = job(() => {
-          share("t", performance.timeOrigin + performance.now());
-          return 1;
-        }, { on: "cluster", display: false });
-        await j;
-        samples.push((j.exports.t as number) - t0);
-      } else if (ctx.variant === "cluster.kill") {
-        await sleep(300);
-        const j = job(`share("pid", Deno.pid); while (true) {}`, {
-          on: "cluster",
-          display: false,
-        });
-        while (!("pid" in j.exports)) await sleep(2);
-        const t0 = performance.now();
-        await j.kill();
-        samples.push(performance.now() - t0);
-        const pid = j.exports.pid as number;
-        const gone = await (async () => {
-          for (let k = 0; k < 100; k++) {
-            try {
-              Deno.statSync(`/proc/${pid}`);
-            } catch {
-              return true;
-            }
-            await sleep(2);
-          }
-          return false;
-        })();
-        (extra.gone ??= []).push(gone ? 1 : 0);
-      } else if (ctx.variant === "cluster.map") {
-        const items = Array.from({ length: ctx.params.items }, (_, k) => k);
-        const t0 = performance.now();
-        const out = await jobs.map(items, (x: number) => x * 2, {
-          on: "cluster",
-          concurrency: 2,
-          display: false,
-        });
-        samples.push((performance.now() - t0) * 1000 / items.length);
-        if (out.at(-1) !== 2 * (items.length - 1)) throw new Error("wrong map");
-      } else if (ctx.variant === "cluster.transfer") {
-        await sleep(300);
-        const count = ctx.params.bytes / 8;
-        (globalThis as Record<string, unknown>).count = count;
-        const j = job(() => {
-          const a = new Float64Array(count).fill(1);
-          share("t", performance.timeOrigin + performance.now());
-          return a;
-        }, { on: "cluster", display: false });
-        const value = await j;
-        samples.push(epochNow() - (j.exports.t as number));
-        if (value.length !== count) throw new Error("wrong result");
+    const server = hosts.spawn("srv", nats, [
+      "-js",
+      "-a",
+      hosts.addr("srv"),
+      "-p",
+      "4222",
+      "-sd",
+      store,
+    ]);
+    await lines(server, "stderr").next(/Server is ready/);
+    const url = `nats://${hosts.addr("srv")}:4222`;
+    for (const name of ["w1", "w2"]) {
+      const runner = hosts.spawn(
+        name,
+        Deno.execPath(),
+        runnerArgs(url, ["--name", name, "--concurrency", "2"]),
+      );
+      await lines(runner).next(/^bgjobs runner /, 60_000);
+    }
+    const probe = hosts.spawn("k", Deno.execPath(), [
+      "run",
+      "-A",
+      "--no-config",
+      PROBE,
+      JSON.stringify(ctx),
+      url,
+    ]);
+    const batch = await result(probe, 240_000);
+    return { ...batch, info: { hosts: hosts.kind } };
+  } finally {
+    await Deno.remove(store, { recursive: true }).catch(() => {});
+  }
+}
+
+async function ipyparallelCluster(ctx: RunContext): Promise<Batch> {
+  await using hosts = await place();
+  const profile = await Deno.makeTempDir({ prefix: "bgjobs_bench_ipp_" });
+  try {
+    hosts.spawn("srv", "/usr/bin/ipcontroller", [
+      `--ip=${hosts.addr("srv")}`,
+      `--profile-dir=${profile}`,
+      "--log-level=ERROR",
+    ]);
+    const engineFile = `${profile}/security/ipcontroller-engine.json`;
+    for (let i = 0; i < 600; i++) {
+      try {
+        Deno.statSync(engineFile);
+        break;
+      } catch {
+        await sleep(100);
       }
     }
+    for (const name of ["w1", "w2"]) {
+      hosts.spawn(name, "/usr/bin/ipengine", [
+        `--file=${engineFile}`,
+        `--profile-dir=${profile}`,
+        "--log-level=ERROR",
+      ]);
+    }
+    const client = hosts.spawn("k", PYTHON, [
+      IPP,
+      JSON.stringify(ctx),
+      `${profile}/security/ipcontroller-client.json`,
+    ]);
+    const batch = await result(client, 240_000);
+    return { ...batch, info: { hosts: hosts.kind } };
   } finally {
-    await jobs.shutdown();
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
-  return { samples, extra };
 }
 
 const contenders: Contender[] = [
@@ -153,14 +156,14 @@ const contenders: Contender[] = [
     variants: ["cluster.start", "cluster.map", "cluster.kill"],
     needs: "ipyparallel",
     timeoutMs: 300_000,
-    command: (ctx) => [PYTHON, IPP, JSON.stringify(ctx)],
+    run: ipyparallelCluster,
   },
 ];
 
 const scenario: Scenario = {
   id: "cluster",
   title:
-    "Cluster: a nats-server and two runners on loopback, vs ipyparallel with two engines",
+    "Cluster: bgjobs (nats-server, two runners) vs ipyparallel (controller, two engines) on four test hosts",
   url: import.meta.url,
   reference: "bgjobs",
   variants: [
@@ -186,9 +189,8 @@ const scenario: Scenario = {
         "ms from a job on a runner holding a 50 MiB Float64Array (quick: 10 MiB) to the notebook holding it",
       params: (quick) => ({ bytes: (quick ? 10 : 50) * 2 ** 20 }),
       derive: (tally, quick) => {
-        const ms = tally.samples.toSorted((a, b) => a - b)[
-          Math.floor(tally.samples.length / 2)
-        ];
+        const sorted = tally.samples.toSorted((a, b) => a - b);
+        const ms = sorted[Math.floor(sorted.length / 2)];
         const bytes = (quick ? 10 : 50) * 2 ** 20;
         return { gb_per_s: ms ? Number((bytes / ms / 1e6).toFixed(3)) : null };
       },

@@ -1,6 +1,7 @@
 """ipyparallel with two engines, for the cluster scenario: apply round trip,
 load-balanced map of trivial items (chunks of 1,000), and abort of a task
-that is running."""
+that is running. With a client file as second argument, the controller and
+engines run elsewhere (the bench's test hosts); else a local cluster."""
 import logging
 import os
 import time
@@ -23,8 +24,14 @@ def spin(seconds):
 
 def main():
     variant, n, params = ctx["variant"], ctx["n"], ctx["params"]
-    cluster = ipp.Cluster(n=2, log_level=logging.ERROR)
-    client = cluster.start_and_connect_sync()
+    import sys
+    cluster = None
+    if len(sys.argv) > 2:
+        # This version ignores url_file=: the file goes as connection_info.
+        client = ipp.Client(sys.argv[2], timeout=60)
+    else:
+        cluster = ipp.Cluster(n=2, log_level=logging.ERROR)
+        client = cluster.start_and_connect_sync()
     client.wait_for_engines(2, timeout=120)
     balanced = client.load_balanced_view()
     client[:].apply_sync(double, 1)
@@ -66,7 +73,8 @@ def main():
             return {"samples": [], "outcome": "unavailable", "note": "no " + variant + " case"}
     finally:
         client.close()
-        cluster.stop_cluster_sync()
+        if cluster is not None:
+            cluster.stop_cluster_sync()
     return {"samples": samples, "extra": extra}
 
 

@@ -4,7 +4,7 @@
  * Real processes, a real server, real links cut.
  */
 import assert from "node:assert/strict";
-import { canMakeHosts, Hosts, lines } from "../_netns.ts";
+import { canMakeHosts, Hosts, lines } from "../../tools/_netns.ts";
 import { nats as loadNats } from "../../lib/cluster/nats.ts";
 import {
   findNatsServer,

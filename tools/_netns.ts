@@ -1,5 +1,5 @@
 /**
- * Test hosts in network namespaces: a bridge on this machine, one veth pair
+ * Test hosts in network namespaces (for the cluster tests and bench): a bridge on this machine, one veth pair
  * per host with its far end in the host's namespace, addresses in
  * 10.199.N.0/24 (N random per run). Everything is removed on dispose. Only
  * these addresses (and 127.0.0.1) are ever contacted. Needs root and `ip`.
