@@ -154,6 +154,18 @@ export async function useCluster(
   await next.ready;
 }
 
+/**
+ * The configured cluster, once connected.
+ *
+ * @returns It, or `undefined` when none is configured.
+ * @throws {Error} When it could not be reached.
+ */
+export async function configuredCluster(): Promise<
+  ClusterBackend | undefined
+> {
+  return use ? await use.ready : undefined;
+}
+
 /** The cluster's runners heard from lately (none without a cluster). */
 export function clusterRunners(): RunnerInfo[] {
   return use?.connected?.runners ?? [];

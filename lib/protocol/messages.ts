@@ -227,6 +227,12 @@ export interface StartMessage {
   memory?: number;
   /** The job, to run as soon as the runtime is up. */
   first?: RunMessage;
+  /**
+   * A detached job: it outlives its kernel (the runner does not kill it when
+   * the kernel goes silent), and its events go to the cluster's stream of
+   * detached events, kept until removed or expired.
+   */
+  detached?: boolean;
 }
 
 /** Kernel → runner: kill a runtime; the answer comes once it is gone. */

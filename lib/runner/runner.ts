@@ -91,6 +91,8 @@ interface Running {
   kernel: string;
   label: string;
   started: boolean;
+  /** Outlives its kernel: never killed for the kernel's silence. */
+  detached: boolean;
   stop(): void;
 }
 
@@ -213,6 +215,7 @@ export class Runner implements AsyncDisposable {
     const down = this.#link.downSince();
     if (down !== undefined && Date.now() - down > SILENCE_MS) {
       for (const [rid, r] of this.#running) {
+        if (r.detached) continue; // its events wait to be published
         this.#log(
           `bgjobs runner: ${r.label}: cut off from the cluster for ${
             ((Date.now() - down) / 1000).toFixed(1)
@@ -226,7 +229,11 @@ export class Runner implements AsyncDisposable {
       await this.#runnerList.put(this.id, JSON.stringify(this.info));
       if (!this.#link.steady()) return; // kernels may not have beaten yet
       // Runtimes of a kernel that went silent: nobody waits for them.
-      const kernels = new Set([...this.#running.values()].map((r) => r.kernel));
+      const kernels = new Set(
+        [...this.#running.values()].filter((r) => !r.detached).map((r) =>
+          r.kernel
+        ),
+      );
       for (const kernel of kernels) {
         const entry = await this.#kernelList.get(kernel);
         const at = entry?.operation === "PUT"
@@ -234,7 +241,7 @@ export class Runner implements AsyncDisposable {
           : 0;
         if (Date.now() - at < SILENCE_MS) continue;
         for (const [rid, r] of this.#running) {
-          if (r.kernel !== kernel) continue;
+          if (r.kernel !== kernel || r.detached) continue;
           this.#log(`bgjobs runner: ${r.label}: its kernel is gone; killed`);
           this.#kill(rid);
         }
@@ -288,13 +295,21 @@ export class Runner implements AsyncDisposable {
       };
     }
     const max = this.#nc.info?.max_payload ?? 1024 * 1024;
-    const sender = new EventSender(js, this.#names.events(start.rid), max);
+    const detached = start.detached === true;
+    const sender = new EventSender(
+      js,
+      detached
+        ? this.#names.detachedEvents(start.rid)
+        : this.#names.events(start.rid),
+      max,
+    );
     const parts = new Reassembler();
     const running: Running = {
       runtime,
       kernel: start.kernel,
       label: start.label,
       started: false,
+      detached,
       stop: () => sub.unsubscribe(),
     };
     const run = (message: RunMessage) => {
@@ -302,7 +317,11 @@ export class Runner implements AsyncDisposable {
       runtime.run(message, {
         onOutput: (text) => sender.send({ t: "output", text }),
         onMessage: (event) => sender.send(event),
-      }).then((end) => sender.send(this.#ending(end)))
+      }).then((end) =>
+        // A detached job's result stays in the stream: its kernel may read
+        // it days later, from a runner restarted meanwhile.
+        sender.send(detached ? { t: "end", end } : this.#ending(end))
+      )
         .finally(() => this.#end(start.rid));
     };
     const sub = this.#nc.subscribe(this.#names.input(start.rid), {
@@ -416,6 +435,9 @@ export function checkRequest(request: unknown): StartMessage | KillMessage {
     typeof env !== "object" || env === null ||
     Object.values(env).some((v) => typeof v !== "string")
   ) fail("bad environment");
+  if (r.detached !== undefined && typeof r.detached !== "boolean") {
+    fail("bad detached flag");
+  }
   if (
     r.memory !== undefined &&
     (typeof r.memory !== "number" || !(r.memory >= 16))
