@@ -18,7 +18,12 @@ import { formatTraceback } from "../engine/traceback.ts";
 import { mapJob, type MapOptions } from "./map.ts";
 import { textTable } from "../engine/text_table.ts";
 import { attachJobs } from "../engine/attach.ts";
-import { forgetDetached, stopDetachedCluster } from "../engine/detached.ts";
+import {
+  closeDetachedLink,
+  forgetDetached,
+  isDetached,
+  stopDetachedCluster,
+} from "../engine/detached.ts";
 import { jobObservers } from "./job.ts";
 
 /**
@@ -346,11 +351,18 @@ export class JobRegistry {
     return mapJob(items, fn, options);
   }
 
-  /** Kills every job and every idle runtime (for the end of a script or test). */
+  /**
+   * Kills every job but detached ones (they run on, for a later
+   * `jobs.attach()`) and every idle runtime, and closes the cluster
+   * connections (for the end of a script or test).
+   */
   async shutdown(): Promise<void> {
-    await this.killAll();
+    await Promise.all(
+      this.list().filter((j) => !isDetached(stateOf(j))).map((j) => j.kill()),
+    );
     await backend().drain();
     await closeCluster();
+    await closeDetachedLink();
   }
 
   /** Outside Jupyter, `console.log(jobs)` prints the text table. */

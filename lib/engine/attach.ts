@@ -77,6 +77,7 @@ async function follow(
   state.stop = async (error) => {
     stopped = error;
     await runtime.kill();
+    state.fail(error, "killed");
   };
   try {
     const seq = await store.lastEvent(record.rid);

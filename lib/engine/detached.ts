@@ -88,9 +88,7 @@ export async function detachedLink(): Promise<DetachedLink> {
  * @returns Whether it was running.
  */
 export async function stopDetachedCluster(): Promise<boolean> {
-  const closing = durable;
-  durable = undefined;
-  await (await closing?.catch(() => undefined))?.close();
+  await closeDetachedLink();
   return await stopDurableCluster();
 }
 
@@ -99,6 +97,34 @@ export type DetachedJob = Omit<
   DetachedRecord,
   "rid" | "runner" | "startedAt" | "attempt"
 >;
+
+const detachedStates = new WeakSet<JobState>();
+
+/**
+ * Marks a job as detached (`jobs.shutdown()` leaves it running).
+ *
+ * @param state The job's state.
+ */
+export function markDetached(state: JobState): void {
+  detachedStates.add(state);
+}
+
+/**
+ * Whether a job is detached.
+ *
+ * @param state The job's state.
+ * @returns Whether it is.
+ */
+export function isDetached(state: JobState): boolean {
+  return detachedStates.has(state);
+}
+
+/** Closes this kernel's connection to the durable local cluster, if any. */
+export async function closeDetachedLink(): Promise<void> {
+  const closing = durable;
+  durable = undefined;
+  await (await closing?.catch(() => undefined))?.close();
+}
 
 /** Where detached jobs are kept, by their state, for `jobs.remove()`. */
 const kept = new WeakMap<
@@ -121,6 +147,7 @@ export function keep(
   record: DetachedRecord,
 ): void {
   kept.set(state, { store, notebook, record });
+  markDetached(state);
 }
 
 /**

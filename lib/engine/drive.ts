@@ -28,7 +28,7 @@ import {
   retryPolicy,
 } from "./retry.ts";
 import { type Receiver, receiveShared, settle } from "./receive.ts";
-import { detachedBackend, type DetachedJob } from "./detached.ts";
+import { detachedBackend, type DetachedJob, markDetached } from "./detached.ts";
 
 /** What to run in a job runtime. */
 export interface RunRequest {
@@ -235,6 +235,7 @@ export function runJob(
     const { uuid, name } = context;
     const { source, kind, declared } = request;
     context = { ...context, detached: { uuid, name, source, kind, declared } };
+    markDetached(state);
   }
   return drive(state, context, async (driver) => {
     const { kind, value, declared } = request;

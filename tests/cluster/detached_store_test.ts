@@ -1,0 +1,54 @@
+/**
+ * Detached jobs in the cluster's store, in this process, on the durable
+ * local cluster of a cache of its own: a removed job is gone from the
+ * store (a later attach does not list it), an expired one is dropped, and
+ * `jobs.stopDetachedCluster()` stops the nats-server and the runner.
+ */
+import assert from "node:assert/strict";
+import { job, jobs } from "../../mod.ts";
+import { detachedCache, durablePids } from "../_detached.ts";
+import { eventually, isAlive } from "../_procs.ts";
+
+Deno.test({
+  name:
+    "a removed detached job is gone from the store, an expired one is dropped, and the durable cluster stops",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using cache = await detachedCache();
+    Deno.env.set("BGJOBS_CACHE_DIR", cache.dir);
+    try {
+      await jobs.configure({ notebook: "store-test" });
+      const kept = job(() => 6 * 7, { detached: true, name: "kept" });
+      assert.equal(await kept, 42);
+      assert.match(kept.where, /^detached@/);
+      const [server, runner] = durablePids(cache.dir).toReversed();
+      assert.ok(server && runner, "the durable cluster runs");
+
+      // Forgotten by this kernel only: still in the store.
+      assert.equal(jobs.flush(), 1);
+      const found = await jobs.attach();
+      assert.deepEqual(found.map((j) => [j.uuid, j.status]), [
+        [kept.uuid, "completed"],
+      ]);
+      assert.equal(await found[0], 42);
+      await jobs.remove(found[0]);
+      assert.deepEqual(await jobs.attach(), []);
+
+      await jobs.configure({ retention: 1000 });
+      const brief = job(() => "brief", { detached: true });
+      assert.equal(await brief, "brief");
+      jobs.flush();
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.deepEqual(await jobs.attach(), [], "expired after 1 s");
+
+      assert.equal(await jobs.stopDetachedCluster(), true);
+      assert.ok(
+        await eventually(() => !isAlive(server) && !isAlive(runner), 5000),
+      );
+    } finally {
+      await jobs.shutdown();
+      Deno.env.delete("BGJOBS_CACHE_DIR");
+    }
+  },
+});
