@@ -11,7 +11,14 @@
  */
 import { cacheDir } from "../deps/npm_bundle.ts";
 import type { ClusterOptions } from "./cluster_options.ts";
-import { findNatsServer, NATS_APT_LINE, runnerArgs } from "./local_cluster.ts";
+import {
+  findNatsServer,
+  freePort,
+  NATS_APT_LINE,
+  natsArgs,
+  reachable,
+  runnerArgs,
+} from "./local_cluster.ts";
 
 /** The durable local cluster's name (subjects, stream, buckets). */
 export const DURABLE_CLUSTER = "detached";
@@ -58,19 +65,6 @@ function alive(pid: number, what: string): boolean {
   }
 }
 
-async function reachable(port: number, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return true;
-    } catch {
-      if (Date.now() > end) return false;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
 function portFree(port: number): boolean {
   try {
     Deno.listen({ hostname: "127.0.0.1", port }).close();
@@ -78,13 +72,6 @@ function portFree(port: number): boolean {
   } catch {
     return false;
   }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 // A process of its own: its own process group and session, no stdin, its
@@ -135,15 +122,7 @@ export async function ensureDurableCluster(): Promise<ClusterOptions> {
       );
     }
     if (!port || !portFree(port)) port = freePort();
-    server = spawnDetached(program, [
-      "-js",
-      "-a",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "-sd",
-      `${dir}/store`,
-    ], log);
+    server = spawnDetached(program, natsArgs(port, `${dir}/store`), log);
     if (!await reachable(port, 10_000)) {
       throw new Error(
         `Cannot start the durable local cluster: ${program} did not listen on 127.0.0.1:${port} within 10 s; see ${log}`,

@@ -7,15 +7,9 @@
  * results, logs, exports and errors, and kills the long one on its runner.
  */
 import assert from "node:assert/strict";
-import { type Kernel, startBgjobsKernel } from "../_kernel.ts";
+import { ok, startBgjobsKernel } from "../_kernel.ts";
 import { eventually, isAlive } from "../_procs.ts";
 import { detachedCache, durablePids } from "../_detached.ts";
-
-async function ok(k: Kernel, code: string, timeout = 60_000): Promise<string> {
-  const cell = await k.execute(code, { timeout });
-  assert.equal(cell.status, "ok", cell.describe());
-  return cell.text ?? "";
-}
 
 Deno.test({
   name:
