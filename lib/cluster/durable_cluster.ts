@@ -105,13 +105,15 @@ function spawnDetached(program: string, args: string[], log: string): number {
  */
 export async function ensureDurableCluster(): Promise<ClusterOptions> {
   const dir = durableDir();
-  Deno.mkdirSync(`${dir}/store`, { recursive: true });
+  Deno.mkdirSync(`${dir}/store`, { recursive: true, mode: 0o700 });
+  Deno.chmodSync(dir, 0o700);
   // One kernel at a time starts it.
   using lock = await Deno.open(`${dir}/lock`, { create: true, write: true });
   await lock.lock(true);
   const known = readFile(dir);
   let { port, server, runner } = known ?? { port: 0, server: 0, runner: 0 };
   const log = `${dir}/cluster.log`;
+  const token = secret(dir);
   const serverUp = known !== undefined && alive(server, "nats-server") &&
     await reachable(port, 1000);
   if (!serverUp) {
@@ -122,7 +124,11 @@ export async function ensureDurableCluster(): Promise<ClusterOptions> {
       );
     }
     if (!port || !portFree(port)) port = freePort();
-    server = spawnDetached(program, natsArgs(port, `${dir}/store`), log);
+    server = spawnDetached(program, [
+      "-c",
+      `${dir}/nats.conf`,
+      ...natsArgs(port, `${dir}/store`),
+    ], log);
     if (!await reachable(port, 10_000)) {
       throw new Error(
         `Cannot start the durable local cluster: ${program} did not listen on 127.0.0.1:${port} within 10 s; see ${log}`,
@@ -135,7 +141,14 @@ export async function ensureDurableCluster(): Promise<ClusterOptions> {
     if (alive(runner, "runner")) Deno.kill(runner, "SIGTERM"); // an old port
     runner = spawnDetached(
       Deno.execPath(),
-      runnerArgs(url, ["--cluster", DURABLE_CLUSTER, "--name", "detached"]),
+      runnerArgs(url, [
+        "--cluster",
+        DURABLE_CLUSTER,
+        "--name",
+        "detached",
+        "--token-file",
+        `${dir}/token`,
+      ]),
       log,
     );
   }
@@ -143,7 +156,24 @@ export async function ensureDurableCluster(): Promise<ClusterOptions> {
     const file: DurableClusterFile = { port, server, runner };
     Deno.writeTextFileSync(`${dir}/cluster.json`, JSON.stringify(file));
   }
-  return { servers: url, name: DURABLE_CLUSTER };
+  return { servers: url, name: DURABLE_CLUSTER, token };
+}
+
+// Whoever may publish on the server may run code as this user: it asks for
+// a token, kept in files only this user reads (not in the process list).
+function secret(dir: string): string {
+  try {
+    return Deno.readTextFileSync(`${dir}/token`).trim();
+  } catch {
+    const bytes = crypto.getRandomValues(new Uint8Array(24));
+    const token = [...bytes].map((b) => b.toString(16).padStart(2, "0"))
+      .join("");
+    const write = (file: string, text: string) =>
+      Deno.writeTextFileSync(`${dir}/${file}`, text, { mode: 0o600 });
+    write("token", token);
+    write("nats.conf", `authorization { token: "${token}" }\n`);
+    return token;
+  }
 }
 
 /**

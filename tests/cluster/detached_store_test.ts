@@ -1,11 +1,13 @@
 /**
  * Detached jobs in the cluster's store, in this process, on the durable
  * local cluster of a cache of its own: a removed job is gone from the
- * store (a later attach does not list it), an expired one is dropped, and
+ * store (a later attach does not list it), an expired one is dropped, the
+ * server asks for a token only this user can read, and
  * `jobs.stopDetachedCluster()` stops the nats-server and the runner.
  */
 import assert from "node:assert/strict";
 import { job, jobs } from "../../mod.ts";
+import { nats } from "../../lib/cluster/nats.ts";
 import { detachedCache, durablePids } from "../_detached.ts";
 import { eventually, isAlive } from "../_procs.ts";
 
@@ -24,6 +26,19 @@ Deno.test({
       assert.match(kept.where, /^detached@/);
       const [server, runner] = durablePids(cache.dir).toReversed();
       assert.ok(server && runner, "the durable cluster runs");
+      const { port } = JSON.parse(
+        await Deno.readTextFile(`${cache.dir}/detached/cluster.json`),
+      );
+      await assert.rejects(
+        (await nats()).connect({
+          servers: `nats://127.0.0.1:${port}`,
+          reconnect: false,
+        }),
+        /Authorization/i,
+        "the server asks for its token",
+      );
+      const stat = await Deno.stat(`${cache.dir}/detached/token`);
+      assert.equal(stat.mode! & 0o077, 0, "only this user reads the token");
 
       // Forgotten by this kernel only: still in the store.
       assert.equal(jobs.flush(), 1);
