@@ -3,6 +3,7 @@
 // and stopped at the end. The npm bundles are copied from the real cache.
 import { cacheDir } from "../lib/deps/npm_bundle.ts";
 import { isAlive } from "./_procs.ts";
+import { jobs } from "../mod.ts";
 
 /** A temporary bgjobs cache; disposing kills its durable cluster. */
 export async function detachedCache(): Promise<
@@ -37,5 +38,25 @@ export function durablePids(dir: string): number[] {
     return [file.runner, file.server].filter(isAlive);
   } catch {
     return [];
+  }
+}
+
+/**
+ * Runs `fn` with `BGJOBS_CACHE_DIR` set to a cache of its own and the
+ * notebook key `notebook`; then shuts jobs down and kills the durable
+ * cluster.
+ */
+export async function withDetachedCache(
+  notebook: string,
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  await using cache = await detachedCache();
+  Deno.env.set("BGJOBS_CACHE_DIR", cache.dir);
+  try {
+    await jobs.configure({ notebook });
+    await fn(cache.dir);
+  } finally {
+    await jobs.shutdown();
+    Deno.env.delete("BGJOBS_CACHE_DIR");
   }
 }

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { job, jobs, progress } from "../../mod.ts";
 import { ensureDurableCluster } from "../../lib/cluster/durable_cluster.ts";
-import { detachedCache, durablePids } from "../_detached.ts";
+import { durablePids, withDetachedCache } from "../_detached.ts";
 import { eventually, isAlive } from "../_procs.ts";
 
 Deno.test({
@@ -14,11 +14,8 @@ Deno.test({
     "a detached job loses nothing when the durable cluster's nats-server is SIGKILLed and restarted",
   sanitizeOps: false,
   sanitizeResources: false,
-  fn: async () => {
-    await using cache = await detachedCache();
-    Deno.env.set("BGJOBS_CACHE_DIR", cache.dir);
-    try {
-      await jobs.configure({ notebook: "restart-test" });
+  fn: () =>
+    withDetachedCache("restart-test", async (dir) => {
       const j = job(async () => {
         for (let i = 1; i <= 40; i++) {
           console.log(`line ${i}`);
@@ -28,14 +25,14 @@ Deno.test({
         return "all 40";
       }, { detached: true, name: "steady" });
       assert.ok(await eventually(() => (j.progress?.done ?? 0) >= 3, 30_000));
-      const [server, runner] = durablePids(cache.dir).toReversed();
+      const [server, runner] = durablePids(dir).toReversed();
       Deno.kill(server, "SIGKILL");
       assert.ok(await eventually(() => !isAlive(server), 3000));
       // Down longer than the 6 s after which a cut-off runner kills the
       // jobs of kernels: a detached job stays.
       await new Promise((r) => setTimeout(r, 7000));
       await ensureDurableCluster();
-      const [again] = durablePids(cache.dir).toReversed();
+      const [again] = durablePids(dir).toReversed();
       assert.notEqual(again, server);
       assert.ok(isAlive(runner), "the same runner, reconnected");
 
@@ -51,9 +48,5 @@ Deno.test({
       assert.equal(found.logs, lines.join(""));
       await jobs.remove(found);
       assert.equal(await jobs.stopDetachedCluster(), true);
-    } finally {
-      await jobs.shutdown();
-      Deno.env.delete("BGJOBS_CACHE_DIR");
-    }
-  },
+    }),
 });

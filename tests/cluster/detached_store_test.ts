@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { job, jobs } from "../../mod.ts";
 import { nats } from "../../lib/cluster/nats.ts";
-import { detachedCache, durablePids } from "../_detached.ts";
+import { durablePids, withDetachedCache } from "../_detached.ts";
 import { eventually, isAlive } from "../_procs.ts";
 
 Deno.test({
@@ -16,18 +16,15 @@ Deno.test({
     "a removed detached job is gone from the store, an expired one is dropped, and the durable cluster stops",
   sanitizeOps: false,
   sanitizeResources: false,
-  fn: async () => {
-    await using cache = await detachedCache();
-    Deno.env.set("BGJOBS_CACHE_DIR", cache.dir);
-    try {
-      await jobs.configure({ notebook: "store-test" });
+  fn: () =>
+    withDetachedCache("store-test", async (dir) => {
       const kept = job(() => 6 * 7, { detached: true, name: "kept" });
       assert.equal(await kept, 42);
       assert.match(kept.where, /^detached@/);
-      const [server, runner] = durablePids(cache.dir).toReversed();
+      const [server, runner] = durablePids(dir).toReversed();
       assert.ok(server && runner, "the durable cluster runs");
       const { port } = JSON.parse(
-        await Deno.readTextFile(`${cache.dir}/detached/cluster.json`),
+        await Deno.readTextFile(`${dir}/detached/cluster.json`),
       );
       await assert.rejects(
         (await nats()).connect({
@@ -37,7 +34,7 @@ Deno.test({
         /Authorization/i,
         "the server asks for its token",
       );
-      const stat = await Deno.stat(`${cache.dir}/detached/token`);
+      const stat = await Deno.stat(`${dir}/detached/token`);
       assert.equal(stat.mode! & 0o077, 0, "only this user reads the token");
 
       // Forgotten by this kernel only: still in the store.
@@ -61,9 +58,5 @@ Deno.test({
       assert.ok(
         await eventually(() => !isAlive(server) && !isAlive(runner), 5000),
       );
-    } finally {
-      await jobs.shutdown();
-      Deno.env.delete("BGJOBS_CACHE_DIR");
-    }
-  },
+    }),
 });
