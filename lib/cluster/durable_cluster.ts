@@ -49,6 +49,19 @@ export function durableDir(): string {
   return `${cache}/detached`;
 }
 
+/**
+ * Whether the durable local cluster ever ran here (its store is there).
+ *
+ * @returns Whether it did.
+ */
+export function durableClusterUsed(): boolean {
+  try {
+    return Deno.statSync(`${durableDir()}/store/jetstream`).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 function readFile(dir: string): DurableClusterFile | undefined {
   try {
     return JSON.parse(Deno.readTextFileSync(`${dir}/cluster.json`));

@@ -17,7 +17,12 @@ import { jobList } from "./job_list.ts";
 import { JobError } from "./errors.ts";
 import { answerAnalysis, appendOutput, receiveEvent } from "./drive.ts";
 import { settle } from "./receive.ts";
-import { detachedLink, keep, notebookKey } from "./detached.ts";
+import {
+  detachedJobsMayExist,
+  detachedLink,
+  keep,
+  notebookKey,
+} from "./detached.ts";
 
 /** How long `attach()` waits for a job's kept events to be read, in ms. */
 const CATCH_UP_MS = 60_000;
@@ -31,6 +36,7 @@ const CATCH_UP_MS = 60_000;
  * @throws {Error} When the cluster cannot be reached.
  */
 export async function attachJobs(): Promise<[Job<unknown>, JobState][]> {
+  if (!detachedJobsMayExist()) return [];
   const { backend, store } = await detachedLink();
   const notebook = await notebookKey();
   const known = new Set(jobList.list().map((j) => j.uuid));

@@ -166,6 +166,11 @@ export async function configuredCluster(): Promise<
   return use ? await use.ready : undefined;
 }
 
+/** Whether a cluster is configured. */
+export function configuredClusterSet(): boolean {
+  return use !== undefined;
+}
+
 /** The cluster's runners heard from lately (none without a cluster). */
 export function clusterRunners(): RunnerInfo[] {
   return use?.connected?.runners ?? [];

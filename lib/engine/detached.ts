@@ -13,11 +13,17 @@ import {
   DetachedStore,
 } from "../cluster/detached_store.ts";
 import {
+  durableClusterUsed,
   ensureDurableCluster,
   stopDurableCluster,
 } from "../cluster/durable_cluster.ts";
 import type { RunMessage } from "../protocol/messages.ts";
-import { type Backend, configuredCluster, type Runtime } from "./backend.ts";
+import {
+  type Backend,
+  configuredCluster,
+  configuredClusterSet,
+  type Runtime,
+} from "./backend.ts";
 import type { JobState } from "./job_state.ts";
 
 /** How detached jobs are kept: set with `jobs.configure()`. */
@@ -79,6 +85,18 @@ export async function detachedLink(): Promise<DetachedLink> {
     detachedSettings.retention,
   );
   return { backend, store };
+}
+
+/**
+ * Whether detached jobs may be kept anywhere: a cluster is configured, or
+ * the durable local cluster ran here once (else `attach()` need not start
+ * it to find nothing).
+ *
+ * @returns Whether they may.
+ */
+export function detachedJobsMayExist(): boolean {
+  return configuredClusterSet() || durable !== undefined ||
+    durableClusterUsed();
 }
 
 /**

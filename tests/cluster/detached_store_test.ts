@@ -18,6 +18,9 @@ Deno.test({
   sanitizeResources: false,
   fn: () =>
     withDetachedCache("store-test", async (dir) => {
+      // Nothing was ever detached here: attach starts nothing.
+      assert.deepEqual(await jobs.attach(), []);
+      assert.deepEqual(durablePids(dir), []);
       const kept = job(() => 6 * 7, { detached: true, name: "kept" });
       assert.equal(await kept, 42);
       assert.match(kept.where, /^detached@/);
