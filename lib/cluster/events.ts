@@ -91,6 +91,16 @@ export class EventSender {
   }
 }
 
+/** A runtime's events as read, and how to stop reading. */
+export interface EventReader {
+  /** The events, in order. */
+  events: AsyncIterable<RemoteEvent>;
+  /** Stops reading. */
+  stop(): void;
+  /** When the last event read was stored (ms since the epoch). */
+  storedAt(): number | undefined;
+}
+
 /** Says when a reader has read what was kept when it started. */
 export interface CaughtUp {
   /** The stream sequence of the last event kept then (0: none). */
@@ -114,17 +124,19 @@ export async function readEvents(
   stream: string,
   subject: string,
   caughtUp?: CaughtUp,
-): Promise<{ events: AsyncIterable<RemoteEvent>; stop(): void }> {
+): Promise<EventReader> {
   const consumer = await js.consumers.get(stream, { filter_subjects: subject });
   if (caughtUp && caughtUp.seq === 0) caughtUp.then();
   // Short pulls: after a server restart the consumer notices the missing
   // heartbeats and is made again within seconds, not half a minute.
   const messages = await consumer.consume({ expires: 2000 });
   const parts = new Reassembler();
+  let storedAt: number | undefined;
   async function* events(): AsyncGenerator<RemoteEvent> {
     let behind = caughtUp !== undefined && caughtUp.seq > 0;
     for await (const msg of messages) {
       const whole = parts.add(msg.data);
+      storedAt = msg.info.timestampNanos / 1e6;
       if (whole) yield await fromFrame<RemoteEvent>(whole);
       if (behind && (msg.seq >= caughtUp!.seq || msg.info.pending === 0)) {
         behind = false;
@@ -132,5 +144,9 @@ export async function readEvents(
       }
     }
   }
-  return { events: events(), stop: () => messages.stop() };
+  return {
+    events: events(),
+    stop: () => messages.stop(),
+    storedAt: () => storedAt,
+  };
 }

@@ -77,7 +77,7 @@ export interface JsMsg {
   readonly data: Uint8Array;
   readonly seq: number;
   /** `pending`: messages left after this one, when it was delivered. */
-  readonly info: { pending: number };
+  readonly info: { pending: number; timestampNanos: number };
 }
 
 /** Messages a consumer delivers, until stopped. */

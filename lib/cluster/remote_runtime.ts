@@ -72,6 +72,7 @@ export class RemoteRuntime {
   readonly #link: ClusterLink;
   readonly #first: RunMessage | undefined;
   #ended: RunEnd | undefined;
+  #endedAt: number | undefined;
   #stopEvents: (() => void) | undefined;
   #killed = false;
   #release: (() => void) | undefined;
@@ -151,7 +152,7 @@ export class RemoteRuntime {
     caughtUp?: CaughtUp,
   ): Promise<RunEnd> {
     const names = this.#link.names;
-    const { events, stop } = await readEvents(
+    const { events, stop, storedAt } = await readEvents(
       this.#link.js,
       this.detached ? names.detachedStream : names.stream,
       this.detached ? names.detachedEvents(this.rid) : names.events(this.rid),
@@ -167,6 +168,7 @@ export class RemoteRuntime {
     try {
       for await (const event of events) {
         if (event.t === "end") {
+          this.#endedAt = storedAt();
           this.#ended = await fetched(event.end, event.bulk);
           break;
         }
@@ -185,6 +187,11 @@ export class RemoteRuntime {
     return why && !this.#killed
       ? { kind: "lost", why }
       : { kind: "exit", code: 137, signal: "SIGKILL" };
+  }
+
+  /** When its end was stored in the cluster, once read (ms since the epoch). */
+  get endedAt(): number | undefined {
+    return this.#endedAt;
   }
 
   /**

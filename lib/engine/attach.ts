@@ -78,7 +78,7 @@ async function follow(
   state.where = runtime.where;
   state.attempt = record.attempt;
   state.start();
-  state.startedAt = record.startedAt;
+  state.startedAt = state.attempts.at(-1)!.startedAt = record.startedAt;
   let stopped: Error | undefined;
   state.stop = async (error) => {
     stopped = error;
@@ -98,6 +98,13 @@ async function follow(
     const context = { id, name: record.name, options: {} };
     const failure = settle(state, end, context, receiver);
     if (failure) state.fail(failure.error);
+    // It ended then, not when this kernel read it.
+    const endedAt = runtime.endedAt;
+    const last = state.attempts.at(-1);
+    if (endedAt !== undefined && last) {
+      state.endedAt = last.endedAt = Math.max(endedAt, record.startedAt);
+      state.changed();
+    }
   } catch (error) {
     state.fail(
       new JobError(
