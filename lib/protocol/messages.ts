@@ -152,7 +152,12 @@ export type RunEnd =
   | { kind: "error"; error: SentError }
   | { kind: "exit"; code: number; signal: string | null }
   /** The runtime's host stopped answering (a runner that died, a cut link). */
-  | { kind: "lost"; why: string };
+  | { kind: "lost"; why: string }
+  /**
+   * A detached runtime its runner killed (asked by a kernel, or stopping):
+   * how a kernel that did not ask learns that the job was killed.
+   */
+  | { kind: "killed"; why: string };
 
 /** What a running runtime reports besides its end. */
 export interface RunHandlers {

@@ -93,6 +93,8 @@ interface Running {
   started: boolean;
   /** Outlives its kernel: never killed for the kernel's silence. */
   detached: boolean;
+  /** Why it was killed, when it was on purpose. */
+  killed?: string;
   stop(): void;
 }
 
@@ -252,7 +254,7 @@ export class Runner implements AsyncDisposable {
   async #request(data: Uint8Array, js: JetStream): Promise<RunnerReply> {
     const request = checkRequest(await fromPayload<RunnerRequest>(data));
     if (request.t === "kill") {
-      await this.#kill(request.rid);
+      await this.#kill(request.rid, "a kernel asked");
       return { t: "killed" };
     }
     return await this.#start(request, js);
@@ -317,11 +319,17 @@ export class Runner implements AsyncDisposable {
       runtime.run(message, {
         onOutput: (text) => sender.send({ t: "output", text }),
         onMessage: (event) => sender.send(event),
-      }).then((end) =>
-        // A detached job's result stays in the stream: its kernel may read
-        // it days later, from a runner restarted meanwhile.
-        sender.send(detached ? { t: "end", end } : this.#ending(end))
-      )
+      }).then((end) => {
+        if (!detached) return sender.send(this.#ending(end));
+        // A detached job's end stays in the stream, its result too (not on
+        // the bulk port): a kernel may read it days later, from a runner
+        // restarted meanwhile, and learn that it was killed.
+        const why = end.kind === "exit" ? running.killed : undefined;
+        return sender.send({
+          t: "end",
+          end: why ? { kind: "killed", why } : end,
+        });
+      })
         .finally(() => this.#end(start.rid));
     };
     const sub = this.#nc.subscribe(this.#names.input(start.rid), {
@@ -353,9 +361,10 @@ export class Runner implements AsyncDisposable {
     return { t: "end", end: { kind: "result", value }, bulk };
   }
 
-  async #kill(rid: string): Promise<void> {
+  async #kill(rid: string, why?: string): Promise<void> {
     const running = this.#running.get(rid);
     if (!running) return;
+    running.killed ??= why;
     await running.runtime.kill();
     this.#end(rid);
   }
@@ -387,7 +396,11 @@ export class Runner implements AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    await Promise.all([...this.#running.keys()].map((rid) => this.#kill(rid)));
+    await Promise.all(
+      [...this.#running.keys()].map((rid) =>
+        this.#kill(rid, `its runner ${this.name} stopped`)
+      ),
+    );
     await this.#pool.drain();
     this.#bulk?.close();
     await this.#runnerList.delete(this.id).catch(() => {});
