@@ -136,7 +136,7 @@ export async function readEvents(
     let behind = caughtUp !== undefined && caughtUp.seq > 0;
     for await (const msg of messages) {
       const whole = parts.add(msg.data);
-      storedAt = msg.info.timestampNanos / 1e6;
+      storedAt = Math.round(msg.info.timestampNanos / 1e6);
       if (whole) yield await fromFrame<RemoteEvent>(whole);
       if (behind && (msg.seq >= caughtUp!.seq || msg.info.pending === 0)) {
         behind = false;

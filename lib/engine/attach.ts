@@ -35,7 +35,16 @@ const CATCH_UP_MS = 60_000;
  * are read (a finished job is settled then).
  * @throws {Error} When the cluster cannot be reached.
  */
-export async function attachJobs(): Promise<[Job<unknown>, JobState][]> {
+export function attachJobs(): Promise<[Job<unknown>, JobState][]> {
+  // One at a time: a second one lists only what the first did not.
+  const next = attaching.then(attachOnce);
+  attaching = next.catch(() => {});
+  return next;
+}
+
+let attaching: Promise<unknown> = Promise.resolve();
+
+async function attachOnce(): Promise<[Job<unknown>, JobState][]> {
   if (!detachedJobsMayExist()) return [];
   const { backend, store } = await detachedLink();
   const notebook = await notebookKey();
@@ -47,6 +56,7 @@ export async function attachJobs(): Promise<[Job<unknown>, JobState][]> {
     const [job, state] = makeJob(jobList.nextId(), record.name, record.uuid);
     jobList.add(job, record.source);
     keep(state, store, notebook, record);
+    kinds.set(state, record.kind);
     const ready = Promise.withResolvers<void>();
     caughtUp.push(ready.promise);
     follow(job.id, state, { backend, store, record }, ready.resolve);
@@ -58,8 +68,23 @@ export async function attachJobs(): Promise<[Job<unknown>, JobState][]> {
     new Promise((r) => timer = setTimeout(r, CATCH_UP_MS)),
   ]);
   clearTimeout(timer);
+  // Names written into the notebook are said, never silent.
+  for (const [job, state] of found) {
+    const written = Object.keys(state.exports).filter((name) =>
+      !state.warnings.some((w) => w.startsWith(`Export "${name}" was not`))
+    );
+    if (kinds.get(state) === "module" && written.length > 0) {
+      console.log(
+        `${jobLabel(job.id, job.name)}: its exports ${
+          written.join(", ")
+        } are in the notebook`,
+      );
+    }
+  }
   return found;
 }
+
+const kinds = new WeakMap<JobState, DetachedRecord["kind"]>();
 
 interface Kept {
   backend: ClusterBackend;
