@@ -122,6 +122,8 @@ export async function drive(
     if (!attempt) return state.fail(error, statusFor(error));
     await Promise.all([...runtimes].map((r) => r.kill()));
     await attempt.catch(() => {}); // its failure is the job's, reported there
+    // Settled when kill() resolves (the loop below would, a turn later).
+    state.fail(stopped, statusFor(stopped));
   };
   const driver: Driver = {
     async runtime(first?: RunMessage): Promise<Runtime> {
