@@ -51,12 +51,13 @@ async function attachOnce(): Promise<[Job<unknown>, JobState][]> {
   const known = new Set(jobList.list().map((j) => j.uuid));
   const found: [Job<unknown>, JobState][] = [];
   const caughtUp: Promise<void>[] = [];
+  const modules = new Set<JobState>();
   for (const record of await store.list(notebook)) {
     if (known.has(record.uuid)) continue;
     const [job, state] = makeJob(jobList.nextId(), record.name, record.uuid);
     jobList.add(job, record.source);
     keep(state, store, notebook, record);
-    kinds.set(state, record.kind);
+    if (record.kind === "module") modules.add(state);
     const ready = Promise.withResolvers<void>();
     caughtUp.push(ready.promise);
     follow(job.id, state, { backend, store, record }, ready.resolve);
@@ -68,23 +69,30 @@ async function attachOnce(): Promise<[Job<unknown>, JobState][]> {
     new Promise((r) => timer = setTimeout(r, CATCH_UP_MS)),
   ]);
   clearTimeout(timer);
-  // Names written into the notebook are said, never silent.
   for (const [job, state] of found) {
-    const written = Object.keys(state.exports).filter((name) =>
-      !state.warnings.some((w) => w.startsWith(`Export "${name}" was not`))
-    );
-    if (kinds.get(state) === "module" && written.length > 0) {
-      console.log(
-        `${jobLabel(job.id, job.name)}: its exports ${
-          written.join(", ")
-        } are in the notebook`,
-      );
-    }
+    if (modules.has(state)) sayWritten(job, state);
   }
   return found;
 }
 
-const kinds = new WeakMap<JobState, DetachedRecord["kind"]>();
+// A code job's exports written into the notebook are said, never silent.
+function sayWritten(job: Job<unknown>, state: JobState): void {
+  const result = state.result;
+  if (state.status !== "completed" || !result || typeof result !== "object") {
+    return;
+  }
+  const written = Object.keys(result).filter((name) =>
+    name !== "default" && name in state.exports &&
+    !state.warnings.some((w) => w.startsWith(`Export "${name}" was not`))
+  );
+  if (written.length > 0) {
+    console.log(
+      `${jobLabel(job.id, job.name)}: its exports ${
+        written.join(", ")
+      } are in the notebook`,
+    );
+  }
+}
 
 interface Kept {
   backend: ClusterBackend;
