@@ -47,7 +47,7 @@ const USAGE =
   --cluster NAME           the cluster's name (default: default)
   --concurrency N          job runtimes at once (default: the number of cores)
   --max-permissions LIST   all, none, or e.g. net,read=/data:/tmp (default: all)
-  --token T | --user U --password P | --creds FILE | --nkey-seed SEED
+  --token T | --token-file FILE | --user U --password P | --creds FILE | --nkey-seed SEED
   --tls-ca FILE  [--tls-cert FILE --tls-key FILE]
   --bulk-port N|off        where big results are fetched from (default: any free port)
   --exit-with-stdin        stop when standard input ends`;
@@ -64,6 +64,7 @@ async function main(args: string[]): Promise<number> {
         concurrency: { type: "string" },
         "max-permissions": { type: "string" },
         token: { type: "string" },
+        "token-file": { type: "string" },
         user: { type: "string" },
         password: { type: "string" },
         creds: { type: "string" },
@@ -97,7 +98,10 @@ async function main(args: string[]): Promise<number> {
     const cluster = checkCluster({
       servers: values.server ?? [],
       name: values.cluster,
-      token: values.token,
+      // A file keeps the token out of the process list.
+      token: values["token-file"]
+        ? (await Deno.readTextFile(values["token-file"])).trim()
+        : values.token,
       user: values.user,
       password: values.password,
       credsFile: values.creds,

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { installKernelspec } from "../kernel_ext/install.ts";
 import { APT_LINE, missingJupyter } from "../tools/_prereq.ts";
@@ -98,4 +99,15 @@ export async function startBgjobsKernel(
     throw new Error(`Loading mod.ts in the kernel failed: ${warm.describe()}`);
   }
   return kernel;
+}
+
+/** Runs a cell that must succeed; its result as text. */
+export async function ok(
+  k: Kernel,
+  code: string,
+  timeout = 60_000,
+): Promise<string> {
+  const cell = await k.execute(code, { timeout });
+  assert.equal(cell.status, "ok", cell.describe());
+  return cell.text ?? "";
 }

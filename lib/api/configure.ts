@@ -13,6 +13,7 @@ import {
   type ClusterOptions,
 } from "../cluster/cluster_options.ts";
 import { settings, wakeQueue } from "../engine/slots.ts";
+import { detachedSettings } from "../engine/detached.ts";
 
 /** Defaults for later jobs, set with `jobs.configure()`. */
 export interface ConfigureOptions {
@@ -64,6 +65,22 @@ export interface ConfigureOptions {
    * @default {none}
    */
   cluster?: string | ClusterOptions | null;
+  /**
+   * The key this notebook's detached jobs are kept under, so that a later
+   * kernel of the notebook finds them (`jobs.attach()`): letters, digits,
+   * `_` and `-`.
+   *
+   * @default {the first 16 hex digits of the SHA-256 of the working directory (a Deno kernel's is the notebook's folder)}
+   */
+  notebook?: string;
+  /**
+   * Milliseconds detached jobs are kept in the cluster's store, counted from
+   * their start: older records and events are dropped. Applies to the whole
+   * store of the cluster (set when this kernel next opens it).
+   *
+   * @default {7 days}
+   */
+  retention?: number;
 }
 
 /** The registry's current defaults. */
@@ -99,6 +116,18 @@ export function configure(options: ConfigureOptions): Promise<void> {
   count("maxRunning", options.maxRunning, 1);
   count("concurrency", options.concurrency, 1);
   count("memory", options.memory, 16);
+  count("retention", options.retention, 1000);
+  if (
+    options.notebook !== undefined &&
+    (typeof options.notebook !== "string" ||
+      !/^[A-Za-z0-9_-]{1,64}$/.test(options.notebook))
+  ) {
+    throw new TypeError(
+      `Cannot use notebook key ${
+        JSON.stringify(options.notebook)
+      }: use 1 to 64 letters, digits, "_" and "-"`,
+    );
+  }
   const cluster = options.cluster === undefined || options.cluster === null ||
       options.cluster === "local"
     ? options.cluster
@@ -109,6 +138,8 @@ export function configure(options: ConfigureOptions): Promise<void> {
   if ("permissions" in options) defaults.permissions = options.permissions;
   if ("memory" in options) defaults.memory = options.memory;
   if (options.concurrency) defaults.concurrency = options.concurrency;
+  if (options.notebook) detachedSettings.notebook = options.notebook;
+  if (options.retention) detachedSettings.retention = options.retention;
   if (options.warm !== undefined) localPool().setWarm(options.warm);
   if (options.maxRunning) {
     settings.maxRunning = options.maxRunning;

@@ -133,7 +133,9 @@ export function job(
       ? codeRequest(what)
       : functionRequest(what);
   }
-  if (options.on === "cluster" && request.run !== undefined) {
+  if (
+    (options.on === "cluster" || options.detached) && request.run !== undefined
+  ) {
     throw new TypeError(
       'Cannot run code with relative imports on a cluster: the notebook\'s files are not on the runners; import by URL (https:, jsr:, npm:), or run it with on: "local"',
     );
@@ -165,14 +167,14 @@ export function startJob(
   run: (state: JobState, context: JobContext) => Promise<void>,
 ): Job<unknown> {
   const wanted = options.permissions ?? defaults.permissions;
-  const on = options.on ?? "local";
+  const on = options.detached ? "cluster" : options.on ?? "local";
   // On a cluster the runner, not the kernel, holds what a job may get.
   const permissions = on === "local"
     ? resolvePermissions(wanted)
     : wanted === undefined || wanted === "inherit"
     ? "inherit"
     : resolvePermissions(wanted, () => true);
-  backend(on).admit?.(permissions);
+  if (!options.detached) backend(on).admit?.(permissions);
   const memory = options.memory ?? defaults.memory;
   const isDefault = options.permissions === undefined &&
     defaults.permissions === undefined &&
@@ -185,6 +187,7 @@ export function startJob(
   for (const observe of jobObservers) observe(job, state, options);
   run(state, {
     id,
+    uuid: job.uuid,
     name,
     permissions,
     options: { ...options, memory },

@@ -17,6 +17,14 @@ import { configure, type ConfigureOptions } from "./configure.ts";
 import { formatTraceback } from "../engine/traceback.ts";
 import { mapJob, type MapOptions } from "./map.ts";
 import { textTable } from "../engine/text_table.ts";
+import { attachJobs } from "../engine/attach.ts";
+import {
+  closeDetachedLink,
+  forgetDetached,
+  isDetached,
+  stopDetachedCluster,
+} from "../engine/detached.ts";
+import { jobObservers } from "./job.ts";
 
 /**
  * What `jobs.wait()` waits for once every job has finished: the notebook's
@@ -223,22 +231,70 @@ export class JobRegistry {
   }
 
   /**
-   * Forgets a finished job.
+   * Forgets a finished job; a detached one also in its cluster's store (its
+   * record and its events), so no later kernel finds it.
    *
    * @param idOrJob The job or its id.
+   * @returns Resolves once a detached job is gone from the store.
    * @throws {TypeError} When the job is still queued or running.
    */
-  remove(idOrJob: number | Job<unknown>): void {
+  remove(idOrJob: number | Job<unknown>): Promise<void> {
     const job = this.#find(idOrJob);
-    if (!stateOf(job).finished) {
+    const state = stateOf(job);
+    if (!state.finished) {
       throw new TypeError(
         `Cannot remove job ${job.id}: it is ${job.status}; kill it first with jobs.kill(${job.id})`,
       );
     }
     jobList.delete(job);
+    return forgetDetached(state);
   }
 
-  /** Forgets every finished job; returns how many. */
+  /**
+   * After a kernel restart: finds this notebook's detached jobs kept in the
+   * cluster (the configured one, or else the durable local one, started
+   * when it does not run) and lists them in `jobs` with new ids, each with
+   * its status, output, progress and result or error as they are; a code
+   * job's exports are written into the notebook (or stay in `job.exports`
+   * with a warning). Running ones go on: `await`, `kill()` and their panels
+   * work as for any job. Jobs this kernel lists already are left alone.
+   * Importing bgjobs starts nothing: call it once, after the import.
+   *
+   * @returns The jobs found, once what they have done so far is read.
+   * @throws {Error} When the cluster cannot be reached or started.
+   * @example Usage
+   * ```ts ignore
+   * import { jobs } from "jsr:@x/bgjobs";
+   * const found = await jobs.attach();
+   * jobs; // the table, with the jobs found
+   * ```
+   */
+  async attach(): Promise<Job<unknown>[]> {
+    const found = await attachJobs();
+    for (const [job, state] of found) {
+      for (const observe of jobObservers) observe(job, state, {});
+    }
+    return found.map(([job]) => job);
+  }
+
+  /**
+   * Stops the durable local cluster detached jobs run on when no cluster is
+   * configured (its runner, killing the jobs it runs, then its
+   * `nats-server`). What it keeps (records, events) stays on disk for the
+   * next start. `jobs.configure({ cluster: null })` does not stop it.
+   *
+   * @returns Whether it was running.
+   */
+  stopDetachedCluster(): Promise<boolean> {
+    return stopDetachedCluster();
+  }
+
+  /**
+   * Forgets every finished job in this kernel; detached ones stay in their
+   * cluster's store (`jobs.remove()` removes them there).
+   *
+   * @returns How many.
+   */
   flush(): number {
     const done = this.list().filter((j) => stateOf(j).finished);
     for (const job of done) jobList.delete(job);
@@ -295,11 +351,18 @@ export class JobRegistry {
     return mapJob(items, fn, options);
   }
 
-  /** Kills every job and every idle runtime (for the end of a script or test). */
+  /**
+   * Kills every job but detached ones (they run on, for a later
+   * `jobs.attach()`) and every idle runtime, and closes the cluster
+   * connections (for the end of a script or test).
+   */
   async shutdown(): Promise<void> {
-    await this.killAll();
+    await Promise.all(
+      this.list().filter((j) => !isDetached(stateOf(j))).map((j) => j.kill()),
+    );
     await backend().drain();
     await closeCluster();
+    await closeDetachedLink();
   }
 
   /** Outside Jupyter, `console.log(jobs)` prints the text table. */

@@ -90,6 +90,11 @@ export function mapJob<I, R>(
       "Cannot use after with jobs.map: its function gets items, not results; wait in a job instead, e.g. job((xs) => …, { after: [j1] }), or map over a finished job's result: jobs.map(await j1, fn)",
     );
   }
+  if (jobOptions.detached) {
+    throw new TypeError(
+      "Cannot use detached with jobs.map: a map's lanes live in this kernel; run the map inside a detached job instead, e.g. job(() => Promise.all(items.map(work)), { detached: true })",
+    );
+  }
   const list = toArray(items);
   const capture = functionRequest(fn);
   const remote = jobOptions.on === "cluster";

@@ -172,3 +172,19 @@ function capture(
 export function encodeForJob(value: unknown, label: string): Packet {
   return encodeValue(value, label, TO_JOB);
 }
+
+/**
+ * Decodes what a job started by an earlier kernel sends back (a detached
+ * job followed again): as for a job of this kernel, in closure mode, but
+ * with no functions of this kernel to refer to.
+ *
+ * @param packet The packet.
+ * @returns The value.
+ * @throws {TypeError} When the packet cannot be decoded.
+ */
+export function receiveRestored(packet: Packet): unknown {
+  return decodePacket(packet, {
+    mode: "closure",
+    verify: (record, sent) => checkDefinition(record.s!, record.m === 1, sent),
+  }).value;
+}

@@ -34,6 +34,8 @@ export interface ClusterRequest {
   permissions: ResolvedPermissions | "inherit";
   memory?: number;
   label: string;
+  /** Outlives the kernel (see `StartMessage.detached`). */
+  detached?: boolean;
 }
 
 /** How long a runner may take to start a runtime, in ms. */
@@ -215,6 +217,7 @@ export class ClusterBackend implements ClusterLink {
         env: envGranted(request.permissions),
         memory: request.memory,
         first,
+        ...(request.detached && { detached: true }),
       }, START_TIMEOUT_MS);
     } catch (error) {
       this.#count(id, -1);
@@ -242,7 +245,20 @@ export class ClusterBackend implements ClusterLink {
       rid,
       first,
       () => this.#count(id, -1),
+      request.detached,
     );
+  }
+
+  /**
+   * Follows a detached runtime started earlier, maybe by another kernel.
+   *
+   * @param runner Its runner, as it was then.
+   * @param rid Its id.
+   * @returns The runtime: `follow()` reads its events, `kill()` asks its
+   * runner.
+   */
+  reattach(runner: RunnerInfo, rid: string): RemoteRuntime {
+    return new RemoteRuntime(this, runner, rid, undefined, () => {}, true);
   }
 
   #count(runner: string, by: number): void {

@@ -150,6 +150,24 @@ export class ClusterNames {
     return `bgjobs.${this.cluster}.ev.${rid}`;
   }
 
+  /**
+   * Where a detached runtime's events go (kept in the stream of detached
+   * events, until removed or expired).
+   */
+  detachedEvents(rid: string): string {
+    return `bgjobs.${this.cluster}.dev.${rid}`;
+  }
+
+  /** The JetStream stream that keeps detached jobs' events. */
+  get detachedStream(): string {
+    return `${this.stream}_DETACHED`;
+  }
+
+  /** The KV bucket of detached jobs' records, keyed `<notebook>.<uuid>`. */
+  get jobRecords(): string {
+    return `bgjobs_${this.cluster}_jobs`;
+  }
+
   /** The JetStream stream that keeps events. */
   get stream(): string {
     return `BGJOBS_${this.cluster.replace(/-/g, "_")}`;

@@ -91,29 +91,62 @@ export class EventSender {
   }
 }
 
+/** A runtime's events as read, and how to stop reading. */
+export interface EventReader {
+  /** The events, in order. */
+  events: AsyncIterable<RemoteEvent>;
+  /** Stops reading. */
+  stop(): void;
+  /** When the last event read was stored (ms since the epoch). */
+  storedAt(): number | undefined;
+}
+
+/** Says when a reader has read what was kept when it started. */
+export interface CaughtUp {
+  /** The stream sequence of the last event kept then (0: none). */
+  seq: number;
+  /** Called once, when it is read. */
+  then(): void;
+}
+
 /**
  * Reads a runtime's events from the start of its subject, in order.
  *
  * @param js JetStream.
  * @param stream The cluster's stream.
  * @param subject The runtime's event subject.
+ * @param caughtUp `then()` is called once the events kept up to stream
+ * sequence `seq` (0: none) are read.
  * @returns The events, and `stop()` to stop reading.
  */
 export async function readEvents(
   js: JetStream,
   stream: string,
   subject: string,
-): Promise<{ events: AsyncIterable<RemoteEvent>; stop(): void }> {
+  caughtUp?: CaughtUp,
+): Promise<EventReader> {
   const consumer = await js.consumers.get(stream, { filter_subjects: subject });
+  if (caughtUp && caughtUp.seq === 0) caughtUp.then();
   // Short pulls: after a server restart the consumer notices the missing
   // heartbeats and is made again within seconds, not half a minute.
   const messages = await consumer.consume({ expires: 2000 });
   const parts = new Reassembler();
+  let storedAt: number | undefined;
   async function* events(): AsyncGenerator<RemoteEvent> {
+    let behind = caughtUp !== undefined && caughtUp.seq > 0;
     for await (const msg of messages) {
       const whole = parts.add(msg.data);
+      storedAt = Math.round(msg.info.timestampNanos / 1e6);
       if (whole) yield await fromFrame<RemoteEvent>(whole);
+      if (behind && (msg.seq >= caughtUp!.seq || msg.info.pending === 0)) {
+        behind = false;
+        caughtUp!.then();
+      }
     }
   }
-  return { events: events(), stop: () => messages.stop() };
+  return {
+    events: events(),
+    stop: () => messages.stop(),
+    storedAt: () => storedAt,
+  };
 }

@@ -33,7 +33,12 @@ export function findNatsServer(): string | undefined {
   return undefined;
 }
 
-function freePort(): number {
+/**
+ * A TCP port free on 127.0.0.1 now.
+ *
+ * @returns The port.
+ */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
@@ -57,7 +62,14 @@ function spawnTied(program: string, args: string[]): Deno.ChildProcess {
   }).spawn();
 }
 
-async function reachable(port: number, ms: number): Promise<boolean> {
+/**
+ * Waits until something listens on 127.0.0.1:`port`.
+ *
+ * @param port The port.
+ * @param ms How long at most.
+ * @returns Whether it did in time.
+ */
+export async function reachable(port: number, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     try {
@@ -69,6 +81,17 @@ async function reachable(port: number, ms: number): Promise<boolean> {
     }
   }
   return false;
+}
+
+/**
+ * The `nats-server` arguments of a local cluster: JetStream, on 127.0.0.1.
+ *
+ * @param port Its port.
+ * @param store Its store's folder.
+ * @returns The arguments.
+ */
+export function natsArgs(port: number, store: string): string[] {
+  return ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", store];
 }
 
 /** The runner's command (`runner.ts` of this bgjobs). */
@@ -121,15 +144,7 @@ export class LocalCluster implements AsyncDisposable {
     const dir = `${cacheDir() ?? Deno.makeTempDirSync()}/nats/${port}`;
     Deno.mkdirSync(dir, { recursive: true });
     const children = [
-      spawnTied(server, [
-        "-js",
-        "-a",
-        "127.0.0.1",
-        "-p",
-        String(port),
-        "-sd",
-        dir,
-      ]),
+      spawnTied(server, natsArgs(port, dir)),
     ];
     const cluster = new LocalCluster(
       { servers: `nats://127.0.0.1:${port}`, name: "local" },

@@ -76,6 +76,8 @@ export interface JsMsg {
   readonly subject: string;
   readonly data: Uint8Array;
   readonly seq: number;
+  /** `pending`: messages left after this one, when it was delivered. */
+  readonly info: { pending: number; timestampNanos: number };
 }
 
 /** Messages a consumer delivers, until stopped. */
@@ -112,6 +114,10 @@ export interface JetStreamManager {
     update(name: string, config: Record<string, unknown>): Promise<unknown>;
     info(name: string): Promise<unknown>;
     purge(name: string, options?: { filter?: string }): Promise<unknown>;
+    getMessage(
+      name: string,
+      query: { last_by_subj: string },
+    ): Promise<{ seq: number } | null>;
   };
 }
 

@@ -18,7 +18,7 @@ import type {
   RunnerRequest,
 } from "../protocol/messages.ts";
 import type { ClusterNames } from "./cluster_options.ts";
-import { readEvents } from "./events.ts";
+import { type CaughtUp, readEvents } from "./events.ts";
 import { fetchOffer } from "./bulk_offer.ts";
 import type { JetStream, NatsConnection } from "./nats.ts";
 import { fromPayload, toPayload, toPayloads } from "./wire.ts";
@@ -63,11 +63,16 @@ export async function askRunner(
 export class RemoteRuntime {
   /** Where it runs: the runner's name and host. */
   readonly where: string;
+  /** Its runner. */
+  readonly runner: RunnerInfo;
+  /** Its id: names its input and event subjects. */
+  readonly rid: string;
+  /** A detached runtime: its events are in the stream of detached events. */
+  readonly detached: boolean;
   readonly #link: ClusterLink;
-  readonly #runner: RunnerInfo;
-  readonly #rid: string;
   readonly #first: RunMessage | undefined;
   #ended: RunEnd | undefined;
+  #endedAt: number | undefined;
   #stopEvents: (() => void) | undefined;
   #killed = false;
   #release: (() => void) | undefined;
@@ -80,6 +85,7 @@ export class RemoteRuntime {
    * @param rid Its id.
    * @param first The run message it was started with, if any.
    * @param release Called once, when the runtime is done.
+   * @param detached Whether it was started detached.
    */
   constructor(
     link: ClusterLink,
@@ -87,11 +93,13 @@ export class RemoteRuntime {
     rid: string,
     first: RunMessage | undefined,
     release: () => void,
+    detached = false,
   ) {
     this.#release = release;
     this.#link = link;
-    this.#runner = runner;
-    this.#rid = rid;
+    this.runner = runner;
+    this.rid = rid;
+    this.detached = detached;
     this.#first = first;
     this.where = `${runner.name}@${runner.host}`;
   }
@@ -105,7 +113,7 @@ export class RemoteRuntime {
   send(message: KernelMessage): Promise<void> {
     try {
       const max = this.#link.nc.info?.max_payload ?? 1024 * 1024;
-      const subject = this.#link.names.input(this.#rid);
+      const subject = this.#link.names.input(this.rid);
       for (const payload of toPayloads(message, max)) {
         this.#link.nc.publish(subject, payload);
       }
@@ -126,13 +134,32 @@ export class RemoteRuntime {
     // Sent before anything is awaited: what the caller sends next (a map's
     // items) must come after it. Events wait in the stream meanwhile.
     if (message !== this.#first) this.send(message);
-    const { events, stop } = await readEvents(
+    return await this.follow(handlers);
+  }
+
+  /**
+   * Streams the runtime's events to `handlers` from the first one (all
+   * that are kept, then what comes), and resolves with how it ended: what
+   * {@linkcode RemoteRuntime.run} does after sending the job, and what a
+   * kernel does for a detached job started by another kernel.
+   *
+   * @param handlers Where output and events go.
+   * @param caughtUp Says when the events kept so far are delivered.
+   * @returns How the run ended.
+   */
+  async follow(
+    handlers: RunHandlers,
+    caughtUp?: CaughtUp,
+  ): Promise<RunEnd> {
+    const names = this.#link.names;
+    const { events, stop, storedAt } = await readEvents(
       this.#link.js,
-      this.#link.names.stream,
-      this.#link.names.events(this.#rid),
+      this.detached ? names.detachedStream : names.stream,
+      this.detached ? names.detachedEvents(this.rid) : names.events(this.rid),
+      caughtUp,
     );
     this.#stopEvents = stop;
-    const lost = this.#link.lost(this.#runner).then((why) => {
+    const lost = this.#link.lost(this.runner).then((why) => {
       stop();
       return why;
     });
@@ -141,6 +168,7 @@ export class RemoteRuntime {
     try {
       for await (const event of events) {
         if (event.t === "end") {
+          this.#endedAt = storedAt();
           this.#ended = await fetched(event.end, event.bulk);
           break;
         }
@@ -161,6 +189,11 @@ export class RemoteRuntime {
       : { kind: "exit", code: 137, signal: "SIGKILL" };
   }
 
+  /** When its end was stored in the cluster, once read (ms since the epoch). */
+  get endedAt(): number | undefined {
+    return this.#endedAt;
+  }
+
   /**
    * Kills the runtime and everything it started, on its runner.
    *
@@ -172,8 +205,8 @@ export class RemoteRuntime {
     try {
       await askRunner(
         this.#link,
-        this.#runner,
-        { t: "kill", rid: this.#rid },
+        this.runner,
+        { t: "kill", rid: this.rid },
         KILL_TIMEOUT_MS,
       );
     } catch { /* runner gone: nothing of it runs for us */ }

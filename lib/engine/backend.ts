@@ -154,6 +154,23 @@ export async function useCluster(
   await next.ready;
 }
 
+/**
+ * The configured cluster, once connected.
+ *
+ * @returns It, or `undefined` when none is configured.
+ * @throws {Error} When it could not be reached.
+ */
+export async function configuredCluster(): Promise<
+  ClusterBackend | undefined
+> {
+  return use ? await use.ready : undefined;
+}
+
+/** Whether a cluster is configured. */
+export function configuredClusterSet(): boolean {
+  return use !== undefined;
+}
+
 /** The cluster's runners heard from lately (none without a cluster). */
 export function clusterRunners(): RunnerInfo[] {
   return use?.connected?.runners ?? [];

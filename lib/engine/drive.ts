@@ -27,7 +27,8 @@ import {
   retryDelay,
   retryPolicy,
 } from "./retry.ts";
-import { receiveShared, settle } from "./receive.ts";
+import { type Receiver, receiveShared, settle } from "./receive.ts";
+import { detachedBackend, type DetachedJob, markDetached } from "./detached.ts";
 
 /** What to run in a job runtime. */
 export interface RunRequest {
@@ -46,10 +47,14 @@ export interface RunRequest {
 /** Who a job is and how it runs: what the engine needs besides the work. */
 export interface JobContext {
   id: number;
+  /** The job's `uuid`. */
+  uuid: string;
   name: string;
   permissions: ResolvedPermissions | "inherit";
   options: JobOptions;
   isDefault: boolean;
+  /** For a detached job: what its record says of it. */
+  detached?: DetachedJob;
 }
 
 /** What a job's work gets from {@linkcode drive}. */
@@ -117,10 +122,15 @@ export async function drive(
     if (!attempt) return state.fail(error, statusFor(error));
     await Promise.all([...runtimes].map((r) => r.kill()));
     await attempt.catch(() => {}); // its failure is the job's, reported there
+    // Settled when kill() resolves (the loop below would, a turn later).
+    state.fail(stopped, statusFor(stopped));
   };
   const driver: Driver = {
     async runtime(first?: RunMessage): Promise<Runtime> {
-      const runtime = await backend(options.on).acquire(request, first);
+      const place = context.detached
+        ? detachedBackend(state, context.detached)
+        : backend(options.on);
+      const runtime = await place.acquire(request, first);
       state.where = runtime.where;
       if (stopped) {
         await runtime.kill();
@@ -223,6 +233,12 @@ export function runJob(
   request: RunRequest,
   context: JobContext,
 ): Promise<void> {
+  if (context.options.detached) {
+    const { uuid, name } = context;
+    const { source, kind, declared } = request;
+    context = { ...context, detached: { uuid, name, source, kind, declared } };
+    markDetached(state);
+  }
   return drive(state, context, async (driver) => {
     const { kind, value, declared } = request;
     const source = request.run ?? request.source;
@@ -234,7 +250,7 @@ export function runJob(
       onOutput: (text) => appendOutput(state, text),
       onMessage: (msg) => {
         if (msg.t === "analyze") return answerAnalysis(runtime, msg);
-        onMessage(state, msg, request);
+        receiveEvent(state, msg, request);
       },
     });
     if (!driver.stopped) return settle(state, end, context, request);
@@ -268,7 +284,18 @@ export function answerAnalysis(runtime: Runtime, msg: AnalyzeMessage): void {
   }
 }
 
-function onMessage(state: JobState, msg: JobEvent, request: RunRequest): void {
+/**
+ * Records a job's progress or shared value.
+ *
+ * @param state The job's state.
+ * @param msg The event.
+ * @param request How to read what the job sent.
+ */
+export function receiveEvent(
+  state: JobState,
+  msg: JobEvent,
+  request: Receiver,
+): void {
   if (msg.t === "progress") {
     const { done, total } = msg;
     state.progress = total === undefined ? { done } : { done, total };

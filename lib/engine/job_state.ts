@@ -172,8 +172,8 @@ export class JobState {
 export class Job<T = unknown> implements PromiseLike<T> {
   /** Small integer, unique in this kernel: 1, 2, 3 … */
   readonly id: number;
-  /** A random UUID. */
-  readonly uuid: string = crypto.randomUUID();
+  /** A random UUID; a detached job keeps its own in every kernel. */
+  readonly uuid: string;
   /** The label shown in panels and tables. */
   readonly name: string;
   /** Resolves, never rejects, once the job has finished, with its final status. */
@@ -186,9 +186,16 @@ export class Job<T = unknown> implements PromiseLike<T> {
    * @param id The registry id.
    * @param name The label.
    * @param state The state the engine writes.
+   * @param uuid Its UUID, when it has one already (a detached job).
    */
-  constructor(id: number, name: string, state: JobState) {
+  constructor(
+    id: number,
+    name: string,
+    state: JobState,
+    uuid: string = crypto.randomUUID(),
+  ) {
     this.id = id;
+    this.uuid = uuid;
     this.name = name;
     this.#state = state;
     this.done = state.settled.then(() => state.status, () => state.status);
@@ -297,10 +304,14 @@ export function stateOf(job: Job<unknown>): JobState {
 }
 const STATES = new WeakMap<Job<unknown>, JobState>();
 
-/** Makes a job and remembers its state. */
-export function makeJob(id: number, name: string): [Job<unknown>, JobState] {
+/** Makes a job (with its `uuid`, when given) and remembers its state. */
+export function makeJob(
+  id: number,
+  name: string,
+  uuid?: string,
+): [Job<unknown>, JobState] {
   const state = new JobState();
-  const job = new Job(id, name, state);
+  const job = new Job(id, name, state, uuid);
   STATES.set(job, state);
   return [job, state];
 }

@@ -102,6 +102,20 @@ export interface JobOptions {
    * @default {[]}
    */
   after?: readonly Job<unknown>[];
+  /**
+   * Keep running when the kernel exits, restarts or is killed: the job runs
+   * on the configured cluster, or, without one, on the durable local
+   * cluster (a `nats-server` and a runner on this machine that outlive the
+   * kernel). Its status, output, progress, exports and result are kept in
+   * the cluster's store until `jobs.remove()` or the retention time
+   * (`jobs.configure({ retention })`), and a later kernel of the same
+   * notebook gets it back with `await jobs.attach()`. Implies
+   * `on: "cluster"`; its `timeout` and `signal` hold only while this kernel
+   * lives.
+   *
+   * @default {false}
+   */
+  detached?: boolean;
 }
 
 const KNOWN = new Set([
@@ -115,6 +129,7 @@ const KNOWN = new Set([
   "retries",
   "retryOn",
   "after",
+  "detached",
 ]);
 
 /**
@@ -166,6 +181,16 @@ export function checkJobOptions(options: unknown): JobOptions {
   if (o.display !== undefined && typeof o.display !== "boolean") {
     throw new TypeError(
       `Cannot use display ${String(o.display)}: pass true or false`,
+    );
+  }
+  if (o.detached !== undefined && typeof o.detached !== "boolean") {
+    throw new TypeError(
+      `Cannot use detached ${String(o.detached)}: pass true or false`,
+    );
+  }
+  if (o.detached && o.on === "local") {
+    throw new TypeError(
+      'Cannot run a detached job on: "local": a detached job runs on a cluster (the configured one, or the durable local one); drop on: "local"',
     );
   }
   checkRetries(o.retries);

@@ -3,7 +3,7 @@
 // with the decoder of the job's capture; and how its runtime ended.
 import type { Capture } from "../capture/capture.ts";
 import { jobLabel, type JobState } from "./job_state.ts";
-import { JobError, type RemoteError } from "./errors.ts";
+import { JobError, JobKilledError, type RemoteError } from "./errors.ts";
 import type { JobOptions } from "./options.ts";
 import type { AttemptFailure } from "./retry.ts";
 import type { RunEnd } from "../protocol/messages.ts";
@@ -127,10 +127,11 @@ function land(name: string, value: unknown): string | undefined {
 }
 
 /**
- * Turns how a runtime ended into the job's result, or into why the attempt
- * failed: a thrown error or running out of memory is the job's `"error"`;
- * an exit or a signal before the job finished, or a lost runner, means its
- * runtime `"died"`.
+ * Turns how a runtime ended into the job's result (or its kill, for a
+ * detached runtime its runner killed), or into why the attempt failed: a
+ * thrown error or running out of memory is the job's `"error"`; an exit or a
+ * signal before the job finished, or a lost runner, means its runtime
+ * `"died"`.
  *
  * @param state The job's state: completed here when the run gave a result.
  * @param end How the runtime ended.
@@ -158,6 +159,10 @@ export function settle(
       { remote, cause },
     );
     return { error, reason: "error" };
+  }
+  if (end.kind === "killed") {
+    state.fail(new JobKilledError(`${label} was killed: ${end.why}`), "killed");
+    return undefined;
   }
   if (end.kind === "lost") {
     return {

@@ -152,7 +152,12 @@ export type RunEnd =
   | { kind: "error"; error: SentError }
   | { kind: "exit"; code: number; signal: string | null }
   /** The runtime's host stopped answering (a runner that died, a cut link). */
-  | { kind: "lost"; why: string };
+  | { kind: "lost"; why: string }
+  /**
+   * A detached runtime its runner killed (asked by a kernel, or stopping):
+   * how a kernel that did not ask learns that the job was killed.
+   */
+  | { kind: "killed"; why: string };
 
 /** What a running runtime reports besides its end. */
 export interface RunHandlers {
@@ -227,6 +232,12 @@ export interface StartMessage {
   memory?: number;
   /** The job, to run as soon as the runtime is up. */
   first?: RunMessage;
+  /**
+   * A detached job: it outlives its kernel (the runner does not kill it when
+   * the kernel goes silent), and its events go to the cluster's stream of
+   * detached events, kept until removed or expired.
+   */
+  detached?: boolean;
 }
 
 /** Kernel → runner: kill a runtime; the answer comes once it is gone. */

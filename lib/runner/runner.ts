@@ -91,6 +91,10 @@ interface Running {
   kernel: string;
   label: string;
   started: boolean;
+  /** Outlives its kernel: never killed for the kernel's silence. */
+  detached: boolean;
+  /** Why it was killed, when it was on purpose. */
+  killed?: string;
   stop(): void;
 }
 
@@ -213,6 +217,7 @@ export class Runner implements AsyncDisposable {
     const down = this.#link.downSince();
     if (down !== undefined && Date.now() - down > SILENCE_MS) {
       for (const [rid, r] of this.#running) {
+        if (r.detached) continue; // its events wait to be published
         this.#log(
           `bgjobs runner: ${r.label}: cut off from the cluster for ${
             ((Date.now() - down) / 1000).toFixed(1)
@@ -226,7 +231,11 @@ export class Runner implements AsyncDisposable {
       await this.#runnerList.put(this.id, JSON.stringify(this.info));
       if (!this.#link.steady()) return; // kernels may not have beaten yet
       // Runtimes of a kernel that went silent: nobody waits for them.
-      const kernels = new Set([...this.#running.values()].map((r) => r.kernel));
+      const kernels = new Set(
+        [...this.#running.values()].filter((r) => !r.detached).map((r) =>
+          r.kernel
+        ),
+      );
       for (const kernel of kernels) {
         const entry = await this.#kernelList.get(kernel);
         const at = entry?.operation === "PUT"
@@ -234,7 +243,7 @@ export class Runner implements AsyncDisposable {
           : 0;
         if (Date.now() - at < SILENCE_MS) continue;
         for (const [rid, r] of this.#running) {
-          if (r.kernel !== kernel) continue;
+          if (r.kernel !== kernel || r.detached) continue;
           this.#log(`bgjobs runner: ${r.label}: its kernel is gone; killed`);
           this.#kill(rid);
         }
@@ -245,7 +254,7 @@ export class Runner implements AsyncDisposable {
   async #request(data: Uint8Array, js: JetStream): Promise<RunnerReply> {
     const request = checkRequest(await fromPayload<RunnerRequest>(data));
     if (request.t === "kill") {
-      await this.#kill(request.rid);
+      await this.#kill(request.rid, "a kernel asked");
       return { t: "killed" };
     }
     return await this.#start(request, js);
@@ -288,13 +297,21 @@ export class Runner implements AsyncDisposable {
       };
     }
     const max = this.#nc.info?.max_payload ?? 1024 * 1024;
-    const sender = new EventSender(js, this.#names.events(start.rid), max);
+    const detached = start.detached === true;
+    const sender = new EventSender(
+      js,
+      detached
+        ? this.#names.detachedEvents(start.rid)
+        : this.#names.events(start.rid),
+      max,
+    );
     const parts = new Reassembler();
     const running: Running = {
       runtime,
       kernel: start.kernel,
       label: start.label,
       started: false,
+      detached,
       stop: () => sub.unsubscribe(),
     };
     const run = (message: RunMessage) => {
@@ -302,7 +319,17 @@ export class Runner implements AsyncDisposable {
       runtime.run(message, {
         onOutput: (text) => sender.send({ t: "output", text }),
         onMessage: (event) => sender.send(event),
-      }).then((end) => sender.send(this.#ending(end)))
+      }).then((end) => {
+        if (!detached) return sender.send(this.#ending(end));
+        // A detached job's end stays in the stream, its result too (not on
+        // the bulk port): a kernel may read it days later, from a runner
+        // restarted meanwhile, and learn that it was killed.
+        const why = end.kind === "exit" ? running.killed : undefined;
+        return sender.send({
+          t: "end",
+          end: why ? { kind: "killed", why } : end,
+        });
+      })
         .finally(() => this.#end(start.rid));
     };
     const sub = this.#nc.subscribe(this.#names.input(start.rid), {
@@ -334,9 +361,10 @@ export class Runner implements AsyncDisposable {
     return { t: "end", end: { kind: "result", value }, bulk };
   }
 
-  async #kill(rid: string): Promise<void> {
+  async #kill(rid: string, why?: string): Promise<void> {
     const running = this.#running.get(rid);
     if (!running) return;
+    running.killed ??= why;
     await running.runtime.kill();
     this.#end(rid);
   }
@@ -368,7 +396,11 @@ export class Runner implements AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    await Promise.all([...this.#running.keys()].map((rid) => this.#kill(rid)));
+    await Promise.all(
+      [...this.#running.keys()].map((rid) =>
+        this.#kill(rid, `its runner ${this.name} stopped`)
+      ),
+    );
     await this.#pool.drain();
     this.#bulk?.close();
     await this.#runnerList.delete(this.id).catch(() => {});
@@ -416,6 +448,9 @@ export function checkRequest(request: unknown): StartMessage | KillMessage {
     typeof env !== "object" || env === null ||
     Object.values(env).some((v) => typeof v !== "string")
   ) fail("bad environment");
+  if (r.detached !== undefined && typeof r.detached !== "boolean") {
+    fail("bad detached flag");
+  }
   if (
     r.memory !== undefined &&
     (typeof r.memory !== "number" || !(r.memory >= 16))

@@ -266,3 +266,33 @@ Deno.test({
 jobTest("bad input tests leave no runtime behind", async () => {
   await jobs.shutdown();
 });
+
+Deno.test("bad detached options and notebook keys are refused with what to pass", async () => {
+  const before = jobs.list().length;
+  assert.throws(
+    // @ts-expect-error: not a boolean
+    () => job(() => 1, { detached: "yes" }),
+    {
+      name: "TypeError",
+      message: /^Cannot use detached "?yes"?: pass true or false/,
+    },
+  );
+  assert.throws(
+    () => job(() => 1, { detached: true, on: "local" }),
+    { name: "TypeError", message: /^Cannot run a detached job on: "local"/ },
+  );
+  assert.throws(
+    () => jobs.map([1], (x) => x, { detached: true }),
+    { name: "TypeError", message: /^Cannot use detached with jobs.map/ },
+  );
+  assert.throws(
+    () => jobs.configure({ notebook: "a b" }),
+    { name: "TypeError", message: /^Cannot use notebook key "a b"/ },
+  );
+  assert.throws(
+    () => jobs.configure({ retention: 10 }),
+    { name: "RangeError", message: /^Cannot use retention 10/ },
+  );
+  assert.equal(jobs.list().length, before);
+  await jobs.shutdown();
+});

@@ -6,14 +6,8 @@
  * job go with it.
  */
 import assert from "node:assert/strict";
-import { type Kernel, startBgjobsKernel } from "../_kernel.ts";
+import { ok, startBgjobsKernel } from "../_kernel.ts";
 import { descendantsOf, eventually, isAlive } from "../_procs.ts";
-
-async function ok(k: Kernel, code: string, timeout = 60_000): Promise<string> {
-  const cell = await k.execute(code, { timeout });
-  assert.equal(cell.status, "ok", cell.describe());
-  return cell.text ?? "";
-}
 
 Deno.test({
   name:

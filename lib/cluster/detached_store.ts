@@ -1,0 +1,173 @@
+/**
+ * Where a cluster keeps its detached jobs: a record of each in a KV bucket
+ * (`bgjobs_CLUSTER_jobs`, keyed `<notebook>.<uuid>`) and their events in a
+ * stream of their own (`BGJOBS_CLUSTER_DETACHED`), both file-backed and
+ * dropped after the retention time, so that a kernel started later for the
+ * same notebook finds them.
+ *
+ * @module
+ */
+import type { JobKind, RunnerInfo } from "../protocol/messages.ts";
+import type { ClusterNames } from "./cluster_options.ts";
+import {
+  type JetStreamManager,
+  type KV,
+  nats,
+  type NatsConnection,
+} from "./nats.ts";
+
+/** What a kernel records of a detached job, to follow it again later. */
+export interface DetachedRecord {
+  /** The job's `uuid`. */
+  uuid: string;
+  /** Its runtime's id: names its event subject. */
+  rid: string;
+  /** The runner it runs on, as it was when the job started. */
+  runner: RunnerInfo;
+  /** The job's name. */
+  name: string;
+  /** Its function's source or its code (for tracebacks). */
+  source: string;
+  /** How it runs: a module's result is its exports. */
+  kind: JobKind;
+  /** A module job's own top-level names. */
+  declared?: string[];
+  /** When it started (ms since the epoch). */
+  startedAt: number;
+  /** The attempt under way (1 for the first). */
+  attempt: number;
+}
+
+/** Default retention of detached jobs: 7 days, in ms. */
+export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+/** A cluster's store of detached jobs. */
+export class DetachedStore {
+  readonly #names: ClusterNames;
+  readonly #jsm: JetStreamManager;
+  readonly #records: KV;
+
+  private constructor(names: ClusterNames, jsm: JetStreamManager, kv: KV) {
+    this.#names = names;
+    this.#jsm = jsm;
+    this.#records = kv;
+  }
+
+  /**
+   * Opens the store, making its stream and bucket when they are not there,
+   * and setting both to drop what is older than `retention`.
+   *
+   * @param nc The connection (the NATS clients' own).
+   * @param names The cluster's names.
+   * @param retention ms a detached job is kept, counted from its start.
+   * @returns The store.
+   * @throws {Error} When the server refuses.
+   */
+  static async open(
+    nc: NatsConnection,
+    names: ClusterNames,
+    retention: number,
+  ): Promise<DetachedStore> {
+    const clients = await nats();
+    const jsm = await clients.jetstreamManager(nc);
+    const maxAge = retention * 1e6; // ns
+    const config = {
+      name: names.detachedStream,
+      subjects: [`bgjobs.${names.cluster}.dev.>`],
+      storage: "file",
+      max_age: maxAge,
+      duplicate_window: Math.min(maxAge, 120e9),
+      max_bytes: 8 * 2 ** 30,
+      discard: "old",
+    };
+    await ensureStream(jsm, config);
+    const records = await clients.kv(nc, names.jobRecords, retention);
+    // A bucket made earlier with another retention takes this one.
+    await ensureStream(jsm, {
+      name: `KV_${names.jobRecords}`,
+      max_age: maxAge,
+      duplicate_window: Math.min(maxAge, 120e9),
+    });
+    return new DetachedStore(names, jsm, records);
+  }
+
+  /**
+   * Records a job (again, for a new attempt).
+   *
+   * @param notebook The notebook's key.
+   * @param record The job.
+   */
+  async put(notebook: string, record: DetachedRecord): Promise<void> {
+    await this.#records.put(
+      `${notebook}.${record.uuid}`,
+      JSON.stringify(record),
+    );
+  }
+
+  /**
+   * The jobs of a notebook that are kept.
+   *
+   * @param notebook The notebook's key.
+   * @returns Their records, oldest first.
+   */
+  async list(notebook: string): Promise<DetachedRecord[]> {
+    const out: DetachedRecord[] = [];
+    for await (const key of await this.#records.keys(`${notebook}.>`)) {
+      const entry = await this.#records.get(key);
+      if (entry?.operation === "PUT") out.push(entry.json<DetachedRecord>());
+    }
+    return out.sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  /**
+   * The stream sequence of a detached runtime's last event kept (0: none).
+   *
+   * @param rid The runtime's id.
+   * @returns The sequence.
+   */
+  async lastEvent(rid: string): Promise<number> {
+    try {
+      const msg = await this.#jsm.streams.getMessage(
+        this.#names.detachedStream,
+        { last_by_subj: this.#names.detachedEvents(rid) },
+      );
+      return msg?.seq ?? 0;
+    } catch {
+      return 0; // none kept
+    }
+  }
+
+  /**
+   * Forgets a job: deletes its record and purges its events.
+   *
+   * @param notebook The notebook's key.
+   * @param record The job.
+   */
+  async remove(notebook: string, record: DetachedRecord): Promise<void> {
+    await this.#records.delete(`${notebook}.${record.uuid}`);
+    await this.#jsm.streams.purge(this.#names.detachedStream, {
+      filter: this.#names.detachedEvents(record.rid),
+    });
+  }
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  config: Record<string, unknown> & { name: string },
+): Promise<void> {
+  let info: { config: Record<string, unknown> } | undefined;
+  try {
+    info = await jsm.streams.info(config.name) as typeof info;
+  } catch {
+    await jsm.streams.add(config).catch(async (error: Error) => {
+      // Another kernel made it meanwhile.
+      await jsm.streams.info(config.name).catch(() => {
+        throw error;
+      });
+    });
+    return;
+  }
+  if (info && info.config.max_age !== config.max_age) {
+    await jsm.streams.update(config.name, { ...info.config, ...config });
+  }
+}
