@@ -121,6 +121,8 @@ export class Runner implements AsyncDisposable {
   #busy = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  /** When a heartbeat was last stored. */
+  #beaten = Date.now();
   readonly #link: ReturnType<typeof followConnection>;
   readonly #bulk: BulkServer | undefined;
 
@@ -213,9 +215,11 @@ export class Runner implements AsyncDisposable {
 
   async #beat(): Promise<void> {
     if (this.#closed) return;
-    // Cut off from the server this long, kernels have failed our jobs.
-    const down = this.#link.downSince();
-    if (down !== undefined && Date.now() - down > SILENCE_MS) {
+    // Cut off from the server this long, kernels have failed our jobs. A cut
+    // link is not always seen as a disconnect soon: a heartbeat not stored
+    // for that long says the same.
+    const down = Math.min(this.#link.downSince() ?? Infinity, this.#beaten);
+    if (Date.now() - down > SILENCE_MS) {
       for (const [rid, r] of this.#running) {
         if (r.detached) continue; // its events wait to be published
         this.#log(
@@ -229,6 +233,7 @@ export class Runner implements AsyncDisposable {
     }
     try {
       await this.#runnerList.put(this.id, JSON.stringify(this.info));
+      this.#beaten = Date.now();
       if (!this.#link.steady()) return; // kernels may not have beaten yet
       // Runtimes of a kernel that went silent: nobody waits for them.
       const kernels = new Set(
