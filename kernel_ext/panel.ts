@@ -46,8 +46,9 @@ export interface PanelOptions {
  * Shows a job's live panel now (in the cell that is running) and keeps it
  * current: an update at most every {@linkcode MIN_UPDATE_INTERVAL} ms while
  * things change, every {@linkcode TICK_INTERVAL} ms otherwise while the job
- * runs, and always a final one once it has ended. Its timers never keep a
- * process alive and stop when the job ends. `display: false` shows nothing.
+ * runs (a queued job's panel has nothing to tick: it waits for the start),
+ * and always a final one once it has ended. Its timers never keep a process
+ * alive and stop when the job ends. `display: false` shows nothing.
  *
  * @param job The new job.
  * @param state Its state, whose changes drive the updates.
@@ -95,15 +96,16 @@ export function showPanel(
     due = Infinity;
     last = Date.now();
     publish(true);
-    if (!state.finished) plan(last + TICK_INTERVAL);
-    else final.resolve();
+    if (state.status === "running") plan(last + TICK_INTERVAL);
+    else if (state.finished) final.resolve();
   };
 
   publish(false);
   if (state.finished) final.resolve();
-  // Every change, the final one included, is shown within 100 ms; once the
-  // job has ended no tick is planned, so no timer outlives it.
+  // Every change, the start and the end included, is shown within 100 ms;
+  // only a running job's elapsed time ticks, so no timer outlives the job
+  // and a thousand queued jobs cost nothing until they start.
   state.subscribe(() => plan(last + MIN_UPDATE_INTERVAL));
-  if (!state.finished) plan(last + TICK_INTERVAL);
+  if (state.status === "running") plan(last + TICK_INTERVAL);
   return displayId;
 }

@@ -78,6 +78,26 @@ Deno.test("showPanel() displays at once, updates at most 10 times a second, and 
   assert.equal(sent.length, count, "no tick after the end");
 });
 
+Deno.test("a queued job's panel sends nothing until the job starts, then ticks while it runs", async () => {
+  const [job, state] = makeJob(10, "waiting");
+  const [sent, send] = recorder();
+  showPanel(job, state, {}, { send });
+  await sleep(1200);
+  assert.equal(sent.length, 1, "only the display itself while queued");
+  state.start();
+  const until = async (test: () => boolean): Promise<void> => {
+    for (let i = 0; i < 100 && !test(); i++) await sleep(50);
+  };
+  await until(() => sent.length >= 2);
+  assert.match(sent[1].data["text/html"], /data-status="running"/);
+  await until(() => sent.length >= 3);
+  assert.equal(sent.length, 3, "a running job's elapsed time ticks");
+  assert.match(sent[2].data["text/plain"], /running · \d+\.\d s/);
+  state.complete(1);
+  await until(() => /completed/.test(sent.at(-1)!.data["text/html"]));
+  assert.match(sent.at(-1)!.data["text/html"], /data-status="completed"/);
+});
+
 Deno.test("showPanel() with display: false sends nothing", () => {
   const [job, state] = makeJob(8, "quiet");
   const [sent, send] = recorder();
