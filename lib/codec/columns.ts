@@ -22,6 +22,11 @@ export interface Columns {
 export interface Extracted extends Columns {
   /** Per column: it holds objects, which the caller still has to encode. */
   nested: boolean[];
+  /**
+   * A column of numbers only rises or only falls, row after row: no row is
+   * in the array twice (the same object would have the same number).
+   */
+  distinct: boolean;
 }
 
 type Extractor = (
@@ -29,6 +34,7 @@ type Extractor = (
   cols: unknown[][],
   kinds: number[],
   proto: object,
+  monotonic: boolean[],
 ) => boolean;
 type Builder = (cols: ArrayLike<unknown>[], n: number) => unknown[];
 
@@ -53,7 +59,10 @@ export function toColumns(rows: unknown[]): Extracted | undefined {
   if (!extract) extractors.set(signature, extract = makeExtractor(keys));
   const cols: unknown[][] = keys.map(() => []);
   const kinds: number[] = [];
-  if (!extract(rows, cols, kinds, Object.prototype)) return undefined;
+  const monotonic: boolean[] = [];
+  if (!extract(rows, cols, kinds, Object.prototype, monotonic)) {
+    return undefined;
+  }
   return {
     keys,
     cols: cols.map((col, i) =>
@@ -61,6 +70,7 @@ export function toColumns(rows: unknown[]): Extracted | undefined {
     ),
     n: rows.length,
     nested: kinds.map((kind) => kind === OBJECTS),
+    distinct: kinds.some((kind, i) => kind === NUMBERS && monotonic[i]),
   };
 }
 
@@ -82,12 +92,15 @@ const OBJECTS = 2;
 
 // The generated loop checks each row's keys with `for…in` (fast on objects
 // of one shape) and records what each column holds: only numbers (0), only
-// primitives (1), or objects too (2).
+// primitives (1), or objects too (2); and whether its numbers only rise or
+// only fall (`u` and `d`, against the last number `p`).
 function makeExtractor(keys: string[]): Extractor {
   const k = keys.length;
   const lines = [
     `const KEYS = ${JSON.stringify(keys)};`,
-    ...keys.map((_, i) => `const c${i} = cols[${i}]; let k${i} = 0;`),
+    ...keys.map((_, i) =>
+      `const c${i} = cols[${i}]; let k${i} = 0, u${i} = true, d${i} = true, p${i} = NaN;`
+    ),
     "for (let i = 0; i < rows.length; i++) {",
     "  const r = rows[i];",
     "  if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== proto) return false;",
@@ -101,13 +114,19 @@ function makeExtractor(keys: string[]): Extractor {
       `  if (typeof v${i} !== 'number') {`,
       `    if (typeof v${i} === 'function' || typeof v${i} === 'symbol') return false;`,
       `    k${i} = typeof v${i} === 'object' && v${i} !== null ? 2 : k${i} || 1;`,
+      `  } else if (i > 0) {`,
+      `    if (!(v${i} > p${i})) u${i} = false;`,
+      `    if (!(v${i} < p${i})) d${i} = false;`,
       `  }`,
+      `  p${i} = v${i};`,
       `  c${i}.push(v${i});`,
     );
   });
   lines.push(
     "}",
-    ...keys.map((_, i) => `kinds[${i}] = k${i};`),
+    ...keys.map((_, i) =>
+      `kinds[${i}] = k${i}; monotonic[${i}] = u${i} || d${i};`
+    ),
     "return true;",
   );
   return new Function(
@@ -115,6 +134,7 @@ function makeExtractor(keys: string[]): Extractor {
     "cols",
     "kinds",
     "proto",
+    "monotonic",
     lines.join("\n"),
   ) as Extractor;
 }

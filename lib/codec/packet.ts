@@ -75,10 +75,24 @@ export const SUB = {
 /** Marks where the decoder puts something back (serialized as `{}`). */
 export class Placeholder {}
 
-/** Marks the rows of an array sent as a table, while encoding. */
+/** An array sent as a table, while encoding: its rows and their keys. */
 export class TableToken {
   ph: Placeholder | undefined;
-  constructor(readonly rows: unknown[]) {}
+  #index: Map<unknown, number> | undefined;
+  constructor(readonly rows: unknown[], readonly keys: string[]) {}
+
+  /**
+   * Where `row` is among the rows, or -1. The index is made on first use:
+   * most tables never need one (hashing 200,000 rows costs ~40 ms).
+   */
+  indexOf(row: unknown): number {
+    if (!this.#index) {
+      const index = new Map<unknown, number>();
+      for (let i = 0; i < this.rows.length; i++) index.set(this.rows[i], i);
+      this.#index = index;
+    }
+    return this.#index.get(row) ?? -1;
+  }
 }
 
 export type { Columns };

@@ -261,12 +261,16 @@ function toColumns(rows) {
   if (!extract) extractors.set(signature, extract = makeExtractor(keys));
   const cols = keys.map(() => []);
   const kinds = [];
-  if (!extract(rows, cols, kinds, Object.prototype)) return void 0;
+  const monotonic = [];
+  if (!extract(rows, cols, kinds, Object.prototype, monotonic)) {
+    return void 0;
+  }
   return {
     keys,
     cols: cols.map((col, i) => kinds[i] === NUMBERS ? Float64Array.from(col) : col),
     n: rows.length,
-    nested: kinds.map((kind) => kind === OBJECTS)
+    nested: kinds.map((kind) => kind === OBJECTS),
+    distinct: kinds.some((kind, i) => kind === NUMBERS && monotonic[i])
   };
 }
 __name(toColumns, "toColumns");
@@ -285,7 +289,7 @@ function makeExtractor(keys) {
   const k = keys.length;
   const lines = [
     `const KEYS = ${JSON.stringify(keys)};`,
-    ...keys.map((_, i) => `const c${i} = cols[${i}]; let k${i} = 0;`),
+    ...keys.map((_, i) => `const c${i} = cols[${i}]; let k${i} = 0, u${i} = true, d${i} = true, p${i} = NaN;`),
     "for (let i = 0; i < rows.length; i++) {",
     "  const r = rows[i];",
     "  if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== proto) return false;",
@@ -294,10 +298,10 @@ function makeExtractor(keys) {
     `  if (n !== ${k}) return false;`
   ];
   keys.forEach((key, i) => {
-    lines.push(`  const v${i} = r[${JSON.stringify(key)}];`, `  if (typeof v${i} !== 'number') {`, `    if (typeof v${i} === 'function' || typeof v${i} === 'symbol') return false;`, `    k${i} = typeof v${i} === 'object' && v${i} !== null ? 2 : k${i} || 1;`, `  }`, `  c${i}.push(v${i});`);
+    lines.push(`  const v${i} = r[${JSON.stringify(key)}];`, `  if (typeof v${i} !== 'number') {`, `    if (typeof v${i} === 'function' || typeof v${i} === 'symbol') return false;`, `    k${i} = typeof v${i} === 'object' && v${i} !== null ? 2 : k${i} || 1;`, `  } else if (i > 0) {`, `    if (!(v${i} > p${i})) u${i} = false;`, `    if (!(v${i} < p${i})) d${i} = false;`, `  }`, `  p${i} = v${i};`, `  c${i}.push(v${i});`);
   });
-  lines.push("}", ...keys.map((_, i) => `kinds[${i}] = k${i};`), "return true;");
-  return new Function("rows", "cols", "kinds", "proto", lines.join("\n"));
+  lines.push("}", ...keys.map((_, i) => `kinds[${i}] = k${i}; monotonic[${i}] = u${i} || d${i};`), "return true;");
+  return new Function("rows", "cols", "kinds", "proto", "monotonic", lines.join("\n"));
 }
 __name(makeExtractor, "makeExtractor");
 function makeBuilder(keys) {
@@ -335,9 +339,24 @@ var TableToken = class {
     __name(this, "TableToken");
   }
   rows;
+  keys;
   ph;
-  constructor(rows) {
+  #index;
+  constructor(rows, keys) {
     this.rows = rows;
+    this.keys = keys;
+  }
+  /**
+   * Where `row` is among the rows, or -1. The index is made on first use:
+   * most tables never need one (hashing 200,000 rows costs ~40 ms).
+   */
+  indexOf(row) {
+    if (!this.#index) {
+      const index = /* @__PURE__ */ new Map();
+      for (let i = 0; i < this.rows.length; i++) index.set(this.rows[i], i);
+      this.#index = index;
+    }
+    return this.#index.get(row) ?? -1;
   }
 };
 var MISSING = Symbol("bgjobs.missing");
@@ -957,6 +976,7 @@ function newEncoder(options, walk) {
     path: [],
     via: void 0,
     memo: /* @__PURE__ */ new Map(),
+    tables: [],
     bound: /* @__PURE__ */ new Map(),
     ns: /* @__PURE__ */ new Map(),
     records: [],
@@ -1027,18 +1047,20 @@ var ERROR_TYPES = [
 function encodeTable(enc, rows) {
   const columns = toColumns(rows);
   if (!columns) return void 0;
-  const token = new TableToken(rows);
   for (let i = 0; i < rows.length; i++) {
-    if (enc.memo.has(rows[i])) {
-      for (let j = 0; j < i; j++) enc.memo.delete(rows[j]);
+    if (enc.memo.has(rows[i])) return void 0;
+  }
+  if (!columns.distinct && new Set(rows).size !== rows.length) return void 0;
+  const { keys } = columns;
+  for (const earlier of enc.tables) {
+    if (sameKeys(earlier.keys, keys) && rows.some((r) => earlier.indexOf(r) >= 0)) {
       return void 0;
     }
-    enc.memo.set(rows[i], token);
   }
-  const flat = /* @__PURE__ */ __name((v) => isFlat(enc, v), "flat");
+  const token = new TableToken(rows, keys);
+  const flat = /* @__PURE__ */ __name((v) => isFlat(enc, v, token), "flat");
   for (let c = 0; c < columns.cols.length; c++) {
     if (columns.nested[c] && !columns.cols[c].every(flat)) {
-      for (const row of rows) enc.memo.delete(row);
       return void 0;
     }
   }
@@ -1048,22 +1070,60 @@ function encodeTable(enc, rows) {
       columns.cols[c] = encodeView(enc, col, true);
     } else if (columns.nested[c]) {
       enc.path.push({
-        m: `[\u2026].${columns.keys[c]}`
+        m: `[\u2026].${keys[c]}`
       });
       columns.cols[c] = enc.walk.array(enc, col, false);
       enc.path.pop();
     }
   }
-  const { keys, cols, n } = columns;
+  const { cols, n } = columns;
   token.ph = substitute(enc, rows, SUB.table, {
     keys,
     cols,
     n
   });
+  enc.tables.push(token);
   return token.ph;
 }
 __name(encodeTable, "encodeTable");
-function isFlat(enc, v) {
+function tableRow(enc, v) {
+  for (const token of enc.tables) {
+    if (!hasKeys(v, token.keys)) continue;
+    const index = token.indexOf(v);
+    if (index >= 0) {
+      return substitute(enc, v, SUB.row, [
+        token.ph,
+        index
+      ]);
+    }
+  }
+  return void 0;
+}
+__name(tableRow, "tableRow");
+function isRow(enc, v, token) {
+  for (const t of token ? [
+    ...enc.tables,
+    token
+  ] : enc.tables) {
+    if (hasKeys(v, t.keys) && t.indexOf(v) >= 0) return true;
+  }
+  return false;
+}
+__name(isRow, "isRow");
+function hasKeys(v, keys) {
+  let n = 0;
+  for (const key in v) {
+    if (n >= keys.length || key !== keys[n]) return false;
+    n++;
+  }
+  return n === keys.length;
+}
+__name(hasKeys, "hasKeys");
+function sameKeys(a, b) {
+  return a.length === b.length && a.every((key, i) => key === b[i]);
+}
+__name(sameKeys, "sameKeys");
+function isFlat(enc, v, token) {
   if (typeof v !== "object" || v === null) return true;
   const proto = Object.getPrototypeOf(v);
   if (proto === Array.prototype) {
@@ -1074,7 +1134,7 @@ function isFlat(enc, v) {
     return true;
   }
   if (proto !== Object.prototype) return false;
-  if (enc.memo.get(v) instanceof TableToken) return false;
+  if (isRow(enc, v, token)) return false;
   for (const key in v) {
     if (!isPrimitive(v[key])) return false;
   }
@@ -1085,13 +1145,10 @@ function isPrimitive(x) {
   return typeof x === "object" ? x === null : typeof x !== "function" && typeof x !== "symbol";
 }
 __name(isPrimitive, "isPrimitive");
-function rowRef(enc, row, token) {
-  return substitute(enc, row, SUB.row, [
-    token.ph,
-    token.rows.indexOf(row)
-  ]);
+function isTableRow(enc, v) {
+  return enc.tables.length > 0 && typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype && isRow(enc, v);
 }
-__name(rowRef, "rowRef");
+__name(isTableRow, "isTableRow");
 function encodeBuffer(enc, v) {
   if (v.byteLength < RAW_MIN) return keep(enc, v, v.slice(0));
   return substitute(enc, v, SUB.buffer, rawIndex(enc, v, false));
@@ -1369,7 +1426,7 @@ function encodeChild(enc, v, key) {
   }
   if (v === null) return v;
   enc.path.push(key);
-  if (enc.path.length > MAX_DEPTH && !enc.memo.has(v)) {
+  if (enc.path.length > MAX_DEPTH && !enc.memo.has(v) && !isTableRow(enc, v)) {
     refuse(enc, {
       why: `it is nested over ${MAX_DEPTH} levels deep`,
       fix: "flatten it, e.g. into an array of records that refer to each other by id"
@@ -1383,11 +1440,15 @@ __name(encodeChild, "encodeChild");
 var MAX_DEPTH = 1500;
 function encodeObject(enc, v) {
   const seen = enc.memo.get(v);
-  if (seen !== void 0) {
-    return seen instanceof TableToken ? rowRef(enc, v, seen) : seen;
-  }
+  if (seen !== void 0) return seen;
   const proto = Object.getPrototypeOf(v);
-  if (proto === Object.prototype) return encodePlain(enc, v, {});
+  if (proto === Object.prototype) {
+    if (enc.tables.length > 0) {
+      const row = tableRow(enc, v);
+      if (row) return row;
+    }
+    return encodePlain(enc, v, {});
+  }
   if (proto === Array.prototype) return encodeArray(enc, v, true);
   return encodeSpecial(enc, v, proto);
 }

@@ -104,6 +104,28 @@ Deno.test("codec sends arrays of records as columns and rebuilds them", async ()
   assert.equal(back.tenth, back.rows[10], "a row seen twice stays one object");
 });
 
+Deno.test("codec keeps rows one object wherever else they are: twice in the table, before it, in another table", async () => {
+  // No column rises or falls: the rows are checked for repeats one by one.
+  const pairs = Array.from({ length: 40 }, (_, i) => ({ name: `r${i % 7}` }));
+  const twice = [...pairs, ...pairs];
+  const backTwice = await roundTrip(twice) as typeof twice;
+  assert.deepEqual(backTwice, twice);
+  assert.equal(backTwice[3], backTwice[43], "a row twice in the array");
+
+  const rows = Array.from({ length: 100 }, (_, i) => ({ id: i, tag: "t" }));
+  const value = {
+    head: rows[3],
+    rows,
+    again: rows.slice().reverse(),
+    tail: rows[99],
+  };
+  const back = await roundTrip(value) as typeof value;
+  assert.deepEqual(back, value);
+  assert.equal(back.head, back.rows[3], "met before the table");
+  assert.equal(back.again[0], back.rows[99], "a row of an earlier table");
+  assert.equal(back.tail, back.rows[99], "met after the table");
+});
+
 Deno.test("codec sends functions as source with the values they use", async () => {
   const packet = encodeValue({ scale: (x: number) => x * 3 }, "result", {
     to: "notebook",
