@@ -56,45 +56,71 @@ function checkSize(body: Uint8Array): Uint8Array {
   return body;
 }
 
-/** The top bit of the count word: the attachments take the bulk socket. */
+/**
+ * The top bit of the count word: the body and the attachments take the bulk
+ * socket (see `protocol/attachments.ts`); the head stays on the stream.
+ */
 const ON_BULK = 0x80000000;
 
 /**
  * {@linkcode encodeFrame} as parts to write in order, attachments uncopied:
- * `[head, body, ...attachments]`. With `onBulk`, the head says the
- * attachments travel on the bulk socket (see `protocol/attachments.ts`): the caller
- * writes the first two parts to the FIFO and the rest to the socket.
+ * `[head, body, ...attachments]`.
  */
-export function encodeFrameParts(
-  message: unknown,
-  onBulk = false,
-): Uint8Array[] {
+export function encodeFrameParts(message: unknown): Uint8Array[] {
   const value = (message as { value?: { raw?: unknown } } | null)?.value;
   const raw = value?.raw;
   if (!Array.isArray(raw) || raw.length === 0) {
     const body = checkSize(serialize(message));
-    const head = new Uint8Array(HEADER);
-    new DataView(head.buffer).setUint32(0, body.byteLength);
-    return [head, body];
+    return [frameHead(body.byteLength, [], false), body];
   }
   const { raw: _, ...rest } = value as Record<string, unknown>;
   const body = checkSize(serialize({ ...(message as object), value: rest }));
+  return [frameHead(body.byteLength, raw, false), body, ...raw];
+}
+
+/**
+ * The parts of a frame (from {@linkcode encodeFrameParts}) with a head that
+ * says the body and the attachments travel on the bulk socket: the caller
+ * writes the head to the stream and the rest to the socket.
+ */
+export function onBulk(parts: Uint8Array[]): Uint8Array[] {
+  const [, body, ...raw] = parts;
+  return [frameHead(body.byteLength, raw, true), ...parts.slice(1)];
+}
+
+/** Bytes of a frame's parts after its head: what the bulk socket would carry. */
+export function frameBytes(parts: Uint8Array[]): number {
+  let bytes = 0;
+  for (let i = 1; i < parts.length; i++) bytes += parts[i].byteLength;
+  return bytes;
+}
+
+function frameHead(
+  bodyLength: number,
+  raw: Uint8Array[],
+  bulk: boolean,
+): Uint8Array {
+  if (raw.length === 0 && !bulk) {
+    const head = new Uint8Array(HEADER);
+    new DataView(head.buffer).setUint32(0, bodyLength);
+    return head;
+  }
   const head = new Uint8Array(HEADER * 2 + 8 * raw.length);
   const view = new DataView(head.buffer);
-  view.setUint32(0, (body.byteLength | ATTACHED) >>> 0);
-  view.setUint32(HEADER, (raw.length | (onBulk ? ON_BULK : 0)) >>> 0);
-  raw.forEach((bytes: Uint8Array, i) =>
+  view.setUint32(0, (bodyLength | ATTACHED) >>> 0);
+  view.setUint32(HEADER, (raw.length | (bulk ? ON_BULK : 0)) >>> 0);
+  raw.forEach((bytes, i) =>
     view.setFloat64(HEADER * 2 + 8 * i, bytes.byteLength)
   );
-  return [head, body, ...raw];
+  return head;
 }
 
 /**
  * Reads frames from `conn` until it closes, yielding each decoded message:
  * the kernel reads {@linkcode RuntimeMessage}s, a runtime
  * {@linkcode KernelMessage}s. A frame that cannot be decoded yields an
- * {@linkcode UnreadableMessage}. `bulk` gives the stream of attachments sent
- * on the bulk socket.
+ * {@linkcode UnreadableMessage}. `bulk` gives the bulk socket, which a frame
+ * whose head says so has its body and attachments on.
  */
 export async function* readFrames<M extends KernelMessage | RuntimeMessage>(
   conn: ByteReader,
@@ -121,8 +147,12 @@ export async function* readFrames<M extends KernelMessage | RuntimeMessage>(
         (_, i) => view.getFloat64(8 * i),
       );
     }
-    const body = new Uint8Array((word & ~ATTACHED) >>> 0);
-    await readInto(conn, body);
+    const length = (word & ~ATTACHED) >>> 0;
+    let body: Uint8Array;
+    if (from === conn) {
+      body = new Uint8Array(length);
+      await readInto(conn, body);
+    } else body = await readAttachment(from, length);
     let message: M;
     try {
       // The one place a message gets its type: what the other side sent.

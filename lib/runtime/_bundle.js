@@ -100,15 +100,13 @@ function checkSize(body) {
 }
 __name(checkSize, "checkSize");
 var ON_BULK = 2147483648;
-function encodeFrameParts(message, onBulk = false) {
+function encodeFrameParts(message) {
   const value = message?.value;
   const raw = value?.raw;
   if (!Array.isArray(raw) || raw.length === 0) {
     const body2 = checkSize(serialize(message));
-    const head2 = new Uint8Array(HEADER);
-    new DataView(head2.buffer).setUint32(0, body2.byteLength);
     return [
-      head2,
+      frameHead(body2.byteLength, [], false),
       body2
     ];
   }
@@ -117,18 +115,41 @@ function encodeFrameParts(message, onBulk = false) {
     ...message,
     value: rest
   }));
-  const head = new Uint8Array(HEADER * 2 + 8 * raw.length);
-  const view = new DataView(head.buffer);
-  view.setUint32(0, (body.byteLength | ATTACHED) >>> 0);
-  view.setUint32(HEADER, (raw.length | (onBulk ? ON_BULK : 0)) >>> 0);
-  raw.forEach((bytes, i) => view.setFloat64(HEADER * 2 + 8 * i, bytes.byteLength));
   return [
-    head,
+    frameHead(body.byteLength, raw, false),
     body,
     ...raw
   ];
 }
 __name(encodeFrameParts, "encodeFrameParts");
+function onBulk(parts) {
+  const [, body, ...raw] = parts;
+  return [
+    frameHead(body.byteLength, raw, true),
+    ...parts.slice(1)
+  ];
+}
+__name(onBulk, "onBulk");
+function frameBytes(parts) {
+  let bytes = 0;
+  for (let i = 1; i < parts.length; i++) bytes += parts[i].byteLength;
+  return bytes;
+}
+__name(frameBytes, "frameBytes");
+function frameHead(bodyLength, raw, bulk2) {
+  if (raw.length === 0 && !bulk2) {
+    const head2 = new Uint8Array(HEADER);
+    new DataView(head2.buffer).setUint32(0, bodyLength);
+    return head2;
+  }
+  const head = new Uint8Array(HEADER * 2 + 8 * raw.length);
+  const view = new DataView(head.buffer);
+  view.setUint32(0, (bodyLength | ATTACHED) >>> 0);
+  view.setUint32(HEADER, (raw.length | (bulk2 ? ON_BULK : 0)) >>> 0);
+  raw.forEach((bytes, i) => view.setFloat64(HEADER * 2 + 8 * i, bytes.byteLength));
+  return head;
+}
+__name(frameHead, "frameHead");
 async function* readFrames(conn, bulk2) {
   const header = new Uint8Array(HEADER);
   while (await readOrEnd(conn, header)) {
@@ -150,8 +171,12 @@ async function* readFrames(conn, bulk2) {
         length: table.length / 8
       }, (_, i) => view.getFloat64(8 * i));
     }
-    const body = new Uint8Array((word & ~ATTACHED) >>> 0);
-    await readInto(conn, body);
+    const length = (word & ~ATTACHED) >>> 0;
+    let body;
+    if (from === conn) {
+      body = new Uint8Array(length);
+      await readInto(conn, body);
+    } else body = await readAttachment(from, length);
     let message;
     try {
       message = deserialize(body);
@@ -204,16 +229,12 @@ async function connectBulk(dir2, added) {
   }
 }
 __name(connectBulk, "connectBulk");
-function bulky(message) {
-  const raw = message?.value?.raw;
-  if (!Array.isArray(raw)) return false;
-  let bytes = 0;
-  for (const part of raw) bytes += part.byteLength;
-  return bytes >= BULK_MIN;
+function bulky(parts) {
+  return frameBytes(parts) >= BULK_MIN;
 }
 __name(bulky, "bulky");
-async function writeBulk(conn, attachments) {
-  for (const bytes of attachments) await writeAll(conn, bytes);
+async function writeBulk(conn, parts) {
+  for (const bytes of parts) await writeAll(conn, bytes);
 }
 __name(writeBulk, "writeBulk");
 
@@ -1851,7 +1872,7 @@ function send(message) {
 __name(send, "send");
 var bulk;
 function connect() {
-  if (bulkGrants) connectBulk(dir, bulkGrants).then((conn) => bulk = conn);
+  if (bulkGrants) bulk ??= connectBulk(dir, bulkGrants);
 }
 __name(connect, "connect");
 var connectLater = bulkGrants === "-" && jobWaiting === "1";
@@ -1906,13 +1927,11 @@ var endMarker = "";
 function finish(message) {
   if (finished) return;
   let parts;
-  let onBulk = bulk !== void 0 && bulky(message);
   try {
-    parts = encodeFrameParts(message, onBulk);
+    parts = encodeFrameParts(message);
   } catch (error) {
     if (message.t !== "error") return fail(error);
     const why = error.message;
-    onBulk = false;
     parts = encodeFrameParts({
       t: "error",
       error: {
@@ -1929,17 +1948,22 @@ function finish(message) {
     } catch {
     }
   }
-  if (bulk && onBulk) {
-    writeAllSync(output, parts[0]);
-    writeAllSync(output, parts[1]);
-    const exit = /* @__PURE__ */ __name((code) => () => Deno.exit(code), "exit");
-    writeBulk(bulk, parts.slice(2)).then(exit(0), exit(1));
-    return;
-  }
+  if (bulk && bulky(parts)) {
+    bulk.then((conn) => {
+      if (!conn) return sendLast(parts);
+      const framed = onBulk(parts);
+      writeAllSync(output, framed[0]);
+      const exit = /* @__PURE__ */ __name((code) => () => Deno.exit(code), "exit");
+      writeBulk(conn, framed.slice(1)).then(exit(0), exit(1));
+    });
+  } else sendLast(parts);
+}
+__name(finish, "finish");
+function sendLast(parts) {
   for (const part of parts) writeAllSync(output, part);
   Deno.exit(0);
 }
-__name(finish, "finish");
+__name(sendLast, "sendLast");
 function fail(error) {
   const packet = encodeError2(error);
   finish({

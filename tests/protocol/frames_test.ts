@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   encodeFrame,
   encodeFrameParts,
+  onBulk,
   readFrames,
 } from "../../lib/protocol/frames.ts";
 import {
@@ -68,6 +69,38 @@ Deno.test("a message's raw buffers travel as attachments, uncopied by the serial
   assert.equal(parts[2], raw[0], "the attachment itself, not a copy");
   const [msg] = await readAll<RuntimeMessage>(concat(parts));
   assert.deepEqual(msg, { t: "result", value: { v: 1, raw } });
+});
+
+Deno.test("a frame on the bulk socket has its head on the stream, its body and attachments on the socket", async () => {
+  const withRaw = {
+    t: "result",
+    value: { v: "big".repeat(1000), raw: [new Uint8Array(70_000).fill(3)] },
+  } as const;
+  const withoutRaw = { t: "result", value: { v: "x".repeat(5000) } } as const;
+  const heads: Uint8Array[] = [];
+  const socket: Uint8Array[] = [];
+  for (const message of [withRaw, withoutRaw]) {
+    const [head, ...rest] = onBulk(encodeFrameParts(message));
+    heads.push(head);
+    socket.push(...rest);
+  }
+  heads.push(encodeFrame({ t: "ready" }));
+  const stream = streamOf(concat(heads));
+  const bulk = streamOf(concat(socket), 4096);
+  let asked = 0;
+  const out: unknown[] = [];
+  for await (
+    const msg of readFrames<RuntimeMessage>(stream, () => {
+      asked++;
+      return Promise.resolve(bulk);
+    })
+  ) out.push(msg);
+  assert.deepEqual(out, [withRaw, withoutRaw, { t: "ready" }]);
+  assert.equal(asked, 2, "each bulk frame asks for the socket");
+  assert.ok(
+    heads[0].byteLength < 64 && heads[1].byteLength < 64,
+    "only heads on the stream",
+  );
 });
 
 Deno.test("a frame that cannot be decoded becomes an unreadable message, and the stream stays in step", async () => {
