@@ -36,7 +36,11 @@ type Extractor = (
   proto: object,
   monotonic: boolean[],
 ) => boolean;
-type Builder = (cols: ArrayLike<unknown>[], n: number) => unknown[];
+type Builder = (
+  cols: ArrayLike<unknown>[],
+  n: number,
+  out: unknown[],
+) => unknown[];
 
 const extractors = new Map<string, Extractor>();
 const builders = new Map<string, Builder>();
@@ -74,8 +78,8 @@ export function toColumns(rows: unknown[]): Extracted | undefined {
   };
 }
 
-/** Rebuilds the records of {@linkcode toColumns}. */
-export function fromColumns(columns: Columns): unknown[] {
+/** Rebuilds the records of {@linkcode toColumns}, after those in `out`. */
+export function fromColumns(columns: Columns, out: unknown[] = []): unknown[] {
   const { keys } = columns;
   if (
     !Array.isArray(keys) || keys.length > MAX_KEYS ||
@@ -84,7 +88,7 @@ export function fromColumns(columns: Columns): unknown[] {
   const signature = JSON.stringify(columns.keys);
   let build = builders.get(signature);
   if (!build) builders.set(signature, build = makeBuilder(columns.keys));
-  return build(columns.cols, columns.n);
+  return build(columns.cols, columns.n, out);
 }
 
 const NUMBERS = 0;
@@ -147,9 +151,8 @@ function makeBuilder(keys: string[]): Builder {
   );
   const body = [
     ...keys.map((_, i) => `const c${i} = cols[${i}];`),
-    "const out = [];",
     `for (let i = 0; i < n; i++) out.push({ ${fields.join(", ")} });`,
     "return out;",
   ];
-  return new Function("cols", "n", body.join("\n")) as Builder;
+  return new Function("cols", "n", "out", body.join("\n")) as Builder;
 }

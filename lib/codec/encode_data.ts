@@ -1,7 +1,8 @@
 // Encoding of typed data: arrays of records as tables, buffers and views
 // (big ones as raw attachments), Maps and Sets, and errors with their cause
 // and own properties.
-import { toColumns } from "./columns.ts";
+import { type Extracted, toColumns } from "./columns.ts";
+import { TABLE_CHUNK, type TableChunks, takeApart } from "./table_chunks.ts";
 import { Placeholder, SUB, TableToken } from "./packet.ts";
 import { builtinRefusal } from "./refusals.ts";
 import { type Encoder, keep, refuse, substitute } from "./encoder.ts";
@@ -34,7 +35,12 @@ export function encodeTable(
   enc: Encoder,
   rows: unknown[],
 ): Placeholder | undefined {
-  const columns = toColumns(rows);
+  // A big table of primitives travels in chunks; one holding objects, and a
+  // small one, in one piece.
+  let columns: Extracted | TableChunks | undefined = rows.length > TABLE_CHUNK
+    ? takeApart(rows)
+    : undefined;
+  columns ??= toColumns(rows);
   if (!columns) return undefined;
   for (let i = 0; i < rows.length; i++) {
     if (enc.memo.has(rows[i])) return undefined;
@@ -49,6 +55,12 @@ export function encodeTable(
     }
   }
   const token = new TableToken(rows, keys);
+  if (!("cols" in columns)) {
+    const part = enc.raw.push(columns) - 1;
+    token.ph = substitute(enc, rows, SUB.table, { keys, n: rows.length, part });
+    enc.tables.push(token);
+    return token.ph;
+  }
   // Values in columns must not need putting back after the rows are
   // rebuilt: objects in them hold primitives only, and are not rows of
   // this table or of another.

@@ -7,6 +7,7 @@ import {
   type FunctionInfo,
   type Packet,
   Placeholder,
+  type RawPart,
   type SourceRecord,
   type TableToken,
 } from "./packet.ts";
@@ -59,7 +60,7 @@ export interface Encoder {
   readonly rebuilds: unknown[];
   readonly protos: unknown[];
   readonly extras: unknown[];
-  readonly raw: Uint8Array[];
+  readonly raw: RawPart[];
   readonly rawOf: Map<ArrayBufferLike, number>;
 }
 

@@ -2,6 +2,7 @@
 // encoder and decoder share. A packet is plain data V8's serializer takes,
 // except `raw`, which frames carry as attachments.
 import type { Columns } from "./columns.ts";
+import type { TableChunks } from "./table_chunks.ts";
 import type { Direction } from "./refusals.ts";
 
 /** What scope analysis says about a function's source. */
@@ -54,9 +55,15 @@ export interface Packet {
   protos?: unknown[];
   /** Flat `[error, properties]` pairs: own properties of errors. */
   extras?: unknown[];
-  /** Big buffers, sent raw. */
-  raw?: Uint8Array[];
+  /**
+   * Big buffers, sent raw; and big tables, as chunks when sent
+   * ({@linkcode TableChunks}), as their rebuilt rows when received.
+   */
+  raw?: RawPart[];
 }
+
+/** What a packet carries beside its body. */
+export type RawPart = Uint8Array | TableChunks | unknown[];
 
 /** What a placeholder stands for. */
 export const SUB = {
@@ -66,7 +73,10 @@ export const SUB = {
   buffer: 1,
   /** A typed array or DataView: `[raw index, type, byteOffset, length]`. */
   view: 2,
-  /** An array of records, as {@linkcode Columns}. */
+  /**
+   * An array of records, as {@linkcode Columns}; a big one as
+   * `{ keys, n, part }`, its rows in `raw[part]` (see `table_chunks.ts`).
+   */
   table: 3,
   /** A record of a table seen elsewhere too: `[table placeholder, row]`. */
   row: 4,

@@ -15,7 +15,7 @@
 // FIFO. Without the socket (it could not be made or reached) everything goes
 // through the FIFO, as before.
 import { writeAll } from "./byte_streams.ts";
-import { frameBytes } from "./frames.ts";
+import { frameBytes, type FramePart, frameSize } from "./frames.ts";
 
 /** The socket's name in the channel directory. */
 export const BULK_NAME = "bulk";
@@ -48,14 +48,22 @@ export async function connectBulk(
 }
 
 /** Whether a frame's parts (`encodeFrameParts`) are big enough for the socket. */
-export function bulky(parts: Uint8Array[]): boolean {
-  return frameBytes(parts) >= BULK_MIN;
+export function bulky(parts: FramePart[]): boolean {
+  return frameSize(parts) >= BULK_MIN;
 }
 
-/** Writes parts of a frame to the socket, in order, each in full. */
+/**
+ * Writes parts of a frame to the socket, in order, each in full; a table's
+ * next chunk is serialized while the last one is being written.
+ */
 export async function writeBulk(
   conn: Deno.UnixConn,
-  parts: Uint8Array[],
+  parts: FramePart[],
 ): Promise<void> {
-  for (const bytes of parts) await writeAll(conn, bytes);
+  let writing = Promise.resolve();
+  for (const bytes of frameBytes(parts)) {
+    await writing;
+    writing = writeAll(conn, bytes);
+  }
+  await writing;
 }

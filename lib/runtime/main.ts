@@ -6,6 +6,9 @@
 // grants are revoked before it runs), beside a socket for big results.
 import {
   encodeFrameParts,
+  frameBytes,
+  type FramePart,
+  type FrameParts,
   onBulk,
   PIPE_BUF,
   readFrames,
@@ -43,7 +46,9 @@ let output: Deno.FsFile;
 
 // Synchronous, so progress() and share() reach the kernel from a busy loop.
 function send(message: RuntimeMessage): void {
-  for (const part of encodeFrameParts(message)) writeAllSync(output, part);
+  for (const bytes of frameBytes(encodeFrameParts(message))) {
+    writeAllSync(output, bytes);
+  }
 }
 
 let bulk: Promise<Deno.UnixConn | undefined> | undefined;
@@ -101,7 +106,7 @@ let finished = false;
 let endMarker = "";
 function finish(message: EndMessage): void {
   if (finished) return;
-  let parts: Uint8Array[];
+  let parts: FrameParts;
   try {
     parts = encodeFrameParts(message);
   } catch (error) {
@@ -139,8 +144,8 @@ function finish(message: EndMessage): void {
 }
 
 /** Writes the last frame to the FIFO, then exits. */
-function sendLast(parts: Uint8Array[]): void {
-  for (const part of parts) writeAllSync(output, part);
+function sendLast(parts: FramePart[]): void {
+  for (const bytes of frameBytes(parts)) writeAllSync(output, bytes);
   Deno.exit(0);
 }
 
