@@ -10,7 +10,7 @@ import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
 import { extendGrant } from "../sandbox/permissions.ts";
 import { BULK_NAME } from "../protocol/attachments.ts";
 import { type AttachmentReader, readInto } from "../protocol/byte_streams.ts";
-import { adviseHugePages } from "./huge_pages.ts";
+import { adviseHugePages } from "./libc.ts";
 
 /**
  * Adds what the runtime needs to connect to the bulk socket (read, write and
