@@ -33,7 +33,10 @@ async function bgjobsMany(ctx: RunContext): Promise<Batch> {
 
 async function bareMany(ctx: RunContext): Promise<Batch> {
   const { count, concurrency } = ctx.params;
-  const empty = `${ctx.work}/empty.js`;
+  // Outside the repo: a `deno run` inside it would read bgjobs' deno.json
+  // and lock file each time (a job runtime runs with --no-config).
+  const dir = await Deno.makeTempDir({ prefix: "bgjobs-bench-" });
+  const empty = `${dir}/empty.js`;
   await Deno.writeTextFile(empty, "");
   const batch: Batch = { samples: [], info: { jobs: count, concurrency } };
   for (let i = 0; i < ctx.n; i++) {
@@ -45,6 +48,7 @@ async function bareMany(ctx: RunContext): Promise<Batch> {
         next++;
         const out = await new Deno.Command(Deno.execPath(), {
           args: ["run", empty],
+          cwd: dir,
           stdin: "null",
           stdout: "null",
           stderr: "null",
@@ -55,6 +59,7 @@ async function bareMany(ctx: RunContext): Promise<Batch> {
     await Promise.all(Array.from({ length: concurrency }, lane));
     batch.samples.push((performance.now() - t0) / count);
   }
+  await Deno.remove(dir, { recursive: true });
   return batch;
 }
 

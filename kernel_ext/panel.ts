@@ -18,6 +18,12 @@ import { type MimeBundle, renderPanel } from "./panel_view.ts";
 export const MIN_UPDATE_INTERVAL = 100;
 /** ms between updates of a running job that reports nothing (its elapsed time ticks). */
 export const TICK_INTERVAL = 1000;
+/**
+ * ms a change waits for the next before it is shown: a job that starts and
+ * ends within it shows once, not twice (a thousand short jobs from one cell
+ * sent three messages each).
+ */
+const GATHER = MIN_UPDATE_INTERVAL / 2;
 
 // Panels whose job has not ended, or whose final state is not shown yet.
 const unsettled = new Set<Promise<void>>();
@@ -45,7 +51,8 @@ export interface PanelOptions {
 /**
  * Shows a job's live panel now (in the cell that is running) and keeps it
  * current: an update at most every {@linkcode MIN_UPDATE_INTERVAL} ms while
- * things change, every {@linkcode TICK_INTERVAL} ms otherwise while the job
+ * things change (each change shown within that, after waiting half of it
+ * for the next), every {@linkcode TICK_INTERVAL} ms otherwise while the job
  * runs (a queued job's panel has nothing to tick: it waits for the start),
  * and always a final one once it has ended. Its timers never keep a process
  * alive and stop when the job ends. `display: false` shows nothing.
@@ -105,7 +112,9 @@ export function showPanel(
   // Every change, the start and the end included, is shown within 100 ms;
   // only a running job's elapsed time ticks, so no timer outlives the job
   // and a thousand queued jobs cost nothing until they start.
-  state.subscribe(() => plan(last + MIN_UPDATE_INTERVAL));
+  state.subscribe(() =>
+    plan(Math.max(last + MIN_UPDATE_INTERVAL, Date.now() + GATHER))
+  );
   if (state.status === "running") plan(last + TICK_INTERVAL);
   return displayId;
 }

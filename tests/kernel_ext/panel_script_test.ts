@@ -98,6 +98,20 @@ Deno.test("a queued job's panel sends nothing until the job starts, then ticks w
   assert.match(sent.at(-1)!.data["text/html"], /data-status="completed"/);
 });
 
+Deno.test("a job that starts and ends at once shows once more, with its end", async () => {
+  const [job, state] = makeJob(11, "quick");
+  const [sent, send] = recorder();
+  showPanel(job, state, {}, { send });
+  await sleep(200); // queued a while: nothing to wait for
+  const ended = Date.now();
+  state.start();
+  state.complete(5);
+  await sleep(300);
+  assert.equal(sent.length, 2, "the display, then the end");
+  assert.match(sent[1].data["text/html"], /data-status="completed"/);
+  assert.ok(sent[1].t - ended < 1000, `shown ${sent[1].t - ended} ms after`);
+});
+
 Deno.test("showPanel() with display: false sends nothing", () => {
   const [job, state] = makeJob(8, "quiet");
   const [sent, send] = recorder();
