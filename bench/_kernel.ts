@@ -6,6 +6,8 @@
  */
 import { type Cell, type Kernel, startKernel } from "../tests/_kernel.ts";
 import { missingJupyter } from "../tools/_prereq.ts";
+import type { Contender, RunContext, Scenario } from "./_scenario.ts";
+import type { Batch } from "./_stats.ts";
 
 export type { Cell, Kernel };
 
@@ -51,4 +53,38 @@ export async function cellJson<T>(
     ? JSON.parse(text)
     : text;
   return JSON.parse(inner) as T;
+}
+
+const RUNNER = new URL("./_runner.ts", import.meta.url).href;
+const MARK = "BENCH_RESULT ";
+
+/**
+ * Runs one batch of a contender in a cell of `kernel` (see `_runner.ts`):
+ * the kernel imports the scenario file and calls the contender, as a
+ * notebook cell would. A cell that fails or times out gives a failed batch.
+ */
+export async function kernelBatch(
+  kernel: Kernel,
+  scenario: Scenario,
+  contender: Contender,
+  ctx: RunContext,
+): Promise<Batch> {
+  const job = { scenario: scenario.url, contender: contender.name, ctx };
+  const code =
+    `const { runContender } = await import(${JSON.stringify(RUNNER)});\n` +
+    `console.log(${JSON.stringify(MARK)} + JSON.stringify(await runContender(${
+      JSON.stringify(JSON.stringify(job))
+    })));`;
+  const timeout = contender.timeoutMs ?? (ctx.quick ? 60_000 : 180_000);
+  try {
+    const cell = await kernel.execute(code, { timeout });
+    const line = cell.stdout.split("\n").find((l) => l.startsWith(MARK));
+    if (cell.status !== "ok" || !line) {
+      throw new Error(`cell failed: ${cell.describe()}`);
+    }
+    return JSON.parse(line.slice(MARK.length)) as Batch;
+  } catch (error) {
+    const note = (error as Error).message.replace(/\s+/g, " ").slice(0, 300);
+    return { samples: [], outcome: "failed", note };
+  }
 }

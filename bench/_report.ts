@@ -34,12 +34,14 @@ export function toRecord(
       ? "failed"
       : tally.outcome,
     median_ms: unit === "ms" ? s.median : null,
+    p90_ms: unit === "ms" ? s.p90 : null,
     min_ms: unit === "ms" ? s.min : null,
     max_ms: unit === "ms" ? s.max : null,
     n: tally.samples.length,
   };
   if (unit === "MB") {
     record.median_mb = s.median;
+    record.p90_mb = s.p90;
     record.min_mb = s.min;
     record.max_mb = s.max;
   }
@@ -92,9 +94,11 @@ const HIDDEN = new Set([
   "metric",
   "outcome",
   "median_ms",
+  "p90_ms",
   "min_ms",
   "max_ms",
   "median_mb",
+  "p90_mb",
   "min_mb",
   "max_mb",
   "n",
@@ -112,7 +116,7 @@ function details(record: BenchRecord): string {
   return parts.join(", ");
 }
 
-/** Rows of a case as cells: contender, median, min, max, n, × bgjobs, details. */
+/** Rows of a case as cells: contender, median, p90, min, max, n, × bgjobs, details. */
 function rows(records: BenchRecord[]): string[][] {
   return records.map((r) => {
     const mb = r.median_ms === null && r.median_mb !== undefined;
@@ -120,6 +124,7 @@ function rows(records: BenchRecord[]): string[][] {
     return [
       r.contender,
       get("median"),
+      get("p90"),
       get("min"),
       get("max"),
       String(r.n),
@@ -129,11 +134,15 @@ function rows(records: BenchRecord[]): string[][] {
   });
 }
 
+/** The index of the details column. */
+const DETAILS = 7;
+
 /** The column heads of a case's table. */
 function headCells(unit: string): string[] {
   return [
     "contender",
     `median ${unit}`,
+    "p90",
     "min",
     "max",
     "n",
@@ -151,11 +160,11 @@ export function textTable(
   const head = headCells(unit);
   const body = rows(records);
   const widths = head.map((h, i) =>
-    i === 6 ? 0 : Math.max(h.length, ...body.map((r) => r[i].length))
+    i === DETAILS ? 0 : Math.max(h.length, ...body.map((r) => r[i].length))
   );
   const line = (cells: string[]) =>
     cells.map((c, i) =>
-      i === 6 ? c : i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])
+      i === DETAILS ? c : i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])
     )
       .join("  ");
   return [`\n${title}`, line(head), ...body.map(line)].join("\n");
@@ -166,9 +175,24 @@ function markdownTable(unit: string, records: BenchRecord[]): string {
   const escape = (c: string) => c.replaceAll("|", "\\|");
   return [
     `| ${head.join(" | ")} |`,
-    `|${head.map((_, i) => i === 0 || i === 6 ? "---" : "---:").join("|")}|`,
+    `|${
+      head.map((_, i) => i === 0 || i === DETAILS ? "---" : "---:").join("|")
+    }|`,
     ...rows(records).map((r) => `| ${r.map(escape).join(" | ")} |`),
   ].join("\n");
+}
+
+/** Whether a case ran in a real kernel. */
+export function inKernel(id: string): boolean {
+  return id.endsWith(".kernel");
+}
+
+/** Kernel cases first, each group in run order. */
+function byPlace<T extends { variant: Variant }>(cases: T[]): T[] {
+  return [
+    ...cases.filter((c) => inKernel(c.variant.id)),
+    ...cases.filter((c) => !inKernel(c.variant.id)),
+  ];
 }
 
 const ANALYSIS_START = "<!-- analysis: kept across runs -->";
@@ -230,7 +254,7 @@ export async function writeMarkdown(
       m.load_end ?? "?"
     } (a shared machine: other work ran meanwhile) |`,
     "",
-    "Every contender ran in the same run, alternating: each round runs one batch of every contender of a case, in rotated order, each batch in a fresh process. `× bgjobs` is the contender's median over bgjobs' median (above 1: bgjobs is faster or smaller). min/max are over all samples.",
+    "Every contender ran in the same run, alternating: each round runs one batch of every contender of a case, in rotated order, each batch in a fresh process (a case whose id ends in `.kernel`: in a cell of one real `deno jupyter` kernel, as a notebook runs it). `× bgjobs` is the contender's median over bgjobs' median (above 1: bgjobs is faster or smaller). p90, min and max are over all samples. Kernel cases come first: that is where users are.",
     "",
     "## Targets",
     "",
@@ -251,7 +275,7 @@ export async function writeMarkdown(
     "## Results",
     "",
   ];
-  for (const c of report.cases) {
+  for (const c of byPlace(report.cases)) {
     lines.push(
       `### \`${c.variant.id}\` — ${c.title}`,
       "",

@@ -3,7 +3,8 @@
  * `deno run -A --unstable-worker-options bench/_runner.ts '<json>'` with the
  * scenario file, the contender's name and the {@linkcode RunContext}. It
  * prints the batch (see `_batch.ts`) and exits, ending any thread the
- * contender could not stop.
+ * contender could not stop. A kernel case's cell imports it and calls
+ * {@linkcode runContender} itself.
  *
  * @module
  */
@@ -11,7 +12,11 @@ import { emitBatch } from "./_batch.ts";
 import type { RunContext, Scenario } from "./_scenario.ts";
 import type { Batch } from "./_stats.ts";
 
-async function main(arg: string): Promise<Batch> {
+/**
+ * Runs one batch of a contender, as `arg` (JSON: scenario URL, contender
+ * name, context) asks; a contender that throws gives a failed batch.
+ */
+export async function runContender(arg: string): Promise<Batch> {
   const { scenario: url, contender: name, ctx } = JSON.parse(arg) as {
     scenario: string;
     contender: string;
@@ -37,6 +42,6 @@ async function main(arg: string): Promise<Batch> {
 }
 
 if (import.meta.main) {
-  emitBatch(await main(Deno.args[0]));
+  emitBatch(await runContender(Deno.args[0]));
   Deno.exit(0);
 }

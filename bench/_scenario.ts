@@ -1,16 +1,26 @@
 /**
  * What a bench scenario file declares: its cases (variants), its contenders,
  * and how many samples each takes. `bench/main.ts` runs the contenders of a
- * case in turn, round after round, each batch in a fresh process.
+ * case in turn, round after round, each batch in a fresh process, or in a
+ * cell of one real kernel for the case's kernel twin.
  *
  * @module
  */
 import type { Batch, Tally } from "./_stats.ts";
 
+/**
+ * Where a case runs: a plain `deno run` script (each batch a fresh
+ * process), or a real `deno jupyter` kernel (each batch a cell of one
+ * kernel, as a notebook user runs it).
+ */
+export type Where = "script" | "kernel";
+
 /** What a batch is asked to do; passed to the runner process as JSON. */
 export interface RunContext {
-  /** The case, e.g. `"kill.busy"`. */
+  /** The variant, e.g. `"kill.busy"` (its kernel twin too). */
   variant: string;
+  /** Where the batch runs. */
+  where: Where;
   /** Samples to take in this batch. */
   n: number;
   /** `--quick`: fewer and smaller samples. */
@@ -39,6 +49,8 @@ export interface Contender {
   needs?: Requirement;
   /** ms a batch may take before it is stopped and counted as failed. */
   timeoutMs?: number;
+  /** Where it can run. @default {both for `run`, the script for `command`} */
+  where?: Where[];
 }
 
 /** Something a contender needs installed. */
@@ -46,8 +58,11 @@ export type Requirement = "node" | "ipython" | "ipyparallel";
 
 /** One case of a scenario. */
 export interface Variant {
-  /** The case id, the record's `scenario`, e.g. `"kill.busy"`. */
+  /** The case id, the record's `scenario`, e.g. `"kill.busy"` (the kernel
+   * twin's is `"kill.busy.kernel"`). */
   id: string;
+  /** Where its cases run. @default {["script"]} */
+  where?: Where[];
   /** What the numbers are, e.g. `"ms from job() to user code running"`. */
   metric: string;
   /** The unit of the samples. @default {"ms"} */

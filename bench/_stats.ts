@@ -47,8 +47,10 @@ export interface BenchRecord {
   metric: string;
   /** `"ok"`, or why the numbers are missing or mean something else. */
   outcome: Outcome;
-  /** Median, min and max in ms; `null` when the unit is not time or none. */
+  /** Median, 90th percentile, min and max in ms; `null` when the unit is
+   * not time or there are none. */
   median_ms: number | null;
+  p90_ms: number | null;
   min_ms: number | null;
   max_ms: number | null;
   /** Samples taken. */
@@ -109,13 +111,19 @@ export function round(value: number): number | null {
   return Number(value.toFixed(digits));
 }
 
-/** Min, median and max of a series, rounded (`null`s when empty). */
+/** Min, median, 90th percentile and max of a series, rounded (`null`s when empty). */
 export function summary(
   values: readonly number[],
-): { median: number | null; min: number | null; max: number | null } {
+): {
+  median: number | null;
+  p90: number | null;
+  min: number | null;
+  max: number | null;
+} {
   const finite = values.filter(Number.isFinite);
   return {
     median: round(median(finite)),
+    p90: round(quantile(finite, 0.9)),
     min: round(finite.length ? Math.min(...finite) : NaN),
     max: round(finite.length ? Math.max(...finite) : NaN),
   };

@@ -1,7 +1,8 @@
 /**
- * The targets bgjobs is held to (issues 3, 4, 5, collected in issue 6),
- * checked against the records of a run. Quick mode checks nothing: its
- * verdicts say so.
+ * The targets bgjobs is held to (issues 3, 4, 5, collected in issue 6; in
+ * a real kernel, issue 14), checked against the records of a run: limits,
+ * and ratios to contenders measured in the same run. Kernel targets come
+ * first. Quick mode checks nothing: its verdicts say so.
  *
  * @module
  */
@@ -53,7 +54,7 @@ function usable(record: BenchRecord | undefined, what: string): BenchRecord {
 
 /** Checks every target against the records. */
 export function verdicts(records: BenchRecord[], quick: boolean): Verdict[] {
-  const find: Find = (s, c) =>
+  const find: Find = (s: string, c: string) =>
     records.find((r) => r.scenario === s && r.contender === c);
   const out: Verdict[] = [];
   const warm = (scenario: string, where: string) =>
@@ -253,11 +254,106 @@ export function verdicts(records: BenchRecord[], quick: boolean): Verdict[] {
       (v, r) => `${v} GB/s (${r.median_ms} ms)`,
     ),
   );
+  const kernel = kernelVerdicts(find, ratio);
+  out.unshift(...kernel);
   if (quick) {
     return out.map((v) => ({
       ...v,
       verdict: v.verdict === "not measured" ? v.verdict : "quick mode",
     }));
   }
+  return out;
+}
+
+type Ratio = (
+  target: string,
+  scenario: string,
+  pair: [contender: string, contender: string],
+  key: "median_ms" | "median_mb",
+  limit: number,
+) => Verdict;
+
+/** The targets of issue 14: the kernel path, where users are. */
+function kernelVerdicts(find: Find, ratio: Ratio): Verdict[] {
+  const bgjobs = (scenario: string): BenchRecord =>
+    usable(find(scenario, "bgjobs"), `${scenario} bgjobs`);
+  const out: Verdict[] = [];
+  out.push(check(
+    "transfer (kernel): 50 MB Float64Array, median ≥ 1.5 GB/s and p90 ≥ 1 GB/s",
+    () => {
+      const r = bgjobs("transfer.f64.kernel");
+      const median = num(r.gb_per_s);
+      const p90 = num(r.gb_per_s_p90);
+      return {
+        value: median,
+        text:
+          `median ${median} GB/s (${r.median_ms} ms), p90 ${p90} GB/s (${r.p90_ms} ms)`,
+        ok: median !== undefined && p90 !== undefined && median >= 1.5 &&
+          p90 >= 1,
+      };
+    },
+  ));
+  out.push(check(
+    "transfer (kernel): 200,000 records, median ≤ 150 ms and ≥ 1.3× faster than a Worker's postMessage",
+    () => {
+      const scenario = "transfer.records.kernel";
+      const mine = num(bgjobs(scenario).median_ms);
+      const worker = num(
+        usable(find(scenario, "Deno Worker postMessage"), "Worker").median_ms,
+      );
+      const faster = mine && worker !== undefined ? worker / mine : undefined;
+      return {
+        value: mine,
+        text: `${mine} ms; Worker ${worker} ms = ${faster?.toFixed(2)}×`,
+        ok: mine !== undefined && faster !== undefined && mine <= 150 &&
+          faster >= 1.3,
+      };
+    },
+  ));
+  out.push(check(
+    "end to end (kernel): a 50 MB result, median ≤ warm start + compute + transfer + 10 ms",
+    () => {
+      const e2e = bgjobs("e2e.f64.kernel");
+      const total = num(e2e.median_ms);
+      const compute = num(e2e.compute_ms);
+      const start = num(
+        usable(find("start.kernel", "bgjobs (warm)"), "start").median_ms,
+      );
+      const transfer = num(bgjobs("transfer.f64.kernel").median_ms);
+      const limit = start !== undefined && compute !== undefined &&
+          transfer !== undefined
+        ? start + compute + transfer + 10
+        : undefined;
+      return {
+        value: total,
+        text: `${total} ms vs ${start} + ${compute} + ${transfer} + 10 = ${
+          limit?.toFixed(1)
+        } ms`,
+        ok: total !== undefined && limit !== undefined && total <= limit,
+      };
+    },
+  ));
+  out.push(
+    ratio(
+      "1,000 separate jobs (kernel): ≤ 1.3× as many bare `deno run`, 4 at a time",
+      "many.jobs.kernel",
+      ["bgjobs", "bare deno run, same concurrency"],
+      "median_ms",
+      1.3,
+    ),
+  );
+  out.push(check(
+    "1,000 separate jobs: from a cell ≤ 1.1× from a script",
+    () => {
+      const k = num(bgjobs("many.jobs.kernel").median_ms);
+      const s = num(bgjobs("many.jobs").median_ms);
+      const value = k !== undefined && s ? k / s : undefined;
+      return {
+        value,
+        text: `${k} ms vs ${s} ms per job = ${value?.toFixed(2)}×`,
+        ok: value !== undefined && value <= 1.1,
+      };
+    },
+  ));
   return out;
 }

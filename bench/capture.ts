@@ -104,6 +104,7 @@ const scenario: Scenario = {
     id: "capture.names",
     metric: "ms for job(fn) to return, fn using 20 names holding 1 MB",
     params: () => ({ bytes: 2 ** 20 }),
+    where: ["script", "kernel"],
   }],
   contenders,
   plan: (quick) =>

@@ -14,10 +14,17 @@
  */
 import { parseArgs } from "node:util";
 import { runBatch } from "./_batch.ts";
+import { benchKernel, type Kernel, kernelBatch } from "./_kernel.ts";
 import { commitOf, describeMachine, loadAverage } from "./_machine.ts";
 import { addRatios, textTable, toRecord, writeMarkdown } from "./_report.ts";
 import type { Report } from "./_report.ts";
-import type { Contender, RunContext, Scenario, Variant } from "./_scenario.ts";
+import type {
+  Contender,
+  RunContext,
+  Scenario,
+  Variant,
+  Where,
+} from "./_scenario.ts";
 import { type Setup, setup } from "./_setup.ts";
 import {
   addBatch,
@@ -35,6 +42,8 @@ import capture from "./capture.ts";
 import responsive from "./responsive.ts";
 import memory from "./memory.ts";
 import cluster from "./cluster.ts";
+import many from "./many.ts";
+import e2e from "./e2e.ts";
 
 /** Every scenario, in the order they run. */
 export const SCENARIOS: Scenario[] = [
@@ -42,6 +51,8 @@ export const SCENARIOS: Scenario[] = [
   kill,
   map,
   transfer,
+  e2e,
+  many,
   capture,
   responsive,
   memory,
@@ -71,9 +82,33 @@ function picks(options: BenchOptions, name: string): boolean {
     options.contenders.some((part) => name.includes(part));
 }
 
+/** Where a contender can run: anywhere in Deno, the script for others. */
+function runsIn(contender: Contender, where: Where): boolean {
+  const can = contender.where ?? (contender.run ? ["script", "kernel"] : [
+    "script",
+  ]);
+  return can.includes(where);
+}
+
+/**
+ * The cases of a variant: its script case, and its kernel twin (id
+ * `….kernel`) where it has one, each as the variant records name it.
+ */
+export function casesOf(variant: Variant): { where: Where; case: Variant }[] {
+  return (variant.where ?? ["script"]).map((where) => ({
+    where,
+    case: where === "script" ? variant : {
+      ...variant,
+      id: `${variant.id}.kernel`,
+      metric: `${variant.metric}, in a real Deno kernel`,
+    },
+  }));
+}
+
 async function runCase(
   scenario: Scenario,
   variant: Variant,
+  where: Where,
   options: BenchOptions,
   env: Setup,
 ): Promise<Map<string, Tally>> {
@@ -87,33 +122,48 @@ async function runCase(
   }
   const tallies = new Map<string, Tally>();
   const runnable: Contender[] = [];
+  // One kernel for the whole case: its batches are cells, one after another.
+  const kernel: Kernel | string | undefined = where === "kernel"
+    ? await benchKernel()
+    : undefined;
   for (const c of scenario.contenders) {
     if (c.variants && !c.variants.includes(variant.id)) continue;
-    if (!picks(options, c.name)) continue;
+    if (!runsIn(c, where) || !picks(options, c.name)) continue;
     const tally = newTally();
     tallies.set(c.name, tally);
-    const missing = c.needs && env.missing[c.needs];
+    const missing = typeof kernel === "string"
+      ? kernel
+      : c.needs && env.missing[c.needs];
     if (missing) {
       addBatch(tally, { samples: [], outcome: "unavailable", note: missing });
     } else runnable.push(c);
   }
+  const label = where === "kernel" ? `${variant.id}.kernel` : variant.id;
   const { rounds, perBatch } = scenario.plan(options.quick);
-  for (let round = 0; round < rounds; round++) {
-    for (const c of rotate(runnable, round)) {
-      log(`${variant.id}: ${c.name} (round ${round + 1}/${rounds})`);
-      const ctx: RunContext = {
-        variant: variant.id,
-        n: c.perSample ? 1 : perBatch,
-        quick: options.quick,
-        work: env.work,
-        nodeModules: env.nodeModules,
-        params: variant.params?.(options.quick) ?? {},
-      };
-      const times = c.perSample ? perBatch : 1;
-      for (let i = 0; i < times; i++) {
-        addBatch(tallies.get(c.name)!, await runBatch(scenario, c, ctx));
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const c of rotate(runnable, round)) {
+        log(`${label}: ${c.name} (round ${round + 1}/${rounds})`);
+        const ctx: RunContext = {
+          variant: variant.id,
+          where,
+          n: c.perSample ? 1 : perBatch,
+          quick: options.quick,
+          work: env.work,
+          nodeModules: env.nodeModules,
+          params: variant.params?.(options.quick) ?? {},
+        };
+        const times = c.perSample ? perBatch : 1;
+        for (let i = 0; i < times; i++) {
+          const batch = typeof kernel === "object"
+            ? await kernelBatch(kernel, scenario, c, ctx)
+            : await runBatch(scenario, c, ctx);
+          addBatch(tallies.get(c.name)!, batch);
+        }
       }
     }
+  } finally {
+    if (typeof kernel === "object") await kernel.shutdown();
   }
   return tallies;
 }
@@ -136,21 +186,27 @@ export async function main(options: BenchOptions): Promise<BenchRecord[]> {
   const records: BenchRecord[] = [];
   for (const scenario of SCENARIOS) {
     for (const variant of scenario.variants) {
-      if (!wanted(options, variant)) continue;
-      const load = loadAverage();
-      const tallies = await runCase(scenario, variant, options, env);
-      const caseRecords = [...tallies].map(([name, tally]) => ({
-        ...toRecord(variant, name, tally, options.quick),
-        load_1m: load,
-      }));
-      addRatios(caseRecords, scenario.reference);
-      records.push(...caseRecords);
-      cases.push({ variant, title: scenario.title, records: caseRecords });
-      console.log(textTable(
-        `${variant.id} — ${variant.metric} (load ${load})`,
-        variant.unit ?? "ms",
-        caseRecords,
-      ));
+      for (const { where, case: kase } of casesOf(variant)) {
+        if (!wanted(options, kase)) continue;
+        const load = loadAverage();
+        const tallies = await runCase(scenario, variant, where, options, env);
+        const caseRecords = [...tallies].map(([name, tally]) => ({
+          ...toRecord(kase, name, tally, options.quick),
+          load_1m: load,
+        }));
+        addRatios(caseRecords, scenario.reference);
+        records.push(...caseRecords);
+        cases.push({
+          variant: kase,
+          title: scenario.title,
+          records: caseRecords,
+        });
+        console.log(textTable(
+          `${kase.id} — ${kase.metric} (load ${load})`,
+          kase.unit ?? "ms",
+          caseRecords,
+        ));
+      }
     }
   }
   machine.load_end = loadAverage();

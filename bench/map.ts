@@ -19,7 +19,7 @@ import {
   type Thread,
   type ThreadKind,
 } from "./_contenders/threads.ts";
-import type { Contender, RunContext, Scenario } from "./_scenario.ts";
+import type { Contender, RunContext, Scenario, Where } from "./_scenario.ts";
 import { type Batch, epochNow, median, sleep, type Tally } from "./_stats.ts";
 
 /** The CPU-bound item: `n` rounds of integer arithmetic (~90 ms for 2e7 here). */
@@ -126,7 +126,7 @@ send("ready");
 `;
 
 /** A naive pool: one thread per core, one message per item, round robin. */
-async function threadPool(kind: ThreadKind): Promise<{
+async function threadPool(kind: ThreadKind, where: Where): Promise<{
   map(op: string, list: number[]): Promise<unknown[]>;
   close(): Promise<void>;
 }> {
@@ -135,7 +135,7 @@ async function threadPool(kind: ThreadKind): Promise<{
   await Promise.all(
     Array.from({ length: CORES }, () =>
       new Promise<void>((ready) => {
-        const thread = startThread(kind, THREAD_BODY);
+        const thread = startThread(kind, THREAD_BODY, where);
         threads.push(thread);
         thread.listen((m) =>
           m === "ready" ? ready() : onResult(m as [number, unknown])
@@ -161,7 +161,7 @@ async function threadPool(kind: ThreadKind): Promise<{
 
 async function threadMap(ctx: RunContext, kind: ThreadKind): Promise<Batch> {
   const t0 = performance.now();
-  const pool = await threadPool(kind);
+  const pool = await threadPool(kind, ctx.where);
   const batch: Batch = {
     samples: [],
     extra: {},
@@ -195,7 +195,11 @@ async function threadMap(ctx: RunContext, kind: ThreadKind): Promise<Batch> {
 const contenders: Contender[] = [
   { name: "bgjobs", run: bgjobsMap },
   { name: "Deno Worker pool", run: (ctx) => threadMap(ctx, "deno") },
-  { name: "node:worker_threads pool", run: (ctx) => threadMap(ctx, "node") },
+  {
+    name: "node:worker_threads pool",
+    run: (ctx) => threadMap(ctx, "node"),
+    where: ["script"],
+  },
   ...externalContenders(["map.trivial", "map.cpu"]),
 ];
 
@@ -233,6 +237,7 @@ const scenario: Scenario = {
         "ms to map x => x * 2 over 100,000 items (quick: 20,000) on one worker per core",
       params: (quick) => mapParams(quick).trivial,
       derive: perItem,
+      where: ["script", "kernel"],
     },
     {
       id: "map.cpu",
@@ -240,6 +245,7 @@ const scenario: Scenario = {
         "ms to run 8 CPU-bound items (~90 ms each; quick: 4 × ~45 ms) on one worker per core; speedup = in-process sequential time / this",
       params: (quick) => mapParams(quick).cpu,
       derive: (_tally, quick) => ({ items: mapParams(quick).cpu.items }),
+      where: ["script", "kernel"],
     },
   ],
   contenders,

@@ -1,22 +1,35 @@
 /**
  * Scenario 4, result transfer: a 50 MB `Float64Array` and 200,000 small
- * objects made in the background, timed from the moment the work has its
- * result (stamped there) to the moment the notebook side holds it.
+ * objects (two shapes: `{ id, name, value, ok }` and records as a crawl
+ * makes them, `{ url, title, n }`) made in the background, timed from the
+ * moment the work has its result (stamped there) to the moment the notebook
+ * side holds it, in a script and in a real kernel.
  *
  * @module
  */
 import { bgjobs } from "./_contenders/bgjobs.ts";
 import { startThread, type ThreadKind } from "./_contenders/threads.ts";
-import type { Contender, RunContext, Scenario } from "./_scenario.ts";
-import { type Batch, epochNow, median, sleep, type Tally } from "./_stats.ts";
+import type { Contender, RunContext, Scenario, Where } from "./_scenario.ts";
+import {
+  type Batch,
+  epochNow,
+  median,
+  quantile,
+  sleep,
+  type Tally,
+} from "./_stats.ts";
 
 const STAMP = "performance.timeOrigin + performance.now()";
 
 /** JavaScript that builds the payload into `value`, sized by `count`. */
 function makeCode(variant: string, count: number): string {
-  return variant === "transfer.f64"
-    ? `const value = new Float64Array(${count}); for (let i = 0; i < ${count}; i++) value[i] = i * 0.5;`
-    : `const value = Array.from({ length: ${count} }, (_, i) => ({ id: i, name: "item" + i, value: i * 1.5, ok: i % 2 === 0 }));`;
+  if (variant === "transfer.f64") {
+    return `const value = new Float64Array(${count}); for (let i = 0; i < ${count}; i++) value[i] = i * 0.5;`;
+  }
+  const record = variant === "transfer.records"
+    ? `{ url: "https://example.com/page/" + i, title: "Title " + i, n: i }`
+    : `{ id: i, name: "item" + i, value: i * 1.5, ok: i % 2 === 0 }`;
+  return `const value = Array.from({ length: ${count} }, (_, i) => (${record}));`;
 }
 
 /** The payload's element count and bytes (the typed array's byte length). */
@@ -25,11 +38,15 @@ function sizes(ctx: RunContext): { count: number; bytes: number } {
 }
 
 function verify(variant: string, value: unknown, count: number): void {
+  const last = count - 1;
   const ok = variant === "transfer.f64"
     ? value instanceof Float64Array && value.length === count &&
-      value[count - 1] === (count - 1) * 0.5
+      value[last] === last * 0.5
     : Array.isArray(value) && value.length === count &&
-      (value[count - 1] as { name: string }).name === `item${count - 1}`;
+      (variant === "transfer.records"
+        ? (value[last] as { url: string }).url ===
+          `https://example.com/page/${last}`
+        : (value[last] as { name: string }).name === `item${last}`);
   if (!ok) throw new Error("the result arrived wrong");
 }
 
@@ -69,6 +86,7 @@ async function threadTransfer(
     const thread = startThread(
       kind,
       `${makeCode(ctx.variant, count)} send([${STAMP}, value], ${transfer});`,
+      ctx.where,
     );
     const [end, value] = await new Promise<[number, unknown]>((resolve) =>
       thread.listen((m) => resolve(m as [number, unknown]))
@@ -107,6 +125,49 @@ async function jsonTransfer(ctx: RunContext): Promise<Batch> {
     // The child's exit is not waited for: the stamp is when it had the result.
     batch.samples.push(epochNow() - Number(text.slice(0, cut)));
     verify(ctx.variant, value, count);
+  }
+  return batch;
+}
+
+/**
+ * A raw subprocess, as a user would write one: the child writes the
+ * array's bytes to its stdout, the parent reads them into a buffer of the
+ * right size and makes the `Float64Array`.
+ */
+async function pipeTransfer(ctx: RunContext): Promise<Batch> {
+  const { count, bytes } = sizes(ctx);
+  const script = `${ctx.work}/transfer-pipe.ts`;
+  await Deno.writeTextFile(
+    script,
+    `${makeCode(ctx.variant, count)}\n` +
+      `const bytes = new Uint8Array(value.buffer);\n` +
+      `const head = new TextEncoder().encode(String(${STAMP}).padEnd(32));\n` +
+      `Deno.stdout.writeSync(head);\n` +
+      `let off = 0; while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));\n`,
+  );
+  const batch: Batch = { samples: [] };
+  for (let i = 0; i < ctx.n; i++) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script],
+      stdout: "piped",
+    }).spawn();
+    const head = new Uint8Array(32);
+    const buffer = new Uint8Array(bytes);
+    let off = -32;
+    for await (const chunk of child.stdout) {
+      let at = 0;
+      if (off < 0) {
+        at = Math.min(-off, chunk.length);
+        head.set(chunk.subarray(0, at), 32 + off);
+        off += at;
+      }
+      buffer.set(chunk.subarray(at), off);
+      off += chunk.length - at;
+    }
+    const value = new Float64Array(buffer.buffer);
+    batch.samples.push(epochNow() - Number(new TextDecoder().decode(head)));
+    verify(ctx.variant, value, count);
+    await child.status;
   }
   return batch;
 }
@@ -198,6 +259,9 @@ async function socketTransfer(ctx: RunContext): Promise<Batch> {
   return batch;
 }
 
+const F64 = ["transfer.f64"];
+const SCRIPT: Where[] = ["script"];
+
 const contenders: Contender[] = [
   { name: "bgjobs", run: bgjobsTransfer },
   {
@@ -207,29 +271,42 @@ const contenders: Contender[] = [
   {
     name: "Deno Worker postMessage (transfer list)",
     run: (ctx) => threadTransfer(ctx, "deno", true),
-    variants: ["transfer.f64"],
+    variants: F64,
   },
   {
     name: "node:worker_threads postMessage",
     run: (ctx) => threadTransfer(ctx, "node", false),
+    where: SCRIPT,
   },
   { name: "JSON through a Deno.Command pipe", run: jsonTransfer },
   {
+    name: "raw bytes through a Deno.Command pipe",
+    run: pipeTransfer,
+    variants: F64,
+  },
+  {
     name: "raw bytes through a FIFO (bgjobs' channel, no codec)",
     run: fifoTransfer,
-    variants: ["transfer.f64"],
+    variants: F64,
+    where: SCRIPT,
   },
   {
     name: "raw bytes through a Unix socket (no codec)",
     run: socketTransfer,
-    variants: ["transfer.f64"],
+    variants: F64,
+    where: SCRIPT,
   },
 ];
 
 function rate(tally: Tally, quick: boolean): Record<string, unknown> {
   const { bytes } = params(quick).f64;
   const ms = median(tally.samples);
-  return { mb: bytes / 2 ** 20, gb_per_s: bytes / 1e9 / (ms / 1000) };
+  const slow = quantile(tally.samples, 0.9);
+  return {
+    mb: bytes / 2 ** 20,
+    gb_per_s: bytes / 1e9 / (ms / 1000),
+    gb_per_s_p90: bytes / 1e9 / (slow / 1000),
+  };
 }
 
 function params(quick: boolean): {
@@ -244,6 +321,8 @@ function params(quick: boolean): {
   };
 }
 
+const BOTH: Where[] = ["script", "kernel"];
+
 const scenario: Scenario = {
   id: "transfer",
   title:
@@ -256,6 +335,7 @@ const scenario: Scenario = {
       metric: "ms to bring back a 50 MiB Float64Array (quick: 10 MiB)",
       params: (quick) => params(quick).f64,
       derive: rate,
+      where: BOTH,
     },
     {
       id: "transfer.objects",
@@ -263,6 +343,14 @@ const scenario: Scenario = {
         "ms to bring back 200,000 objects { id, name, value, ok } (quick: 20,000)",
       params: (quick) => params(quick).objects,
       derive: (_tally, quick) => ({ objects: params(quick).objects.count }),
+    },
+    {
+      id: "transfer.records",
+      metric:
+        'ms to bring back 200,000 records { url: "https://example.com/page/…", title, n } (quick: 20,000)',
+      params: (quick) => params(quick).objects,
+      derive: (_tally, quick) => ({ objects: params(quick).objects.count }),
+      where: BOTH,
     },
   ],
   contenders,

@@ -18,6 +18,12 @@ import { type MimeBundle, renderPanel } from "./panel_view.ts";
 export const MIN_UPDATE_INTERVAL = 100;
 /** ms between updates of a running job that reports nothing (its elapsed time ticks). */
 export const TICK_INTERVAL = 1000;
+/**
+ * ms a change waits for the next before it is shown: a job that starts and
+ * ends within it shows once, not twice (a thousand short jobs from one cell
+ * sent three messages each).
+ */
+const GATHER = MIN_UPDATE_INTERVAL / 2;
 
 // Panels whose job has not ended, or whose final state is not shown yet.
 const unsettled = new Set<Promise<void>>();
@@ -45,9 +51,11 @@ export interface PanelOptions {
 /**
  * Shows a job's live panel now (in the cell that is running) and keeps it
  * current: an update at most every {@linkcode MIN_UPDATE_INTERVAL} ms while
- * things change, every {@linkcode TICK_INTERVAL} ms otherwise while the job
- * runs, and always a final one once it has ended. Its timers never keep a
- * process alive and stop when the job ends. `display: false` shows nothing.
+ * things change (each change shown within that, after waiting half of it
+ * for the next), every {@linkcode TICK_INTERVAL} ms otherwise while the job
+ * runs (a queued job's panel has nothing to tick: it waits for the start),
+ * and always a final one once it has ended. Its timers never keep a process
+ * alive and stop when the job ends. `display: false` shows nothing.
  *
  * @param job The new job.
  * @param state Its state, whose changes drive the updates.
@@ -95,15 +103,18 @@ export function showPanel(
     due = Infinity;
     last = Date.now();
     publish(true);
-    if (!state.finished) plan(last + TICK_INTERVAL);
-    else final.resolve();
+    if (state.status === "running") plan(last + TICK_INTERVAL);
+    else if (state.finished) final.resolve();
   };
 
   publish(false);
   if (state.finished) final.resolve();
-  // Every change, the final one included, is shown within 100 ms; once the
-  // job has ended no tick is planned, so no timer outlives it.
-  state.subscribe(() => plan(last + MIN_UPDATE_INTERVAL));
-  if (!state.finished) plan(last + TICK_INTERVAL);
+  // Every change, the start and the end included, is shown within 100 ms;
+  // only a running job's elapsed time ticks, so no timer outlives the job
+  // and a thousand queued jobs cost nothing until they start.
+  state.subscribe(() =>
+    plan(Math.max(last + MIN_UPDATE_INTERVAL, Date.now() + GATHER))
+  );
+  if (state.status === "running") plan(last + TICK_INTERVAL);
   return displayId;
 }

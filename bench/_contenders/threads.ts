@@ -1,12 +1,14 @@
 /**
- * Threads as the raw contenders use them: a Deno Web Worker (with
- * `deno.permissions`, which needs `--unstable-worker-options`) or a
+ * Threads as the raw contenders use them: a Deno Web Worker (in a script
+ * with `deno.permissions`, which needs `--unstable-worker-options`: asked
+ * for in a kernel, which runs without it, the kernel exits) or a
  * `node:worker_threads` Worker inside Deno, both made from a script body
  * that talks through `send(value, transfer?)` and `receive(fn)`.
  *
  * @module
  */
 import { Worker as NodeWorker } from "node:worker_threads";
+import type { Where } from "../_scenario.ts";
 
 /** Which kind of thread. */
 export type ThreadKind = "deno" | "node";
@@ -33,15 +35,23 @@ const receive = (fn) => parentPort.on("message", fn);
 
 /**
  * Starts a thread running `body` (plain JavaScript, run inside an async
- * function, so it may `await`).
+ * function, so it may `await`). In a kernel a Deno Worker gets no
+ * permissions of its own.
  */
-export function startThread(kind: ThreadKind, body: string): Thread {
+export function startThread(
+  kind: ThreadKind,
+  body: string,
+  where: Where = "script",
+): Thread {
   const wrapped = `(async () => {\n${body}\n})();`;
   if (kind === "deno") {
     const code = DENO_PRELUDE + wrapped;
+    const options = where === "script"
+      ? { type: "module", deno: { permissions: "inherit" } }
+      : { type: "module" };
     const worker = new Worker(
       `data:text/javascript,${encodeURIComponent(code)}`,
-      { type: "module", deno: { permissions: "inherit" } } as WorkerOptions,
+      options as WorkerOptions,
     );
     return {
       post: (message, transfer = []) => worker.postMessage(message, transfer),

@@ -147,14 +147,17 @@ export async function fetchOffer(offer: BulkOffer): Promise<Uint8Array[]> {
 }
 
 /**
- * The raw buffers of a result end, with their total size.
+ * The raw buffers of a result end, with their total size; none when a part
+ * is not bytes (a table's rows in chunks travel with the end itself).
  *
  * @param value The result's packet.
  * @returns The buffers, and how many bytes they hold.
  */
 export function rawOf(
-  value: { raw?: Uint8Array[] } | null,
+  value: { raw?: readonly unknown[] } | null,
 ): { raw: Uint8Array[]; bytes: number } {
   const raw = value?.raw ?? [];
-  return { raw, bytes: raw.reduce((n, r) => n + r.byteLength, 0) };
+  if (!raw.every((r) => r instanceof Uint8Array)) return { raw: [], bytes: 0 };
+  const bytes = raw as Uint8Array[];
+  return { raw: bytes, bytes: bytes.reduce((n, r) => n + r.byteLength, 0) };
 }

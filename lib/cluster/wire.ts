@@ -7,7 +7,11 @@
  *
  * @module
  */
-import { encodeFrameParts, readFrames } from "../protocol/frames.ts";
+import {
+  encodeFrameParts,
+  frameBytes,
+  readFrames,
+} from "../protocol/frames.ts";
 import { bytesReader, concat } from "../protocol/byte_streams.ts";
 import type {
   KernelMessage,
@@ -34,7 +38,7 @@ export type WireMessage =
  * @throws {RangeError} When the message cannot be serialized at this size.
  */
 export function toPayloads(message: WireMessage, max: number): Uint8Array[] {
-  const parts = encodeFrameParts(message);
+  const parts = [...frameBytes(encodeFrameParts(message))];
   const size = parts.reduce((n, p) => n + p.byteLength, 0);
   // Room for the head, and for headers a publish adds (a message id).
   const room = Math.max(1024, max - HEAD - 4096);

@@ -22,6 +22,11 @@ export interface Columns {
 export interface Extracted extends Columns {
   /** Per column: it holds objects, which the caller still has to encode. */
   nested: boolean[];
+  /**
+   * A column of numbers only rises or only falls, row after row: no row is
+   * in the array twice (the same object would have the same number).
+   */
+  distinct: boolean;
 }
 
 type Extractor = (
@@ -29,8 +34,13 @@ type Extractor = (
   cols: unknown[][],
   kinds: number[],
   proto: object,
+  monotonic: boolean[],
 ) => boolean;
-type Builder = (cols: ArrayLike<unknown>[], n: number) => unknown[];
+type Builder = (
+  cols: ArrayLike<unknown>[],
+  n: number,
+  out: unknown[],
+) => unknown[];
 
 const extractors = new Map<string, Extractor>();
 const builders = new Map<string, Builder>();
@@ -53,7 +63,10 @@ export function toColumns(rows: unknown[]): Extracted | undefined {
   if (!extract) extractors.set(signature, extract = makeExtractor(keys));
   const cols: unknown[][] = keys.map(() => []);
   const kinds: number[] = [];
-  if (!extract(rows, cols, kinds, Object.prototype)) return undefined;
+  const monotonic: boolean[] = [];
+  if (!extract(rows, cols, kinds, Object.prototype, monotonic)) {
+    return undefined;
+  }
   return {
     keys,
     cols: cols.map((col, i) =>
@@ -61,11 +74,12 @@ export function toColumns(rows: unknown[]): Extracted | undefined {
     ),
     n: rows.length,
     nested: kinds.map((kind) => kind === OBJECTS),
+    distinct: kinds.some((kind, i) => kind === NUMBERS && monotonic[i]),
   };
 }
 
-/** Rebuilds the records of {@linkcode toColumns}. */
-export function fromColumns(columns: Columns): unknown[] {
+/** Rebuilds the records of {@linkcode toColumns}, after those in `out`. */
+export function fromColumns(columns: Columns, out: unknown[] = []): unknown[] {
   const { keys } = columns;
   if (
     !Array.isArray(keys) || keys.length > MAX_KEYS ||
@@ -74,7 +88,7 @@ export function fromColumns(columns: Columns): unknown[] {
   const signature = JSON.stringify(columns.keys);
   let build = builders.get(signature);
   if (!build) builders.set(signature, build = makeBuilder(columns.keys));
-  return build(columns.cols, columns.n);
+  return build(columns.cols, columns.n, out);
 }
 
 const NUMBERS = 0;
@@ -82,12 +96,15 @@ const OBJECTS = 2;
 
 // The generated loop checks each row's keys with `for…in` (fast on objects
 // of one shape) and records what each column holds: only numbers (0), only
-// primitives (1), or objects too (2).
+// primitives (1), or objects too (2); and whether its numbers only rise or
+// only fall (`u` and `d`, against the last number `p`).
 function makeExtractor(keys: string[]): Extractor {
   const k = keys.length;
   const lines = [
     `const KEYS = ${JSON.stringify(keys)};`,
-    ...keys.map((_, i) => `const c${i} = cols[${i}]; let k${i} = 0;`),
+    ...keys.map((_, i) =>
+      `const c${i} = cols[${i}]; let k${i} = 0, u${i} = true, d${i} = true, p${i} = NaN;`
+    ),
     "for (let i = 0; i < rows.length; i++) {",
     "  const r = rows[i];",
     "  if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== proto) return false;",
@@ -101,13 +118,19 @@ function makeExtractor(keys: string[]): Extractor {
       `  if (typeof v${i} !== 'number') {`,
       `    if (typeof v${i} === 'function' || typeof v${i} === 'symbol') return false;`,
       `    k${i} = typeof v${i} === 'object' && v${i} !== null ? 2 : k${i} || 1;`,
+      `  } else if (i > 0) {`,
+      `    if (!(v${i} > p${i})) u${i} = false;`,
+      `    if (!(v${i} < p${i})) d${i} = false;`,
       `  }`,
+      `  p${i} = v${i};`,
       `  c${i}.push(v${i});`,
     );
   });
   lines.push(
     "}",
-    ...keys.map((_, i) => `kinds[${i}] = k${i};`),
+    ...keys.map((_, i) =>
+      `kinds[${i}] = k${i}; monotonic[${i}] = u${i} || d${i};`
+    ),
     "return true;",
   );
   return new Function(
@@ -115,6 +138,7 @@ function makeExtractor(keys: string[]): Extractor {
     "cols",
     "kinds",
     "proto",
+    "monotonic",
     lines.join("\n"),
   ) as Extractor;
 }
@@ -127,9 +151,8 @@ function makeBuilder(keys: string[]): Builder {
   );
   const body = [
     ...keys.map((_, i) => `const c${i} = cols[${i}];`),
-    "const out = [];",
     `for (let i = 0; i < n; i++) out.push({ ${fields.join(", ")} });`,
     "return out;",
   ];
-  return new Function("cols", "n", body.join("\n")) as Builder;
+  return new Function("cols", "n", "out", body.join("\n")) as Builder;
 }

@@ -7,6 +7,7 @@
 // ("closure" mode) the functions of one packet share a private scope holding
 // the values they were sent with; other names resolve in the notebook.
 import { fromColumns } from "./columns.ts";
+import { rowsOf, TableChunks } from "./table_chunks.ts";
 import { isIdentifier, type Packet, type SourceRecord, SUB } from "./packet.ts";
 import { atBuiltinPath } from "./refusals.ts";
 
@@ -68,7 +69,10 @@ export function decodePacket(
   const fnIndex = new Map<unknown, number>();
   const buffers: ArrayBuffer[] = [];
   const buffer = (i: number): ArrayBuffer => {
-    const bytes = packet.raw![i];
+    const bytes = packet.raw?.[i];
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError(`Attachment ${i} is not bytes`);
+    }
     return buffers[i] ??= bytes.byteOffset === 0 &&
         bytes.byteLength === bytes.buffer.byteLength
       ? bytes.buffer as ArrayBuffer
@@ -90,6 +94,8 @@ export function decodePacket(
       const View = VIEWS[type];
       if (!View) throw new TypeError(`Unknown view type ${String(type)}`);
       resolved.set(ph, new View(buffer(raw), offset, length));
+    } else if (code === SUB.table && "part" in (arg as object)) {
+      resolved.set(ph, chunkedRows(packet, arg as { n: number; part: number }));
     } else if (code === SUB.table) {
       const columns = arg as Parameters<typeof fromColumns>[0];
       columns.cols = columns.cols.map(fix) as typeof columns.cols;
@@ -122,6 +128,19 @@ export function decodePacket(
   const names = new Map<string, unknown>();
   for (const [name, value] of packet.ns ?? []) names.set(name, fix(value));
   return { value: fix(packet.v), names, functions: fns };
+}
+
+/** The rows of a big table: rebuilt as its chunks were read, or now. */
+function chunkedRows(
+  packet: Packet,
+  { n, part }: { n: number; part: number },
+): unknown[] {
+  const raw = packet.raw?.[part];
+  const rows = raw instanceof TableChunks ? rowsOf(raw) : raw;
+  if (!Array.isArray(rows) || rows.length !== n) {
+    throw new TypeError("A table's chunks do not hold its rows");
+  }
+  return rows;
 }
 
 function applySites(

@@ -1,7 +1,8 @@
 // Encoding of typed data: arrays of records as tables, buffers and views
 // (big ones as raw attachments), Maps and Sets, and errors with their cause
 // and own properties.
-import { toColumns } from "./columns.ts";
+import { type Extracted, toColumns } from "./columns.ts";
+import { TABLE_CHUNK, type TableChunks, takeApart } from "./table_chunks.ts";
 import { Placeholder, SUB, TableToken } from "./packet.ts";
 import { builtinRefusal } from "./refusals.ts";
 import { type Encoder, keep, refuse, substitute } from "./encoder.ts";
@@ -23,29 +24,49 @@ type ViewConstructor = new (b: ArrayBuffer, o: number, n: number) => object;
 
 /**
  * Sends an array of flat records as columns; `undefined` when it is not
- * one, or a row of it is also elsewhere in what was sent so far.
+ * one, or one of its rows is also elsewhere in what was sent so far (or
+ * twice in it).
+ *
+ * Its rows are not remembered one by one (hashing 200,000 objects costs
+ * more than taking them apart): a plain object met later with the table's
+ * keys is looked up among its rows then ({@linkcode tableRow}).
  */
 export function encodeTable(
   enc: Encoder,
   rows: unknown[],
 ): Placeholder | undefined {
-  const columns = toColumns(rows);
+  // A big table of primitives travels in chunks; one holding objects, and a
+  // small one, in one piece.
+  let columns: Extracted | TableChunks | undefined = rows.length > TABLE_CHUNK
+    ? takeApart(rows)
+    : undefined;
+  columns ??= toColumns(rows);
   if (!columns) return undefined;
-  const token = new TableToken(rows);
   for (let i = 0; i < rows.length; i++) {
-    if (enc.memo.has(rows[i])) {
-      for (let j = 0; j < i; j++) enc.memo.delete(rows[j]);
+    if (enc.memo.has(rows[i])) return undefined;
+  }
+  if (!columns.distinct && new Set(rows).size !== rows.length) return undefined;
+  const { keys } = columns;
+  for (const earlier of enc.tables) {
+    if (
+      sameKeys(earlier.keys, keys) && rows.some((r) => earlier.indexOf(r) >= 0)
+    ) {
       return undefined;
     }
-    enc.memo.set(rows[i], token);
+  }
+  const token = new TableToken(rows, keys);
+  if (!("cols" in columns)) {
+    const part = enc.raw.push(columns) - 1;
+    token.ph = substitute(enc, rows, SUB.table, { keys, n: rows.length, part });
+    enc.tables.push(token);
+    return token.ph;
   }
   // Values in columns must not need putting back after the rows are
   // rebuilt: objects in them hold primitives only, and are not rows of
-  // this table (the rows are marked first, so isFlat sees them).
-  const flat = (v: unknown): boolean => isFlat(enc, v);
+  // this table or of another.
+  const flat = (v: unknown): boolean => isFlat(enc, v, token);
   for (let c = 0; c < columns.cols.length; c++) {
     if (columns.nested[c] && !(columns.cols[c] as unknown[]).every(flat)) {
-      for (const row of rows) enc.memo.delete(row);
       return undefined;
     }
   }
@@ -54,7 +75,7 @@ export function encodeTable(
     if (col instanceof Float64Array) {
       columns.cols[c] = encodeView(enc, col, true) as Float64Array;
     } else if (columns.nested[c]) {
-      enc.path.push({ m: `[…].${columns.keys[c]}` });
+      enc.path.push({ m: `[…].${keys[c]}` });
       columns.cols[c] = enc.walk.array(
         enc,
         col as unknown[],
@@ -63,13 +84,51 @@ export function encodeTable(
       enc.path.pop();
     }
   }
-  const { keys, cols, n } = columns;
+  const { cols, n } = columns;
   token.ph = substitute(enc, rows, SUB.table, { keys, cols, n });
+  enc.tables.push(token);
   return token.ph;
 }
 
+/**
+ * A row of a table sent before, met again: a placeholder the decoder points
+ * at the rebuilt row; `undefined` when `v` is no such row.
+ */
+export function tableRow(enc: Encoder, v: object): Placeholder | undefined {
+  for (const token of enc.tables) {
+    if (!hasKeys(v, token.keys)) continue;
+    const index = token.indexOf(v);
+    if (index >= 0) {
+      return substitute(enc, v, SUB.row, [token.ph, index]);
+    }
+  }
+  return undefined;
+}
+
+/** Whether `v` is a row of a table sent before, or of `token`. */
+function isRow(enc: Encoder, v: object, token?: TableToken): boolean {
+  for (const t of token ? [...enc.tables, token] : enc.tables) {
+    if (hasKeys(v, t.keys) && t.indexOf(v) >= 0) return true;
+  }
+  return false;
+}
+
+/** Whether `v`'s enumerable keys are `keys`, in order. */
+function hasKeys(v: object, keys: string[]): boolean {
+  let n = 0;
+  for (const key in v) {
+    if (n >= keys.length || key !== keys[n]) return false;
+    n++;
+  }
+  return n === keys.length;
+}
+
+function sameKeys(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((key, i) => key === b[i]);
+}
+
 /** A plain object or array of primitives, not a row of a table. */
-function isFlat(enc: Encoder, v: unknown): boolean {
+function isFlat(enc: Encoder, v: unknown, token: TableToken): boolean {
   if (typeof v !== "object" || v === null) return true;
   const proto = Object.getPrototypeOf(v);
   if (proto === Array.prototype) {
@@ -80,7 +139,7 @@ function isFlat(enc: Encoder, v: unknown): boolean {
     return true;
   }
   if (proto !== Object.prototype) return false;
-  if (enc.memo.get(v) instanceof TableToken) return false;
+  if (isRow(enc, v, token)) return false;
   for (const key in v) {
     if (!isPrimitive((v as Record<string, unknown>)[key])) return false;
   }
@@ -93,13 +152,10 @@ function isPrimitive(x: unknown): boolean {
     : typeof x !== "function" && typeof x !== "symbol";
 }
 
-/** A row of a table met again: the decoder points it at the rebuilt row. */
-export function rowRef(
-  enc: Encoder,
-  row: object,
-  token: TableToken,
-): Placeholder {
-  return substitute(enc, row, SUB.row, [token.ph, token.rows.indexOf(row)]);
+/** Whether `v` is a row of a table sent so far (it is sent as one). */
+export function isTableRow(enc: Encoder, v: unknown): boolean {
+  return enc.tables.length > 0 && typeof v === "object" && v !== null &&
+    Object.getPrototypeOf(v) === Object.prototype && isRow(enc, v);
 }
 
 /** An ArrayBuffer: copied when small, a raw attachment when big. */

@@ -4,7 +4,7 @@
 // errors are in `codec/encode_data.ts`; functions, classes and instances in
 // `codec/encode_code.ts`.
 import { TABLE_MIN } from "./columns.ts";
-import { GLOBAL, MISSING, Placeholder, TableToken } from "./packet.ts";
+import { GLOBAL, MISSING, Placeholder } from "./packet.ts";
 import { builtinRefusal, freeNameRefusal, moduleRefusal } from "./refusals.ts";
 import {
   encodeBuffer,
@@ -13,7 +13,8 @@ import {
   encodeSet,
   encodeTable,
   encodeView,
-  rowRef,
+  isTableRow,
+  tableRow,
 } from "./encode_data.ts";
 import { classRecord, encodeFunction, encodeInstance } from "./encode_code.ts";
 import {
@@ -79,7 +80,9 @@ export function encodeChild(enc: Encoder, v: unknown, key: PathPart): unknown {
   }
   if (v === null) return v;
   enc.path.push(key);
-  if (enc.path.length > MAX_DEPTH && !enc.memo.has(v)) {
+  if (
+    enc.path.length > MAX_DEPTH && !enc.memo.has(v) && !isTableRow(enc, v)
+  ) {
     refuse(enc, {
       why: `it is nested over ${MAX_DEPTH} levels deep`,
       fix:
@@ -100,11 +103,15 @@ export const MAX_DEPTH = 1500;
 
 function encodeObject(enc: Encoder, v: object): unknown {
   const seen = enc.memo.get(v);
-  if (seen !== undefined) {
-    return seen instanceof TableToken ? rowRef(enc, v, seen) : seen;
-  }
+  if (seen !== undefined) return seen;
   const proto = Object.getPrototypeOf(v);
-  if (proto === Object.prototype) return encodePlain(enc, v, {});
+  if (proto === Object.prototype) {
+    if (enc.tables.length > 0) {
+      const row = tableRow(enc, v);
+      if (row) return row;
+    }
+    return encodePlain(enc, v, {});
+  }
   if (proto === Array.prototype) return encodeArray(enc, v as unknown[], true);
   return encodeSpecial(enc, v, proto);
 }

@@ -7,7 +7,9 @@ import {
   type FunctionInfo,
   type Packet,
   Placeholder,
+  type RawPart,
   type SourceRecord,
+  type TableToken,
 } from "./packet.ts";
 import type { Refusal } from "./refusals.ts";
 
@@ -41,8 +43,10 @@ export interface Encoder {
   path: PathPart[];
   /** The function whose names are being bound, for refusals. */
   via: string | undefined;
-  /** Original object → its copy, placeholder or table token. */
+  /** Original object → its copy or placeholder. */
   readonly memo: Map<unknown, unknown>;
+  /** The arrays sent as tables so far (their rows are not in `memo`). */
+  readonly tables: TableToken[];
   /** Bound names → the sender's value. */
   readonly bound: Map<string, unknown>;
   readonly ns: Map<string, unknown>;
@@ -56,7 +60,7 @@ export interface Encoder {
   readonly rebuilds: unknown[];
   readonly protos: unknown[];
   readonly extras: unknown[];
-  readonly raw: Uint8Array[];
+  readonly raw: RawPart[];
   readonly rawOf: Map<ArrayBufferLike, number>;
 }
 
@@ -68,6 +72,7 @@ export function newEncoder(options: EncodeOptions, walk: Walk): Encoder {
     path: [],
     via: undefined,
     memo: new Map(),
+    tables: [],
     bound: new Map(),
     ns: new Map(),
     records: [],

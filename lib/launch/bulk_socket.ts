@@ -10,6 +10,7 @@ import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
 import { extendGrant } from "../sandbox/permissions.ts";
 import { BULK_NAME } from "../protocol/attachments.ts";
 import { type AttachmentReader, readInto } from "../protocol/byte_streams.ts";
+import { adviseHugePages } from "./libc.ts";
 
 /**
  * Adds what the runtime needs to connect to the bulk socket (read, write and
@@ -159,6 +160,7 @@ class BulkReader {
   /** Reads the next `size` bytes into a buffer of their own, faulted ahead. */
   async fill(size: number): Promise<Uint8Array> {
     const bytes = new Uint8Array(size);
+    if (size > PIECE) adviseHugePages(bytes);
     const files = size > PIECE ? await zeroFiles() : undefined;
     if (!files) {
       await readInto(this.#conn, bytes, 0, size);

@@ -6,9 +6,11 @@ import { extendGrant } from "../sandbox/permissions.ts";
 import { encodeFrame, PIPE_BUF } from "../protocol/frames.ts";
 import { writeAllSync } from "../protocol/byte_streams.ts";
 import type { RunMessage } from "../protocol/messages.ts";
+import { makeFifo } from "./libc.ts";
 
 /**
- * Makes a private directory holding two fresh FIFOs, `in` and `out`.
+ * Makes a private directory holding two fresh FIFOs, `in` and `out`
+ * (through libc where this process may, else with the `mkfifo` program).
  *
  * @throws When the temporary directory is not writable, or `mkfifo` fails.
  */
@@ -23,6 +25,14 @@ export async function makeChannelDir(): Promise<string> {
       }; point TMPDIR at a writable directory`,
       { cause: error },
     );
+  }
+  try {
+    if (makeFifo(`${dir}/in`, 0o600) && makeFifo(`${dir}/out`, 0o600)) {
+      return dir;
+    }
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw new Error(`Cannot make the job channel in ${dir}`, { cause: error });
   }
   const made = await new Deno.Command("mkfifo", {
     args: ["-m", "600", `${dir}/in`, `${dir}/out`],

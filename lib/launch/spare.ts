@@ -1,7 +1,7 @@
-// The launcher made ahead of need: a channel directory (two FIFOs, made by a
-// `mkfifo` process, ~5 ms) and a launcher shell waiting in it (see
-// `launch/launcher.ts`). No Deno runs in it until a runtime is asked for: a
-// runtime started cold then costs what starting `deno run` costs.
+// The launcher made ahead of need: a channel directory (two FIFOs) and a
+// launcher shell waiting in it (see `launch/launcher.ts`). No Deno runs in
+// it until a runtime is asked for: a runtime started cold then costs what
+// starting `deno run` costs.
 import { makeChannelDir } from "./channel.ts";
 import { killGroup } from "./process_group.ts";
 import { spawnLauncher } from "./launcher.ts";

@@ -1,6 +1,7 @@
-// Big attachments of a job's result travel on the bulk socket: a Unix
-// socket per runtime beside the control FIFOs. This is the part both sides
-// share, and the runtime's; the kernel's is in `launch/bulk_socket.ts`.
+// A job's big result travels on the bulk socket: a Unix socket per runtime
+// beside the control FIFOs; the frame's head stays on the FIFO, its body and
+// attachments take the socket. This is the part both sides share, and the
+// runtime's; the kernel's is in `launch/bulk_socket.ts`.
 //
 // A FIFO moves at most 64 KiB per read (its buffer), and Deno reads it on a
 // blocking thread, one hop per read: ~0.5 GB/s. A Unix socket is read on the
@@ -14,11 +15,12 @@
 // FIFO. Without the socket (it could not be made or reached) everything goes
 // through the FIFO, as before.
 import { writeAll } from "./byte_streams.ts";
+import { frameBytes, type FramePart, frameSize } from "./frames.ts";
 
 /** The socket's name in the channel directory. */
 export const BULK_NAME = "bulk";
 
-/** Attachments of at least this many bytes in all take the socket. */
+/** A frame whose body and attachments are this many bytes or more takes the socket. */
 export const BULK_MIN = 1024 * 1024;
 
 /**
@@ -45,19 +47,23 @@ export async function connectBulk(
   }
 }
 
-/** Whether a message's attachments (`value.raw`) are big enough for the socket. */
-export function bulky(message: unknown): boolean {
-  const raw = (message as { value?: { raw?: unknown } } | null)?.value?.raw;
-  if (!Array.isArray(raw)) return false;
-  let bytes = 0;
-  for (const part of raw as Uint8Array[]) bytes += part.byteLength;
-  return bytes >= BULK_MIN;
+/** Whether a frame's parts (`encodeFrameParts`) are big enough for the socket. */
+export function bulky(parts: FramePart[]): boolean {
+  return frameSize(parts) >= BULK_MIN;
 }
 
-/** Writes attachments to the socket, in order, each in full. */
+/**
+ * Writes parts of a frame to the socket, in order, each in full; a table's
+ * next chunk is serialized while the last one is being written.
+ */
 export async function writeBulk(
   conn: Deno.UnixConn,
-  attachments: Uint8Array[],
+  parts: FramePart[],
 ): Promise<void> {
-  for (const bytes of attachments) await writeAll(conn, bytes);
+  let writing = Promise.resolve();
+  for (const bytes of frameBytes(parts)) {
+    await writing;
+    writing = writeAll(conn, bytes);
+  }
+  await writing;
 }

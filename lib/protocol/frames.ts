@@ -15,8 +15,22 @@ import {
   readInto,
   readOrEnd,
 } from "./byte_streams.ts";
+import { type TableChunks, TableReceiver } from "../codec/table_chunks.ts";
 
 const { serialize, deserialize } = serializer;
+
+/**
+ * A part of a frame: bytes, or a big table's chunks (see
+ * `codec/table_chunks.ts`), serialized one at a time as they are written,
+ * each after its u32 length, then a zero length.
+ */
+export type FramePart = Uint8Array | TableChunks;
+
+/** A frame as parts to write in order: its head, then the rest. */
+export type FrameParts = [head: Uint8Array, ...rest: FramePart[]];
+
+/** The size a frame's head gives a table's chunks: they say their own. */
+const CHUNKED = -1;
 
 const HEADER = 4;
 
@@ -28,7 +42,33 @@ export const PIPE_BUF = 4096;
 
 /** Encodes one message as a frame: a u32 big-endian length, then the bytes. */
 export function encodeFrame(message: unknown): Uint8Array {
-  return concat(encodeFrameParts(message));
+  return concat([...frameBytes(encodeFrameParts(message))]);
+}
+
+/**
+ * The bytes of a frame's parts, in order, a table's chunks serialized as
+ * they are reached: a writer that writes each before taking the next holds
+ * one chunk at a time.
+ */
+export function* frameBytes(parts: FramePart[]): Generator<Uint8Array> {
+  for (const part of parts) {
+    if (part instanceof Uint8Array) {
+      yield part;
+      continue;
+    }
+    for (const chunk of part.travel()) {
+      const bytes = checkSize(serialize(chunk));
+      yield lengthWord(bytes.byteLength);
+      yield bytes;
+    }
+    yield lengthWord(0);
+  }
+}
+
+function lengthWord(length: number): Uint8Array {
+  const word = new Uint8Array(HEADER);
+  new DataView(word.buffer).setUint32(0, length);
+  return word;
 }
 
 // A message whose `value.raw` is a list of byte arrays (a codec packet's big
@@ -49,45 +89,79 @@ function checkSize(body: Uint8Array): Uint8Array {
   return body;
 }
 
-/** The top bit of the count word: the attachments take the bulk socket. */
+/**
+ * The top bit of the count word: the body and the attachments take the bulk
+ * socket (see `protocol/attachments.ts`); the head stays on the stream.
+ */
 const ON_BULK = 0x80000000;
 
 /**
  * {@linkcode encodeFrame} as parts to write in order, attachments uncopied:
- * `[head, body, ...attachments]`. With `onBulk`, the head says the
- * attachments travel on the bulk socket (see `protocol/attachments.ts`): the caller
- * writes the first two parts to the FIFO and the rest to the socket.
+ * `[head, body, ...attachments]` (write them with {@linkcode frameBytes}).
  */
-export function encodeFrameParts(
-  message: unknown,
-  onBulk = false,
-): Uint8Array[] {
+export function encodeFrameParts(message: unknown): FrameParts {
   const value = (message as { value?: { raw?: unknown } } | null)?.value;
   const raw = value?.raw;
   if (!Array.isArray(raw) || raw.length === 0) {
     const body = checkSize(serialize(message));
-    const head = new Uint8Array(HEADER);
-    new DataView(head.buffer).setUint32(0, body.byteLength);
-    return [head, body];
+    return [frameHead(body.byteLength, [], false), body];
   }
   const { raw: _, ...rest } = value as Record<string, unknown>;
   const body = checkSize(serialize({ ...(message as object), value: rest }));
+  return [frameHead(body.byteLength, raw, false), body, ...raw];
+}
+
+function sizeOf(part: FramePart): number {
+  return part instanceof Uint8Array ? part.byteLength : CHUNKED;
+}
+
+/**
+ * The parts of a frame (from {@linkcode encodeFrameParts}) with a head that
+ * says the body and the attachments travel on the bulk socket: the caller
+ * writes the head to the stream and the rest to the socket.
+ */
+export function onBulk(parts: FrameParts): FrameParts {
+  const [, body, ...raw] = parts;
+  return [frameHead(sizeOf(body), raw, true), ...parts.slice(1)];
+}
+
+/**
+ * Bytes of a frame's parts after its head: what the bulk socket would carry
+ * (`Infinity` with a table's chunks: a big table, whatever its size).
+ */
+export function frameSize(parts: FramePart[]): number {
+  let bytes = 0;
+  for (let i = 1; i < parts.length; i++) {
+    const size = sizeOf(parts[i]);
+    bytes += size === CHUNKED ? Infinity : size;
+  }
+  return bytes;
+}
+
+function frameHead(
+  bodyLength: number,
+  raw: FramePart[],
+  bulk: boolean,
+): Uint8Array {
+  if (raw.length === 0 && !bulk) {
+    const head = new Uint8Array(HEADER);
+    new DataView(head.buffer).setUint32(0, bodyLength);
+    return head;
+  }
   const head = new Uint8Array(HEADER * 2 + 8 * raw.length);
   const view = new DataView(head.buffer);
-  view.setUint32(0, (body.byteLength | ATTACHED) >>> 0);
-  view.setUint32(HEADER, (raw.length | (onBulk ? ON_BULK : 0)) >>> 0);
-  raw.forEach((bytes: Uint8Array, i) =>
-    view.setFloat64(HEADER * 2 + 8 * i, bytes.byteLength)
-  );
-  return [head, body, ...raw];
+  view.setUint32(0, (bodyLength | ATTACHED) >>> 0);
+  view.setUint32(HEADER, (raw.length | (bulk ? ON_BULK : 0)) >>> 0);
+  raw.forEach((part, i) => view.setFloat64(HEADER * 2 + 8 * i, sizeOf(part)));
+  return head;
 }
 
 /**
  * Reads frames from `conn` until it closes, yielding each decoded message:
  * the kernel reads {@linkcode RuntimeMessage}s, a runtime
  * {@linkcode KernelMessage}s. A frame that cannot be decoded yields an
- * {@linkcode UnreadableMessage}. `bulk` gives the stream of attachments sent
- * on the bulk socket.
+ * {@linkcode UnreadableMessage}. `bulk` gives the bulk socket, which a frame
+ * whose head says so has its body and attachments on.
  */
 export async function* readFrames<M extends KernelMessage | RuntimeMessage>(
   conn: ByteReader,
@@ -114,27 +188,81 @@ export async function* readFrames<M extends KernelMessage | RuntimeMessage>(
         (_, i) => view.getFloat64(8 * i),
       );
     }
-    const body = new Uint8Array((word & ~ATTACHED) >>> 0);
-    await readInto(conn, body);
+    const length = (word & ~ATTACHED) >>> 0;
+    let body: Uint8Array;
+    if (from === conn) {
+      body = new Uint8Array(length);
+      await readInto(conn, body);
+    } else body = await readAttachment(from, length);
     let message: M;
     try {
       // The one place a message gets its type: what the other side sent.
       message = deserialize(body) as M;
     } catch (error) {
       // The stream is still in step (the whole body was read): report it.
-      for (const size of sizes) await readAttachment(from, size);
-      yield {
-        t: "unreadable",
-        name: (error as Error).name,
-        message: String((error as Error).message),
-      };
+      for (const size of sizes) await readPart(from, size).catch(() => {});
+      yield unreadable(error);
       continue;
     }
     if (sizes.length) {
-      const raw: Uint8Array[] = [];
-      for (const size of sizes) raw.push(await readAttachment(from, size));
-      (message as { value: { raw?: Uint8Array[] } }).value.raw = raw;
+      const raw: (Uint8Array | unknown[])[] = [];
+      let failed: unknown;
+      for (const size of sizes) {
+        // A bad table's chunks are all read, so the stream stays in step.
+        raw.push(await readPart(from, size).catch((error) => failed ??= error));
+      }
+      if (failed !== undefined) {
+        yield unreadable(failed);
+        continue;
+      }
+      (message as { value: { raw?: unknown[] } }).value.raw = raw;
     }
     yield message;
   }
+}
+
+function unreadable(error: unknown): UnreadableMessage {
+  return {
+    t: "unreadable",
+    name: (error as Error).name,
+    message: String((error as Error).message),
+  };
+}
+
+/** An attachment's bytes, or a table's rows rebuilt as its chunks arrive. */
+function readPart(
+  from: ByteReader,
+  size: number,
+): Promise<Uint8Array | unknown[]> {
+  return size === CHUNKED ? readTable(from) : readAttachment(from, size);
+}
+
+/**
+ * Reads a table's chunks, rebuilding its rows as each arrives (while the
+ * sender serializes the next), through one buffer reused for every chunk.
+ *
+ * @throws When a chunk cannot be read as rows (after reading all of them).
+ */
+async function readTable(from: ByteReader): Promise<unknown[]> {
+  const receiver = new TableReceiver();
+  const word = new Uint8Array(HEADER);
+  let scratch = new Uint8Array(0);
+  let failed: unknown;
+  for (;;) {
+    await readInto(from, word);
+    const length = new DataView(word.buffer).getUint32(0);
+    if (length === 0) break;
+    if (length > MAX_BODY) throw new RangeError("A table's chunk is too big");
+    if (scratch.byteLength < length) scratch = new Uint8Array(length);
+    const bytes = scratch.subarray(0, length);
+    await readInto(from, bytes);
+    if (failed !== undefined) continue;
+    try {
+      receiver.add(deserialize(bytes));
+    } catch (error) {
+      failed = error;
+    }
+  }
+  if (failed !== undefined) throw failed;
+  return receiver.rows;
 }

@@ -85,10 +85,209 @@ function withPrefix(conn, prefix) {
 }
 __name(withPrefix, "withPrefix");
 
+// lib/codec/columns.ts
+var TABLE_MIN = 64;
+var MAX_KEYS = 64;
+var extractors = /* @__PURE__ */ new Map();
+var builders = /* @__PURE__ */ new Map();
+function toColumns(rows) {
+  const first = rows[0];
+  if (typeof first !== "object" || first === null || Object.getPrototypeOf(first) !== Object.prototype) return void 0;
+  const keys = Object.keys(first);
+  if (keys.length === 0 || keys.length > MAX_KEYS) return void 0;
+  const signature = JSON.stringify(keys);
+  let extract = extractors.get(signature);
+  if (!extract) extractors.set(signature, extract = makeExtractor(keys));
+  const cols = keys.map(() => []);
+  const kinds = [];
+  const monotonic2 = [];
+  if (!extract(rows, cols, kinds, Object.prototype, monotonic2)) {
+    return void 0;
+  }
+  return {
+    keys,
+    cols: cols.map((col, i) => kinds[i] === NUMBERS ? Float64Array.from(col) : col),
+    n: rows.length,
+    nested: kinds.map((kind) => kind === OBJECTS),
+    distinct: kinds.some((kind, i) => kind === NUMBERS && monotonic2[i])
+  };
+}
+__name(toColumns, "toColumns");
+function fromColumns(columns, out = []) {
+  const { keys } = columns;
+  if (!Array.isArray(keys) || keys.length > MAX_KEYS || !keys.every((key) => typeof key === "string")) throw new TypeError("A table's keys are not a list of names");
+  const signature = JSON.stringify(columns.keys);
+  let build = builders.get(signature);
+  if (!build) builders.set(signature, build = makeBuilder(columns.keys));
+  return build(columns.cols, columns.n, out);
+}
+__name(fromColumns, "fromColumns");
+var NUMBERS = 0;
+var OBJECTS = 2;
+function makeExtractor(keys) {
+  const k = keys.length;
+  const lines = [
+    `const KEYS = ${JSON.stringify(keys)};`,
+    ...keys.map((_, i) => `const c${i} = cols[${i}]; let k${i} = 0, u${i} = true, d${i} = true, p${i} = NaN;`),
+    "for (let i = 0; i < rows.length; i++) {",
+    "  const r = rows[i];",
+    "  if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== proto) return false;",
+    "  let n = 0;",
+    `  for (const key in r) { if (n >= ${k} || key !== KEYS[n]) return false; n++; }`,
+    `  if (n !== ${k}) return false;`
+  ];
+  keys.forEach((key, i) => {
+    lines.push(`  const v${i} = r[${JSON.stringify(key)}];`, `  if (typeof v${i} !== 'number') {`, `    if (typeof v${i} === 'function' || typeof v${i} === 'symbol') return false;`, `    k${i} = typeof v${i} === 'object' && v${i} !== null ? 2 : k${i} || 1;`, `  } else if (i > 0) {`, `    if (!(v${i} > p${i})) u${i} = false;`, `    if (!(v${i} < p${i})) d${i} = false;`, `  }`, `  p${i} = v${i};`, `  c${i}.push(v${i});`);
+  });
+  lines.push("}", ...keys.map((_, i) => `kinds[${i}] = k${i}; monotonic[${i}] = u${i} || d${i};`), "return true;");
+  return new Function("rows", "cols", "kinds", "proto", "monotonic", lines.join("\n"));
+}
+__name(makeExtractor, "makeExtractor");
+function makeBuilder(keys) {
+  const fields = keys.map((key, i) => key === "__proto__" ? `["__proto__"]: c${i}[i]` : `${JSON.stringify(key)}: c${i}[i]`);
+  const body = [
+    ...keys.map((_, i) => `const c${i} = cols[${i}];`),
+    `for (let i = 0; i < n; i++) out.push({ ${fields.join(", ")} });`,
+    "return out;"
+  ];
+  return new Function("cols", "n", "out", body.join("\n"));
+}
+__name(makeBuilder, "makeBuilder");
+
+// lib/codec/table_chunks.ts
+var TABLE_CHUNK = 8192;
+var TableChunks = class {
+  static {
+    __name(this, "TableChunks");
+  }
+  keys;
+  chunks;
+  n;
+  distinct;
+  constructor(keys, chunks, n, distinct) {
+    this.keys = keys;
+    this.chunks = chunks;
+    this.n = n;
+    this.distinct = distinct;
+  }
+  /** The chunks as they travel, the keys with the first. */
+  *travel() {
+    let first = true;
+    for (const chunk of this.chunks) {
+      yield first ? {
+        keys: this.keys,
+        ...chunk
+      } : chunk;
+      first = false;
+    }
+  }
+};
+function takeApart(rows) {
+  let keys;
+  const chunks = [];
+  for (let at = 0; at < rows.length; at += TABLE_CHUNK) {
+    const columns = toColumns(rows.slice(at, at + TABLE_CHUNK));
+    if (!columns || columns.nested.some(Boolean)) return void 0;
+    if (!keys) keys = columns.keys;
+    else if (!sameKeys(keys, columns.keys)) return void 0;
+    chunks.push({
+      cols: columns.cols,
+      n: columns.n
+    });
+  }
+  if (!keys) return void 0;
+  return new TableChunks(keys, chunks, rows.length, monotonic(chunks));
+}
+__name(takeApart, "takeApart");
+function sameKeys(a, b) {
+  return a.length === b.length && a.every((key, i) => key === b[i]);
+}
+__name(sameKeys, "sameKeys");
+function monotonic(chunks) {
+  const width = chunks[0].cols.length;
+  for (let c = 0; c < width; c++) {
+    if (!chunks.every((chunk) => chunk.cols[c] instanceof Float64Array)) {
+      continue;
+    }
+    let up = true;
+    let down = true;
+    let last = NaN;
+    let first = true;
+    for (const chunk of chunks) {
+      const col = chunk.cols[c];
+      for (let i = 0; i < col.length && (up || down); i++) {
+        const v = col[i];
+        if (!first) {
+          if (!(v > last)) up = false;
+          if (!(v < last)) down = false;
+        }
+        first = false;
+        last = v;
+      }
+    }
+    if (up || down) return true;
+  }
+  return false;
+}
+__name(monotonic, "monotonic");
+var TableReceiver = class {
+  static {
+    __name(this, "TableReceiver");
+  }
+  rows = [];
+  #keys;
+  /**
+   * Adds a chunk's rows.
+   *
+   * @throws {TypeError} When the chunk is not one a table's sender makes.
+   */
+  add(chunk) {
+    const { keys, cols, n } = chunk ?? {};
+    if (this.#keys === void 0) this.#keys = keys;
+    if (!Array.isArray(cols) || typeof n !== "number" || !(n >= 0) || this.#keys === void 0) throw new TypeError("A table's chunk is not columns of rows");
+    if (cols.some((col) => !(col?.length >= n))) {
+      throw new TypeError("A table's columns are shorter than its rows");
+    }
+    fromColumns({
+      keys: this.#keys,
+      cols,
+      n
+    }, this.rows);
+  }
+};
+function rowsOf(table) {
+  const receiver = new TableReceiver();
+  for (const chunk of table.travel()) receiver.add(chunk);
+  return receiver.rows;
+}
+__name(rowsOf, "rowsOf");
+
 // lib/protocol/frames.ts
 var { serialize, deserialize } = serializer;
+var CHUNKED = -1;
 var HEADER = 4;
 var PIPE_BUF = 4096;
+function* frameBytes(parts) {
+  for (const part of parts) {
+    if (part instanceof Uint8Array) {
+      yield part;
+      continue;
+    }
+    for (const chunk of part.travel()) {
+      const bytes = checkSize(serialize(chunk));
+      yield lengthWord(bytes.byteLength);
+      yield bytes;
+    }
+    yield lengthWord(0);
+  }
+}
+__name(frameBytes, "frameBytes");
+function lengthWord(length) {
+  const word = new Uint8Array(HEADER);
+  new DataView(word.buffer).setUint32(0, length);
+  return word;
+}
+__name(lengthWord, "lengthWord");
 var ATTACHED = 2147483648;
 var MAX_BODY = ATTACHED - 1;
 function checkSize(body) {
@@ -100,15 +299,13 @@ function checkSize(body) {
 }
 __name(checkSize, "checkSize");
 var ON_BULK = 2147483648;
-function encodeFrameParts(message, onBulk = false) {
+function encodeFrameParts(message) {
   const value = message?.value;
   const raw = value?.raw;
   if (!Array.isArray(raw) || raw.length === 0) {
     const body2 = checkSize(serialize(message));
-    const head2 = new Uint8Array(HEADER);
-    new DataView(head2.buffer).setUint32(0, body2.byteLength);
     return [
-      head2,
+      frameHead(body2.byteLength, [], false),
       body2
     ];
   }
@@ -117,18 +314,48 @@ function encodeFrameParts(message, onBulk = false) {
     ...message,
     value: rest
   }));
-  const head = new Uint8Array(HEADER * 2 + 8 * raw.length);
-  const view = new DataView(head.buffer);
-  view.setUint32(0, (body.byteLength | ATTACHED) >>> 0);
-  view.setUint32(HEADER, (raw.length | (onBulk ? ON_BULK : 0)) >>> 0);
-  raw.forEach((bytes, i) => view.setFloat64(HEADER * 2 + 8 * i, bytes.byteLength));
   return [
-    head,
+    frameHead(body.byteLength, raw, false),
     body,
     ...raw
   ];
 }
 __name(encodeFrameParts, "encodeFrameParts");
+function sizeOf(part) {
+  return part instanceof Uint8Array ? part.byteLength : CHUNKED;
+}
+__name(sizeOf, "sizeOf");
+function onBulk(parts) {
+  const [, body, ...raw] = parts;
+  return [
+    frameHead(sizeOf(body), raw, true),
+    ...parts.slice(1)
+  ];
+}
+__name(onBulk, "onBulk");
+function frameSize(parts) {
+  let bytes = 0;
+  for (let i = 1; i < parts.length; i++) {
+    const size = sizeOf(parts[i]);
+    bytes += size === CHUNKED ? Infinity : size;
+  }
+  return bytes;
+}
+__name(frameSize, "frameSize");
+function frameHead(bodyLength, raw, bulk2) {
+  if (raw.length === 0 && !bulk2) {
+    const head2 = new Uint8Array(HEADER);
+    new DataView(head2.buffer).setUint32(0, bodyLength);
+    return head2;
+  }
+  const head = new Uint8Array(HEADER * 2 + 8 * raw.length);
+  const view = new DataView(head.buffer);
+  view.setUint32(0, (bodyLength | ATTACHED) >>> 0);
+  view.setUint32(HEADER, (raw.length | (bulk2 ? ON_BULK : 0)) >>> 0);
+  raw.forEach((part, i) => view.setFloat64(HEADER * 2 + 8 * i, sizeOf(part)));
+  return head;
+}
+__name(frameHead, "frameHead");
 async function* readFrames(conn, bulk2) {
   const header = new Uint8Array(HEADER);
   while (await readOrEnd(conn, header)) {
@@ -150,29 +377,73 @@ async function* readFrames(conn, bulk2) {
         length: table.length / 8
       }, (_, i) => view.getFloat64(8 * i));
     }
-    const body = new Uint8Array((word & ~ATTACHED) >>> 0);
-    await readInto(conn, body);
+    const length = (word & ~ATTACHED) >>> 0;
+    let body;
+    if (from === conn) {
+      body = new Uint8Array(length);
+      await readInto(conn, body);
+    } else body = await readAttachment(from, length);
     let message;
     try {
       message = deserialize(body);
     } catch (error) {
-      for (const size of sizes) await readAttachment(from, size);
-      yield {
-        t: "unreadable",
-        name: error.name,
-        message: String(error.message)
-      };
+      for (const size of sizes) await readPart(from, size).catch(() => {
+      });
+      yield unreadable(error);
       continue;
     }
     if (sizes.length) {
       const raw = [];
-      for (const size of sizes) raw.push(await readAttachment(from, size));
+      let failed;
+      for (const size of sizes) {
+        raw.push(await readPart(from, size).catch((error) => failed ??= error));
+      }
+      if (failed !== void 0) {
+        yield unreadable(failed);
+        continue;
+      }
       message.value.raw = raw;
     }
     yield message;
   }
 }
 __name(readFrames, "readFrames");
+function unreadable(error) {
+  return {
+    t: "unreadable",
+    name: error.name,
+    message: String(error.message)
+  };
+}
+__name(unreadable, "unreadable");
+function readPart(from, size) {
+  return size === CHUNKED ? readTable(from) : readAttachment(from, size);
+}
+__name(readPart, "readPart");
+async function readTable(from) {
+  const receiver = new TableReceiver();
+  const word = new Uint8Array(HEADER);
+  let scratch = new Uint8Array(0);
+  let failed;
+  for (; ; ) {
+    await readInto(from, word);
+    const length = new DataView(word.buffer).getUint32(0);
+    if (length === 0) break;
+    if (length > MAX_BODY) throw new RangeError("A table's chunk is too big");
+    if (scratch.byteLength < length) scratch = new Uint8Array(length);
+    const bytes = scratch.subarray(0, length);
+    await readInto(from, bytes);
+    if (failed !== void 0) continue;
+    try {
+      receiver.add(deserialize(bytes));
+    } catch (error) {
+      failed = error;
+    }
+  }
+  if (failed !== void 0) throw failed;
+  return receiver.rows;
+}
+__name(readTable, "readTable");
 
 // lib/protocol/attachments.ts
 var BULK_NAME = "bulk";
@@ -204,16 +475,17 @@ async function connectBulk(dir2, added) {
   }
 }
 __name(connectBulk, "connectBulk");
-function bulky(message) {
-  const raw = message?.value?.raw;
-  if (!Array.isArray(raw)) return false;
-  let bytes = 0;
-  for (const part of raw) bytes += part.byteLength;
-  return bytes >= BULK_MIN;
+function bulky(parts) {
+  return frameSize(parts) >= BULK_MIN;
 }
 __name(bulky, "bulky");
-async function writeBulk(conn, attachments) {
-  for (const bytes of attachments) await writeAll(conn, bytes);
+async function writeBulk(conn, parts) {
+  let writing = Promise.resolve();
+  for (const bytes of frameBytes(parts)) {
+    await writing;
+    writing = writeAll(conn, bytes);
+  }
+  await writing;
 }
 __name(writeBulk, "writeBulk");
 
@@ -246,72 +518,6 @@ for (const fn of [
   });
 }
 
-// lib/codec/columns.ts
-var TABLE_MIN = 64;
-var MAX_KEYS = 64;
-var extractors = /* @__PURE__ */ new Map();
-var builders = /* @__PURE__ */ new Map();
-function toColumns(rows) {
-  const first = rows[0];
-  if (typeof first !== "object" || first === null || Object.getPrototypeOf(first) !== Object.prototype) return void 0;
-  const keys = Object.keys(first);
-  if (keys.length === 0 || keys.length > MAX_KEYS) return void 0;
-  const signature = JSON.stringify(keys);
-  let extract = extractors.get(signature);
-  if (!extract) extractors.set(signature, extract = makeExtractor(keys));
-  const cols = keys.map(() => []);
-  const kinds = [];
-  if (!extract(rows, cols, kinds, Object.prototype)) return void 0;
-  return {
-    keys,
-    cols: cols.map((col, i) => kinds[i] === NUMBERS ? Float64Array.from(col) : col),
-    n: rows.length,
-    nested: kinds.map((kind) => kind === OBJECTS)
-  };
-}
-__name(toColumns, "toColumns");
-function fromColumns(columns) {
-  const { keys } = columns;
-  if (!Array.isArray(keys) || keys.length > MAX_KEYS || !keys.every((key) => typeof key === "string")) throw new TypeError("A table's keys are not a list of names");
-  const signature = JSON.stringify(columns.keys);
-  let build = builders.get(signature);
-  if (!build) builders.set(signature, build = makeBuilder(columns.keys));
-  return build(columns.cols, columns.n);
-}
-__name(fromColumns, "fromColumns");
-var NUMBERS = 0;
-var OBJECTS = 2;
-function makeExtractor(keys) {
-  const k = keys.length;
-  const lines = [
-    `const KEYS = ${JSON.stringify(keys)};`,
-    ...keys.map((_, i) => `const c${i} = cols[${i}]; let k${i} = 0;`),
-    "for (let i = 0; i < rows.length; i++) {",
-    "  const r = rows[i];",
-    "  if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== proto) return false;",
-    "  let n = 0;",
-    `  for (const key in r) { if (n >= ${k} || key !== KEYS[n]) return false; n++; }`,
-    `  if (n !== ${k}) return false;`
-  ];
-  keys.forEach((key, i) => {
-    lines.push(`  const v${i} = r[${JSON.stringify(key)}];`, `  if (typeof v${i} !== 'number') {`, `    if (typeof v${i} === 'function' || typeof v${i} === 'symbol') return false;`, `    k${i} = typeof v${i} === 'object' && v${i} !== null ? 2 : k${i} || 1;`, `  }`, `  c${i}.push(v${i});`);
-  });
-  lines.push("}", ...keys.map((_, i) => `kinds[${i}] = k${i};`), "return true;");
-  return new Function("rows", "cols", "kinds", "proto", lines.join("\n"));
-}
-__name(makeExtractor, "makeExtractor");
-function makeBuilder(keys) {
-  const fields = keys.map((key, i) => key === "__proto__" ? `["__proto__"]: c${i}[i]` : `${JSON.stringify(key)}: c${i}[i]`);
-  const body = [
-    ...keys.map((_, i) => `const c${i} = cols[${i}];`),
-    "const out = [];",
-    `for (let i = 0; i < n; i++) out.push({ ${fields.join(", ")} });`,
-    "return out;"
-  ];
-  return new Function("cols", "n", body.join("\n"));
-}
-__name(makeBuilder, "makeBuilder");
-
 // lib/codec/packet.ts
 var SUB = {
   /** A function or class; the argument is its record index. */
@@ -320,7 +526,10 @@ var SUB = {
   buffer: 1,
   /** A typed array or DataView: `[raw index, type, byteOffset, length]`. */
   view: 2,
-  /** An array of records, as {@linkcode Columns}. */
+  /**
+   * An array of records, as {@linkcode Columns}; a big one as
+   * `{ keys, n, part }`, its rows in `raw[part]` (see `table_chunks.ts`).
+   */
   table: 3,
   /** A record of a table seen elsewhere too: `[table placeholder, row]`. */
   row: 4
@@ -335,9 +544,24 @@ var TableToken = class {
     __name(this, "TableToken");
   }
   rows;
+  keys;
   ph;
-  constructor(rows) {
+  #index;
+  constructor(rows, keys) {
     this.rows = rows;
+    this.keys = keys;
+  }
+  /**
+   * Where `row` is among the rows, or -1. The index is made on first use:
+   * most tables never need one (hashing 200,000 rows costs ~40 ms).
+   */
+  indexOf(row) {
+    if (!this.#index) {
+      const index = /* @__PURE__ */ new Map();
+      for (let i = 0; i < this.rows.length; i++) index.set(this.rows[i], i);
+      this.#index = index;
+    }
+    return this.#index.get(row) ?? -1;
   }
 };
 var MISSING = Symbol("bgjobs.missing");
@@ -782,7 +1006,10 @@ function decodePacket(packet, options) {
   const fnIndex = /* @__PURE__ */ new Map();
   const buffers = [];
   const buffer = /* @__PURE__ */ __name((i) => {
-    const bytes = packet.raw[i];
+    const bytes = packet.raw?.[i];
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError(`Attachment ${i} is not bytes`);
+    }
     return buffers[i] ??= bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
   }, "buffer");
   const fix = /* @__PURE__ */ __name((x) => resolved.has(x) ? resolved.get(x) : x, "fix");
@@ -800,6 +1027,8 @@ function decodePacket(packet, options) {
       const View = VIEWS[type];
       if (!View) throw new TypeError(`Unknown view type ${String(type)}`);
       resolved.set(ph, new View(buffer(raw), offset, length));
+    } else if (code === SUB.table && "part" in arg) {
+      resolved.set(ph, chunkedRows(packet, arg));
     } else if (code === SUB.table) {
       const columns = arg;
       columns.cols = columns.cols.map(fix);
@@ -838,6 +1067,15 @@ function decodePacket(packet, options) {
   };
 }
 __name(decodePacket, "decodePacket");
+function chunkedRows(packet, { n, part }) {
+  const raw = packet.raw?.[part];
+  const rows = raw instanceof TableChunks ? rowsOf(raw) : raw;
+  if (!Array.isArray(rows) || rows.length !== n) {
+    throw new TypeError("A table's chunks do not hold its rows");
+  }
+  return rows;
+}
+__name(chunkedRows, "chunkedRows");
 function applySites(sites, resolved) {
   if (!sites) return;
   for (let i = 0; i < sites.length; i += 2) {
@@ -957,6 +1195,7 @@ function newEncoder(options, walk) {
     path: [],
     via: void 0,
     memo: /* @__PURE__ */ new Map(),
+    tables: [],
     bound: /* @__PURE__ */ new Map(),
     ns: /* @__PURE__ */ new Map(),
     records: [],
@@ -1025,20 +1264,33 @@ var ERROR_TYPES = [
   Error
 ];
 function encodeTable(enc, rows) {
-  const columns = toColumns(rows);
+  let columns = rows.length > TABLE_CHUNK ? takeApart(rows) : void 0;
+  columns ??= toColumns(rows);
   if (!columns) return void 0;
-  const token = new TableToken(rows);
   for (let i = 0; i < rows.length; i++) {
-    if (enc.memo.has(rows[i])) {
-      for (let j = 0; j < i; j++) enc.memo.delete(rows[j]);
+    if (enc.memo.has(rows[i])) return void 0;
+  }
+  if (!columns.distinct && new Set(rows).size !== rows.length) return void 0;
+  const { keys } = columns;
+  for (const earlier of enc.tables) {
+    if (sameKeys2(earlier.keys, keys) && rows.some((r) => earlier.indexOf(r) >= 0)) {
       return void 0;
     }
-    enc.memo.set(rows[i], token);
   }
-  const flat = /* @__PURE__ */ __name((v) => isFlat(enc, v), "flat");
+  const token = new TableToken(rows, keys);
+  if (!("cols" in columns)) {
+    const part = enc.raw.push(columns) - 1;
+    token.ph = substitute(enc, rows, SUB.table, {
+      keys,
+      n: rows.length,
+      part
+    });
+    enc.tables.push(token);
+    return token.ph;
+  }
+  const flat = /* @__PURE__ */ __name((v) => isFlat(enc, v, token), "flat");
   for (let c = 0; c < columns.cols.length; c++) {
     if (columns.nested[c] && !columns.cols[c].every(flat)) {
-      for (const row of rows) enc.memo.delete(row);
       return void 0;
     }
   }
@@ -1048,22 +1300,60 @@ function encodeTable(enc, rows) {
       columns.cols[c] = encodeView(enc, col, true);
     } else if (columns.nested[c]) {
       enc.path.push({
-        m: `[\u2026].${columns.keys[c]}`
+        m: `[\u2026].${keys[c]}`
       });
       columns.cols[c] = enc.walk.array(enc, col, false);
       enc.path.pop();
     }
   }
-  const { keys, cols, n } = columns;
+  const { cols, n } = columns;
   token.ph = substitute(enc, rows, SUB.table, {
     keys,
     cols,
     n
   });
+  enc.tables.push(token);
   return token.ph;
 }
 __name(encodeTable, "encodeTable");
-function isFlat(enc, v) {
+function tableRow(enc, v) {
+  for (const token of enc.tables) {
+    if (!hasKeys(v, token.keys)) continue;
+    const index = token.indexOf(v);
+    if (index >= 0) {
+      return substitute(enc, v, SUB.row, [
+        token.ph,
+        index
+      ]);
+    }
+  }
+  return void 0;
+}
+__name(tableRow, "tableRow");
+function isRow(enc, v, token) {
+  for (const t of token ? [
+    ...enc.tables,
+    token
+  ] : enc.tables) {
+    if (hasKeys(v, t.keys) && t.indexOf(v) >= 0) return true;
+  }
+  return false;
+}
+__name(isRow, "isRow");
+function hasKeys(v, keys) {
+  let n = 0;
+  for (const key in v) {
+    if (n >= keys.length || key !== keys[n]) return false;
+    n++;
+  }
+  return n === keys.length;
+}
+__name(hasKeys, "hasKeys");
+function sameKeys2(a, b) {
+  return a.length === b.length && a.every((key, i) => key === b[i]);
+}
+__name(sameKeys2, "sameKeys");
+function isFlat(enc, v, token) {
   if (typeof v !== "object" || v === null) return true;
   const proto = Object.getPrototypeOf(v);
   if (proto === Array.prototype) {
@@ -1074,7 +1364,7 @@ function isFlat(enc, v) {
     return true;
   }
   if (proto !== Object.prototype) return false;
-  if (enc.memo.get(v) instanceof TableToken) return false;
+  if (isRow(enc, v, token)) return false;
   for (const key in v) {
     if (!isPrimitive(v[key])) return false;
   }
@@ -1085,13 +1375,10 @@ function isPrimitive(x) {
   return typeof x === "object" ? x === null : typeof x !== "function" && typeof x !== "symbol";
 }
 __name(isPrimitive, "isPrimitive");
-function rowRef(enc, row, token) {
-  return substitute(enc, row, SUB.row, [
-    token.ph,
-    token.rows.indexOf(row)
-  ]);
+function isTableRow(enc, v) {
+  return enc.tables.length > 0 && typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype && isRow(enc, v);
 }
-__name(rowRef, "rowRef");
+__name(isTableRow, "isTableRow");
 function encodeBuffer(enc, v) {
   if (v.byteLength < RAW_MIN) return keep(enc, v, v.slice(0));
   return substitute(enc, v, SUB.buffer, rawIndex(enc, v, false));
@@ -1369,7 +1656,7 @@ function encodeChild(enc, v, key) {
   }
   if (v === null) return v;
   enc.path.push(key);
-  if (enc.path.length > MAX_DEPTH && !enc.memo.has(v)) {
+  if (enc.path.length > MAX_DEPTH && !enc.memo.has(v) && !isTableRow(enc, v)) {
     refuse(enc, {
       why: `it is nested over ${MAX_DEPTH} levels deep`,
       fix: "flatten it, e.g. into an array of records that refer to each other by id"
@@ -1383,11 +1670,15 @@ __name(encodeChild, "encodeChild");
 var MAX_DEPTH = 1500;
 function encodeObject(enc, v) {
   const seen = enc.memo.get(v);
-  if (seen !== void 0) {
-    return seen instanceof TableToken ? rowRef(enc, v, seen) : seen;
-  }
+  if (seen !== void 0) return seen;
   const proto = Object.getPrototypeOf(v);
-  if (proto === Object.prototype) return encodePlain(enc, v, {});
+  if (proto === Object.prototype) {
+    if (enc.tables.length > 0) {
+      const row = tableRow(enc, v);
+      if (row) return row;
+    }
+    return encodePlain(enc, v, {});
+  }
   if (proto === Array.prototype) return encodeArray(enc, v, true);
   return encodeSpecial(enc, v, proto);
 }
@@ -1792,12 +2083,14 @@ var [dir, revokeRead, revokeWrite, bulkGrants, jobWaiting] = Deno.args;
 var input;
 var output;
 function send(message) {
-  for (const part of encodeFrameParts(message)) writeAllSync(output, part);
+  for (const bytes of frameBytes(encodeFrameParts(message))) {
+    writeAllSync(output, bytes);
+  }
 }
 __name(send, "send");
 var bulk;
 function connect() {
-  if (bulkGrants) connectBulk(dir, bulkGrants).then((conn) => bulk = conn);
+  if (bulkGrants) bulk ??= connectBulk(dir, bulkGrants);
 }
 __name(connect, "connect");
 var connectLater = bulkGrants === "-" && jobWaiting === "1";
@@ -1852,13 +2145,11 @@ var endMarker = "";
 function finish(message) {
   if (finished) return;
   let parts;
-  let onBulk = bulk !== void 0 && bulky(message);
   try {
-    parts = encodeFrameParts(message, onBulk);
+    parts = encodeFrameParts(message);
   } catch (error) {
     if (message.t !== "error") return fail(error);
     const why = error.message;
-    onBulk = false;
     parts = encodeFrameParts({
       t: "error",
       error: {
@@ -1875,17 +2166,22 @@ function finish(message) {
     } catch {
     }
   }
-  if (bulk && onBulk) {
-    writeAllSync(output, parts[0]);
-    writeAllSync(output, parts[1]);
-    const exit = /* @__PURE__ */ __name((code) => () => Deno.exit(code), "exit");
-    writeBulk(bulk, parts.slice(2)).then(exit(0), exit(1));
-    return;
-  }
-  for (const part of parts) writeAllSync(output, part);
-  Deno.exit(0);
+  if (bulk && bulky(parts)) {
+    bulk.then((conn) => {
+      if (!conn) return sendLast(parts);
+      const framed = onBulk(parts);
+      writeAllSync(output, framed[0]);
+      const exit = /* @__PURE__ */ __name((code) => () => Deno.exit(code), "exit");
+      writeBulk(conn, framed.slice(1)).then(exit(0), exit(1));
+    });
+  } else sendLast(parts);
 }
 __name(finish, "finish");
+function sendLast(parts) {
+  for (const bytes of frameBytes(parts)) writeAllSync(output, bytes);
+  Deno.exit(0);
+}
+__name(sendLast, "sendLast");
 function fail(error) {
   const packet = encodeError2(error);
   finish({

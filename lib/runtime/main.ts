@@ -4,7 +4,15 @@
 // this process's stdout/stderr, which the kernel reads as the job's logs;
 // the control channel is a pair of FIFOs the job's code cannot reach (their
 // grants are revoked before it runs), beside a socket for big results.
-import { encodeFrameParts, PIPE_BUF, readFrames } from "../protocol/frames.ts";
+import {
+  encodeFrameParts,
+  frameBytes,
+  type FramePart,
+  type FrameParts,
+  onBulk,
+  PIPE_BUF,
+  readFrames,
+} from "../protocol/frames.ts";
 import {
   type ByteReader,
   withPrefix,
@@ -39,12 +47,14 @@ let output: Deno.FsFile;
 
 // Synchronous, so progress() and share() reach the kernel from a busy loop.
 function send(message: RuntimeMessage): void {
-  for (const part of encodeFrameParts(message)) writeAllSync(output, part);
+  for (const bytes of frameBytes(encodeFrameParts(message))) {
+    writeAllSync(output, bytes);
+  }
 }
 
-let bulk: Deno.UnixConn | undefined;
+let bulk: Promise<Deno.UnixConn | undefined> | undefined;
 function connect(): void {
-  if (bulkGrants) connectBulk(dir, bulkGrants).then((conn) => bulk = conn);
+  if (bulkGrants) bulk ??= connectBulk(dir, bulkGrants);
 }
 const connectLater = bulkGrants === "-" && jobWaiting === "1";
 
@@ -63,11 +73,11 @@ function openChannel(): void {
   send({ t: "ready" });
   // After the FIFOs, so the kernel is not kept waiting: the socket for big
   // results. Its grants are revoked at once (connectBulk), before any
-  // message is read; the connection is used once it is there (a result made
-  // before takes the FIFO), so the job does not wait for it. When no grant
-  // had to be added ("-") and the job is waiting in the FIFO already (a
-  // runtime started for it), connecting waits until the job has started:
-  // the first connect of a process takes ~0.5 ms.
+  // message is read; the job does not wait for it (a big result made before
+  // it is up waits for it). When no grant had to be added ("-") and the job
+  // is waiting in the FIFO already (a runtime started for it), connecting
+  // waits until the job has started: the first connect of a process takes
+  // ~0.5 ms.
   if (!connectLater) connect();
 }
 
@@ -97,15 +107,13 @@ let finished = false;
 let endMarker = "";
 function finish(message: EndMessage): void {
   if (finished) return;
-  let parts: Uint8Array[];
-  let onBulk = bulk !== undefined && bulky(message);
+  let parts: FrameParts;
   try {
-    parts = encodeFrameParts(message, onBulk);
+    parts = encodeFrameParts(message);
   } catch (error) {
     // The result cannot be sent (too deep, too big): the job fails with why.
     if (message.t !== "error") return fail(error);
     const why = (error as Error).message;
-    onBulk = false;
     parts = encodeFrameParts({
       t: "error",
       error: {
@@ -124,15 +132,21 @@ function finish(message: EndMessage): void {
       Deno.stdout.writeSync(new TextEncoder().encode(endMarker));
     } catch { /* stdout closed by the job: the kernel waits for the exit */ }
   }
-  if (bulk && onBulk) {
-    // Head and body on the FIFO, then the attachments on the socket.
-    writeAllSync(output, parts[0]);
-    writeAllSync(output, parts[1]);
-    const exit = (code: number) => () => Deno.exit(code);
-    writeBulk(bulk, parts.slice(2)).then(exit(0), exit(1));
-    return;
-  }
-  for (const part of parts) writeAllSync(output, part);
+  if (bulk && bulky(parts)) {
+    bulk.then((conn) => {
+      if (!conn) return sendLast(parts);
+      // The head on the FIFO, the body and the attachments on the socket.
+      const framed = onBulk(parts);
+      writeAllSync(output, framed[0]);
+      const exit = (code: number) => () => Deno.exit(code);
+      writeBulk(conn, framed.slice(1)).then(exit(0), exit(1));
+    });
+  } else sendLast(parts);
+}
+
+/** Writes the last frame to the FIFO, then exits. */
+function sendLast(parts: FramePart[]): void {
+  for (const bytes of frameBytes(parts)) writeAllSync(output, bytes);
   Deno.exit(0);
 }
 

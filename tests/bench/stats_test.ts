@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { addBatch, median, newTally, quantile } from "../../bench/_stats.ts";
+import { casesOf } from "../../bench/main.ts";
 
 const OUTCOMES = [
   "ok",
@@ -28,6 +29,24 @@ Deno.test("bench stats: median, quantiles, and the worst outcome of a tally wins
   assert.deepEqual(tally.extra.a, [1, 2]);
   assert.equal(tally.outcome, "never stops");
   assert.deepEqual(tally.notes, ["spins"]);
+});
+
+Deno.test("bench cases: a variant run in a kernel too gets a twin case named ….kernel", () => {
+  const variant = {
+    id: "transfer.f64",
+    metric: "ms",
+    where: ["script", "kernel"],
+  } as const;
+  const cases = casesOf({ ...variant, where: [...variant.where] });
+  assert.deepEqual(cases.map((c) => [c.where, c.case.id]), [
+    ["script", "transfer.f64"],
+    ["kernel", "transfer.f64.kernel"],
+  ]);
+  assert.match(cases[1].case.metric, /in a real Deno kernel$/);
+  assert.deepEqual(
+    casesOf({ id: "kill.busy", metric: "ms" }).map((c) => c.case.id),
+    ["kill.busy"],
+  );
 });
 
 Deno.test({
@@ -72,7 +91,7 @@ Deno.test({
           `${where}: outcome ${r.outcome}`,
         );
         assert.ok(Number.isInteger(r.n) && r.n >= 0, `${where}: n`);
-        for (const key of ["median_ms", "min_ms", "max_ms"]) {
+        for (const key of ["median_ms", "p90_ms", "min_ms", "max_ms"]) {
           assert.ok(
             r[key] === null || typeof r[key] === "number",
             `${where}: ${key} = ${r[key]}`,
@@ -81,6 +100,7 @@ Deno.test({
         if (r.outcome === "ok") {
           assert.ok(r.n > 0, `${where}: ok without samples`);
           assert.ok(r.min_ms <= r.median_ms && r.median_ms <= r.max_ms, where);
+          assert.ok(r.median_ms <= r.p90_ms && r.p90_ms <= r.max_ms, where);
         }
       }
       const contenders = records.map((r: { contender: string }) => r.contender);

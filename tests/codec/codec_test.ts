@@ -104,6 +104,52 @@ Deno.test("codec sends arrays of records as columns and rebuilds them", async ()
   assert.equal(back.tenth, back.rows[10], "a row seen twice stays one object");
 });
 
+Deno.test("codec keeps rows one object wherever else they are: twice in the table, before it, in another table", async () => {
+  // No column rises or falls: the rows are checked for repeats one by one.
+  const pairs = Array.from({ length: 40 }, (_, i) => ({ name: `r${i % 7}` }));
+  const twice = [...pairs, ...pairs];
+  const backTwice = await roundTrip(twice) as typeof twice;
+  assert.deepEqual(backTwice, twice);
+  assert.equal(backTwice[3], backTwice[43], "a row twice in the array");
+
+  const rows = Array.from({ length: 100 }, (_, i) => ({ id: i, tag: "t" }));
+  const value = {
+    head: rows[3],
+    rows,
+    again: rows.slice().reverse(),
+    tail: rows[99],
+  };
+  const back = await roundTrip(value) as typeof value;
+  assert.deepEqual(back, value);
+  assert.equal(back.head, back.rows[3], "met before the table");
+  assert.equal(back.again[0], back.rows[99], "a row of an earlier table");
+  assert.equal(back.tail, back.rows[99], "met after the table");
+});
+
+Deno.test("codec sends a big table in chunks: rows, row references and repeats come back as they were", async () => {
+  const rows = Array.from({ length: 30_000 }, (_, i) => ({
+    url: `https://example.com/${i}`,
+    n: i,
+    ok: i % 3 === 0,
+    maybe: i % 5 ? null : "five",
+    big: i === 7 ? 2n ** 70n : i,
+  }));
+  const value = { rows, first: rows[0], last: rows[29_999] };
+  const back = await roundTrip(value) as typeof value;
+  assert.deepEqual(back, value);
+  assert.equal(back.first, back.rows[0]);
+  assert.equal(back.last, back.rows[29_999]);
+  // No column rises or falls: repeats are looked for, and kept.
+  const flat = Array.from({ length: 10_000 }, (_, i) => ({ k: i % 10 }));
+  flat[9_999] = flat[0];
+  const backFlat = await roundTrip(flat) as typeof flat;
+  assert.deepEqual(backFlat, flat);
+  assert.equal(backFlat[9_999], backFlat[0]);
+  // Objects in a column: sent in one piece, as before.
+  const nested = Array.from({ length: 9_000 }, (_, i) => ({ at: { i } }));
+  assert.deepEqual(await roundTrip(nested), nested);
+});
+
 Deno.test("codec sends functions as source with the values they use", async () => {
   const packet = encodeValue({ scale: (x: number) => x * 3 }, "result", {
     to: "notebook",
@@ -171,6 +217,39 @@ jobTest(
       assert.equal(new result.Made().v(), 9);
     } finally {
       delete global.square;
+    }
+  },
+);
+
+jobTest(
+  "a big table travels in chunks both ways: a job gets the notebook's, returns and shares its own",
+  async () => {
+    global.bigTable = Array.from({ length: 50_000 }, (_, i) => ({
+      id: i,
+      name: `n${i}`,
+    }));
+    try {
+      const work = globalEval(`(() => {
+        share("doubled", bigTable.map((r) => ({ id: r.id * 2, name: r.name })));
+        const rows = bigTable.map((r) => ({ url: "https://example.com/" + r.id, n: r.id }));
+        return { rows, same: bigTable[123] === bigTable[123], sum: bigTable.reduce((a, r) => a + r.id, 0) };
+      })`);
+      const j = job(work as () => unknown);
+      const back = await j as {
+        rows: { url: string; n: number }[];
+        same: boolean;
+        sum: number;
+      };
+      assert.equal(back.sum, (50_000 * 49_999) / 2, "the job got every row");
+      assert.equal(back.rows.length, 50_000);
+      assert.deepEqual(back.rows[49_999], {
+        url: "https://example.com/49999",
+        n: 49_999,
+      });
+      const doubled = j.exports.doubled as { id: number; name: string }[];
+      assert.deepEqual(doubled[777], { id: 1554, name: "n777" });
+    } finally {
+      delete global.bigTable;
     }
   },
 );

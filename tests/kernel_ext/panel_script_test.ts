@@ -81,6 +81,40 @@ Deno.test("showPanel() displays at once, updates at most 10 times a second, and 
   assert.equal(sent.length, count, "no tick after the end");
 });
 
+Deno.test("a queued job's panel sends nothing until the job starts, then ticks while it runs", async () => {
+  const [job, state] = makeJob(10, "waiting");
+  const [sent, send] = recorder();
+  showPanel(job, state, {}, { send });
+  await sleep(1200);
+  assert.equal(sent.length, 1, "only the display itself while queued");
+  state.start();
+  const until = async (test: () => boolean): Promise<void> => {
+    for (let i = 0; i < 100 && !test(); i++) await sleep(50);
+  };
+  await until(() => sent.length >= 2);
+  assert.match(sent[1].data["text/html"], /data-status="running"/);
+  await until(() => sent.length >= 3);
+  assert.equal(sent.length, 3, "a running job's elapsed time ticks");
+  assert.match(sent[2].data["text/plain"], /running · \d+\.\d s/);
+  state.complete(1);
+  await until(() => /completed/.test(sent.at(-1)!.data["text/html"]));
+  assert.match(sent.at(-1)!.data["text/html"], /data-status="completed"/);
+});
+
+Deno.test("a job that starts and ends at once shows once more, with its end", async () => {
+  const [job, state] = makeJob(11, "quick");
+  const [sent, send] = recorder();
+  showPanel(job, state, {}, { send });
+  await sleep(200); // queued a while: nothing to wait for
+  const ended = Date.now();
+  state.start();
+  state.complete(5);
+  await sleep(300);
+  assert.equal(sent.length, 2, "the display, then the end");
+  assert.match(sent[1].data["text/html"], /data-status="completed"/);
+  assert.ok(sent[1].t - ended < 1000, `shown ${sent[1].t - ended} ms after`);
+});
+
 Deno.test("showPanel() with display: false sends nothing", () => {
   const [job, state] = makeJob(8, "quiet");
   const [sent, send] = recorder();

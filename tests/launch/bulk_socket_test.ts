@@ -66,6 +66,36 @@ jobTest(
 );
 
 jobTest(
+  "a big result without typed arrays (records, a long string) arrives whole over the bulk socket, from a runtime started for it",
+  async () => {
+    jobs.configure({ warm: 0 }); // started for the job: it connects late
+    try {
+      const j = job(`(() => {
+      share("dir", Deno.args[0]);
+      const rows = Array.from({ length: 100_000 }, (_, i) => ({ url: "https://example.com/" + i, n: i }));
+      return { rows, text: "é".repeat(3 * 2 ** 20) };
+    })()`);
+      const dir = await shared<string>(j, "dir");
+      const { rows, text } = await j as {
+        rows: { url: string; n: number }[];
+        text: string;
+      };
+      assert.equal(rows.length, 100_000);
+      assert.deepEqual(rows[99_999], {
+        url: "https://example.com/99999",
+        n: 99_999,
+      });
+      assert.equal(text.length, 3 * 2 ** 20);
+      assert.equal(text.at(-1), "é");
+      // The runtime connected: the kernel removed the channel directory.
+      assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound);
+    } finally {
+      jobs.configure({ warm: 1 });
+    }
+  },
+);
+
+jobTest(
   "small results and shared buffers keep the FIFO and arrive whole",
   async () => {
     const j = job(`(() => {

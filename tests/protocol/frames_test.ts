@@ -3,8 +3,11 @@ import assert from "node:assert/strict";
 import {
   encodeFrame,
   encodeFrameParts,
+  frameBytes,
+  onBulk,
   readFrames,
 } from "../../lib/protocol/frames.ts";
+import { takeApart } from "../../lib/codec/table_chunks.ts";
 import {
   type ByteReader,
   bytesReader,
@@ -47,8 +50,81 @@ Deno.test("a message's raw buffers travel as attachments, uncopied by the serial
   const parts = encodeFrameParts({ t: "result", value: { v: 1, raw } });
   assert.equal(parts.length, 4, "head, body, then each attachment");
   assert.equal(parts[2], raw[0], "the attachment itself, not a copy");
-  const [msg] = await readAll<RuntimeMessage>(concat(parts));
+  const [msg] = await readAll<RuntimeMessage>(concat([...frameBytes(parts)]));
   assert.deepEqual(msg, { t: "result", value: { v: 1, raw } });
+});
+
+Deno.test("a frame on the bulk socket has its head on the stream, its body and attachments on the socket", async () => {
+  const withRaw = {
+    t: "result",
+    value: { v: "big".repeat(1000), raw: [new Uint8Array(70_000).fill(3)] },
+  } as const;
+  const withoutRaw = { t: "result", value: { v: "x".repeat(5000) } } as const;
+  const heads: Uint8Array[] = [];
+  const socket: Uint8Array[] = [];
+  for (const message of [withRaw, withoutRaw]) {
+    const [head, ...rest] = onBulk(encodeFrameParts(message));
+    heads.push(head);
+    socket.push(...frameBytes(rest));
+  }
+  heads.push(encodeFrame({ t: "ready" }));
+  const stream = streamOf(concat(heads));
+  const bulk = streamOf(concat(socket), 4096);
+  let asked = 0;
+  const out: unknown[] = [];
+  for await (
+    const msg of readFrames<RuntimeMessage>(stream, () => {
+      asked++;
+      return Promise.resolve(bulk);
+    })
+  ) out.push(msg);
+  assert.deepEqual(out, [withRaw, withoutRaw, { t: "ready" }]);
+  assert.equal(asked, 2, "each bulk frame asks for the socket");
+  assert.ok(
+    heads[0].byteLength < 64 && heads[1].byteLength < 64,
+    "only heads on the stream",
+  );
+});
+
+Deno.test("a big table's chunks are serialized as they are written and its rows rebuilt as they are read", async () => {
+  const rows = Array.from(
+    { length: 20_000 },
+    (_, i) => ({ id: i, s: `r${i}` }),
+  );
+  const chunks = takeApart(rows)!;
+  assert.equal(chunks.chunks.length, 3);
+  const message = { t: "result", value: { v: 1, raw: [chunks] } };
+  const parts = encodeFrameParts(message);
+  const pieces = [...frameBytes(parts)];
+  assert.ok(pieces.length > parts.length, "each chunk its own piece");
+  const [inline] = await readAll<RuntimeMessage>(concat(pieces));
+  assert.deepEqual(inline, { t: "result", value: { v: 1, raw: [rows] } });
+  // On the bulk socket, followed by another frame on the stream.
+  const [head, ...rest] = onBulk(parts);
+  const stream = streamOf(concat([head, encodeFrame({ t: "ready" })]));
+  const bulk = streamOf(concat([...frameBytes(rest)]), 100_000);
+  const out: unknown[] = [];
+  for await (
+    const msg of readFrames<RuntimeMessage>(stream, () => Promise.resolve(bulk))
+  ) out.push(msg);
+  assert.deepEqual(out, [
+    { t: "result", value: { v: 1, raw: [rows] } },
+    { t: "ready" },
+  ]);
+});
+
+Deno.test("a table chunk that cannot be read makes the frame unreadable, and the stream stays in step", async () => {
+  const rows = Array.from({ length: 9000 }, (_, i) => ({ id: i }));
+  const chunks = takeApart(rows)!;
+  (chunks.chunks[1] as { n: number }).n = 5e6; // columns shorter than its rows
+  const bytes = concat([
+    encodeFrame({ t: "result", value: { v: 1, raw: [chunks] } }),
+    encodeFrame({ t: "ready" }),
+  ]);
+  const [bad, next] = await readAll<RuntimeMessage>(bytes);
+  assert.equal((bad as { t: string }).t, "unreadable");
+  assert.match((bad as { message: string }).message, /shorter than its rows/);
+  assert.deepEqual(next, { t: "ready" });
 });
 
 Deno.test("a frame that cannot be decoded becomes an unreadable message, and the stream stays in step", async () => {
