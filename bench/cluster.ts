@@ -39,7 +39,7 @@ async function place(): Promise<Place> {
   return {
     kind: "loopback",
     addr: () => "127.0.0.1",
-    spawn(_host, program, args) {
+    spawn(_host, program, args): Deno.ChildProcess {
       const child = new Deno.Command(program, {
         args,
         stdin: "null",
