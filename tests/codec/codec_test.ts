@@ -254,6 +254,31 @@ jobTest(
   },
 );
 
+jobTest(
+  "a big result whose rows the job changes while it is sent arrives whole and consistent",
+  async () => {
+    const back = await job(() => {
+      const rows: Record<string, unknown>[] = Array.from(
+        { length: 200_000 },
+        (_, i) => ({ url: `https://example.com/${i}`, n: i }),
+      );
+      // Runs once the result is being written, before its last chunk is taken.
+      setTimeout(() => rows[199_999] = { changed: true }, 0);
+      return rows;
+    }) as Record<string, unknown>[];
+    assert.equal(back.length, 200_000);
+    assert.deepEqual(back[123_456], {
+      url: "https://example.com/123456",
+      n: 123_456,
+    });
+    const last = back[199_999];
+    assert.ok(
+      last.changed === true || last.n === 199_999,
+      `the last row is the old one or the new one: ${JSON.stringify(last)}`,
+    );
+  },
+);
+
 jobTest("job() brings shared values back through the codec", async () => {
   const j = job(() => {
     share("when", new Date(7));
