@@ -16,10 +16,23 @@ import {
 /** Rows per chunk: a chunk of `{ url, title, n }` serializes to ~400 KB. */
 export const TABLE_CHUNK = 8192;
 
+/**
+ * A column of strings as it travels: joined into one string, with each
+ * one's length. Serializing and reading one string instead of 8,192 costs a
+ * third of the time, and the rows are made of slices of it.
+ */
+export interface Joined {
+  j: string;
+  l: Uint32Array;
+}
+
+/** A column as it travels. */
+export type Column = Float64Array | unknown[] | Joined;
+
 /** A chunk as it travels: its columns, and the table's keys in the first. */
 export interface TableChunk {
   keys?: string[];
-  cols: (Float64Array | unknown[])[];
+  cols: Column[];
   n: number;
 }
 
@@ -57,7 +70,7 @@ export class TableChunks {
   constructor(rows: unknown[], first: Extracted, lazy: boolean) {
     this.keys = first.keys;
     this.n = rows.length;
-    this.#chunks = [{ cols: first.cols, n: first.n }];
+    this.#chunks = [chunkOf(first)];
     this.#rows = rows;
     this.#order = orderOf(first.cols);
     this.distinct = this.#order !== undefined;
@@ -100,8 +113,35 @@ export class TableChunks {
       !sameKeys(this.keys, columns.keys) ||
       (this.#order && !this.#order.holds(columns.cols))
     ) return undefined;
-    return { cols: columns.cols, n: columns.n };
+    return chunkOf(columns);
   }
+}
+
+/** A chunk's columns as they travel: strings joined. */
+function chunkOf(columns: Extracted): Chunk {
+  const cols = columns.cols.map((col, c) =>
+    columns.strings[c] ? join(col as string[]) : col
+  );
+  return { cols, n: columns.n };
+}
+
+function join(strings: string[]): Joined {
+  const l = new Uint32Array(strings.length);
+  for (let i = 0; i < strings.length; i++) l[i] = strings[i].length;
+  return { j: strings.join(""), l };
+}
+
+/** A joined column's strings again: slices of the one string. */
+function split(col: Joined, n: number): string[] {
+  const { j, l } = col;
+  if (typeof j !== "string" || !(l instanceof Uint32Array) || l.length < n) {
+    throw new TypeError("A table's joined column is not strings");
+  }
+  const out = new Array<string>(n);
+  let at = 0;
+  for (let i = 0; i < n; i++) out[i] = j.slice(at, at += l[i]);
+  if (at !== j.length) throw new TypeError("A table's joined column is cut");
+  return out;
 }
 
 /**
@@ -131,11 +171,11 @@ function sameKeys(a: string[], b: string[]): boolean {
 
 /** A numeric column that rises (or falls) row after row, across chunks. */
 interface Order {
-  holds(cols: (Float64Array | unknown[])[]): boolean;
+  holds(cols: Column[]): boolean;
 }
 
 /** The first numeric column of a chunk that only rises or only falls. */
-function orderOf(cols: (Float64Array | unknown[])[]): Order | undefined {
+function orderOf(cols: Column[]): Order | undefined {
   for (let c = 0; c < cols.length; c++) {
     const col = cols[c];
     if (!(col instanceof Float64Array) || col.length < 2) continue;
@@ -187,10 +227,15 @@ export class TableReceiver {
       !Array.isArray(cols) || typeof n !== "number" || !(n >= 0) ||
       this.#keys === undefined
     ) throw new TypeError("A table's chunk is not columns of rows");
-    if (cols.some((col) => !(col?.length >= n))) {
+    const arrays = cols.map((col) =>
+      col instanceof Float64Array || Array.isArray(col)
+        ? col
+        : split(col as Joined, n)
+    );
+    if (arrays.some((col) => !(col?.length >= n))) {
       throw new TypeError("A table's columns are shorter than its rows");
     }
-    fromColumns({ keys: this.#keys, cols, n }, this.rows);
+    fromColumns({ keys: this.#keys, cols: arrays, n }, this.rows);
   }
 }
 

@@ -109,6 +109,7 @@ function toColumns(rows) {
     cols: cols.map((col, i) => kinds[i] === NUMBERS ? Float64Array.from(col) : col),
     n: rows.length,
     nested: kinds.map((kind) => kind === OBJECTS),
+    strings: kinds.map((kind) => kind === STRINGS),
     distinct: kinds.some((kind, i) => kind === NUMBERS && monotonic[i])
   };
 }
@@ -124,11 +125,12 @@ function fromColumns(columns, out = []) {
 __name(fromColumns, "fromColumns");
 var NUMBERS = 0;
 var OBJECTS = 2;
+var STRINGS = 3;
 function makeExtractor(keys) {
   const k = keys.length;
   const lines = [
-    `const KEYS = ${JSON.stringify(keys)};`,
-    ...keys.map((_, i) => `const c${i} = cols[${i}]; let k${i} = 0, u${i} = true, d${i} = true, p${i} = NaN;`),
+    `const KEYS = ${JSON.stringify(keys)}; const STRINGS = ${STRINGS};`,
+    ...keys.map((_, i) => `const c${i} = cols[${i}]; let k${i} = 0, u${i} = true, d${i} = true, s${i} = true, p${i} = NaN;`),
     "for (let i = 0; i < rows.length; i++) {",
     "  const r = rows[i];",
     "  if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== proto) return false;",
@@ -137,9 +139,9 @@ function makeExtractor(keys) {
     `  if (n !== ${k}) return false;`
   ];
   keys.forEach((key, i) => {
-    lines.push(`  const v${i} = r[${JSON.stringify(key)}];`, `  if (typeof v${i} !== 'number') {`, `    if (typeof v${i} === 'function' || typeof v${i} === 'symbol') return false;`, `    k${i} = typeof v${i} === 'object' && v${i} !== null ? 2 : k${i} || 1;`, `  } else if (i > 0) {`, `    if (!(v${i} > p${i})) u${i} = false;`, `    if (!(v${i} < p${i})) d${i} = false;`, `  }`, `  p${i} = v${i};`, `  c${i}.push(v${i});`);
+    lines.push(`  const v${i} = r[${JSON.stringify(key)}];`, `  if (typeof v${i} === 'number') {`, `    s${i} = false;`, `    if (i > 0) {`, `      if (!(v${i} > p${i})) u${i} = false;`, `      if (!(v${i} < p${i})) d${i} = false;`, `    }`, `  } else if (typeof v${i} === 'string') {`, `    k${i} = k${i} || 1;`, `  } else {`, `    if (typeof v${i} === 'function' || typeof v${i} === 'symbol') return false;`, `    s${i} = false;`, `    k${i} = typeof v${i} === 'object' && v${i} !== null ? 2 : k${i} || 1;`, `  }`, `  p${i} = v${i};`, `  c${i}.push(v${i});`);
   });
-  lines.push("}", ...keys.map((_, i) => `kinds[${i}] = k${i}; monotonic[${i}] = u${i} || d${i};`), "return true;");
+  lines.push("}", ...keys.map((_, i) => `kinds[${i}] = s${i} ? STRINGS : k${i}; monotonic[${i}] = u${i} || d${i};`), "return true;");
   return new Function("rows", "cols", "kinds", "proto", "monotonic", lines.join("\n"));
 }
 __name(makeExtractor, "makeExtractor");
@@ -180,10 +182,7 @@ var TableChunks = class {
     this.keys = first.keys;
     this.n = rows.length;
     this.#chunks = [
-      {
-        cols: first.cols,
-        n: first.n
-      }
+      chunkOf(first)
     ];
     this.#rows = rows;
     this.#order = orderOf(first.cols);
@@ -220,12 +219,38 @@ var TableChunks = class {
     const rows = this.#rows.slice(at, at + count);
     const columns = rows.length === count ? toColumns(rows) : void 0;
     if (!columns || columns.nested.some(Boolean) || !sameKeys(this.keys, columns.keys) || this.#order && !this.#order.holds(columns.cols)) return void 0;
-    return {
-      cols: columns.cols,
-      n: columns.n
-    };
+    return chunkOf(columns);
   }
 };
+function chunkOf(columns) {
+  const cols = columns.cols.map((col, c) => columns.strings[c] ? join(col) : col);
+  return {
+    cols,
+    n: columns.n
+  };
+}
+__name(chunkOf, "chunkOf");
+function join(strings) {
+  const l = new Uint32Array(strings.length);
+  for (let i = 0; i < strings.length; i++) l[i] = strings[i].length;
+  return {
+    j: strings.join(""),
+    l
+  };
+}
+__name(join, "join");
+function split(col, n) {
+  const { j, l } = col;
+  if (typeof j !== "string" || !(l instanceof Uint32Array) || l.length < n) {
+    throw new TypeError("A table's joined column is not strings");
+  }
+  const out = new Array(n);
+  let at = 0;
+  for (let i = 0; i < n; i++) out[i] = j.slice(at, at += l[i]);
+  if (at !== j.length) throw new TypeError("A table's joined column is cut");
+  return out;
+}
+__name(split, "split");
 function takeApart(rows, lazy) {
   const first = toColumns(rows.slice(0, TABLE_CHUNK));
   if (!first || first.nested.some(Boolean)) return void 0;
@@ -285,12 +310,13 @@ var TableReceiver = class {
     const { keys, cols, n } = chunk ?? {};
     if (this.#keys === void 0) this.#keys = keys;
     if (!Array.isArray(cols) || typeof n !== "number" || !(n >= 0) || this.#keys === void 0) throw new TypeError("A table's chunk is not columns of rows");
-    if (cols.some((col) => !(col?.length >= n))) {
+    const arrays = cols.map((col) => col instanceof Float64Array || Array.isArray(col) ? col : split(col, n));
+    if (arrays.some((col) => !(col?.length >= n))) {
       throw new TypeError("A table's columns are shorter than its rows");
     }
     fromColumns({
       keys: this.#keys,
-      cols,
+      cols: arrays,
       n
     }, this.rows);
   }
