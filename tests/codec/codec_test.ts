@@ -148,6 +148,13 @@ Deno.test("codec sends a big table in chunks: rows, row references and repeats c
   // Objects in a column: sent in one piece, as before.
   const nested = Array.from({ length: 9_000 }, (_, i) => ({ at: { i } }));
   assert.deepEqual(await roundTrip(nested), nested);
+  // Strings of every kind in a column of strings (joined as they travel).
+  const kinds = ["", "é", "\ud800", "😀", "a\u0000b", "x".repeat(300)];
+  const texts = Array.from({ length: 20_000 }, (_, i) => ({
+    t: kinds[i % kinds.length] + i,
+    e: "",
+  }));
+  assert.deepEqual(await roundTrip(texts), texts);
 });
 
 Deno.test("codec sends functions as source with the values they use", async () => {
