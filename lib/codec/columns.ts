@@ -22,6 +22,8 @@ export interface Columns {
 export interface Extracted extends Columns {
   /** Per column: it holds objects, which the caller still has to encode. */
   nested: boolean[];
+  /** Per column: it holds strings only. */
+  strings: boolean[];
   /**
    * A column of numbers only rises or only falls, row after row: no row is
    * in the array twice (the same object would have the same number).
@@ -74,6 +76,7 @@ export function toColumns(rows: unknown[]): Extracted | undefined {
     ),
     n: rows.length,
     nested: kinds.map((kind) => kind === OBJECTS),
+    strings: kinds.map((kind) => kind === STRINGS),
     distinct: kinds.some((kind, i) => kind === NUMBERS && monotonic[i]),
   };
 }
@@ -93,17 +96,18 @@ export function fromColumns(columns: Columns, out: unknown[] = []): unknown[] {
 
 const NUMBERS = 0;
 const OBJECTS = 2;
+const STRINGS = 3;
 
 // The generated loop checks each row's keys with `for…in` (fast on objects
 // of one shape) and records what each column holds: only numbers (0), only
-// primitives (1), or objects too (2); and whether its numbers only rise or
-// only fall (`u` and `d`, against the last number `p`).
+// strings (3), only primitives (1), or objects too (2); and whether its
+// numbers only rise or only fall (`u` and `d`, against the last number `p`).
 function makeExtractor(keys: string[]): Extractor {
   const k = keys.length;
   const lines = [
-    `const KEYS = ${JSON.stringify(keys)};`,
+    `const KEYS = ${JSON.stringify(keys)}; const STRINGS = ${STRINGS};`,
     ...keys.map((_, i) =>
-      `const c${i} = cols[${i}]; let k${i} = 0, u${i} = true, d${i} = true, p${i} = NaN;`
+      `const c${i} = cols[${i}]; let k${i} = 0, u${i} = true, d${i} = true, s${i} = true, p${i} = NaN;`
     ),
     "for (let i = 0; i < rows.length; i++) {",
     "  const r = rows[i];",
@@ -115,12 +119,18 @@ function makeExtractor(keys: string[]): Extractor {
   keys.forEach((key, i) => {
     lines.push(
       `  const v${i} = r[${JSON.stringify(key)}];`,
-      `  if (typeof v${i} !== 'number') {`,
+      `  if (typeof v${i} === 'number') {`,
+      `    s${i} = false;`,
+      `    if (i > 0) {`,
+      `      if (!(v${i} > p${i})) u${i} = false;`,
+      `      if (!(v${i} < p${i})) d${i} = false;`,
+      `    }`,
+      `  } else if (typeof v${i} === 'string') {`,
+      `    k${i} = k${i} || 1;`,
+      `  } else {`,
       `    if (typeof v${i} === 'function' || typeof v${i} === 'symbol') return false;`,
+      `    s${i} = false;`,
       `    k${i} = typeof v${i} === 'object' && v${i} !== null ? 2 : k${i} || 1;`,
-      `  } else if (i > 0) {`,
-      `    if (!(v${i} > p${i})) u${i} = false;`,
-      `    if (!(v${i} < p${i})) d${i} = false;`,
       `  }`,
       `  p${i} = v${i};`,
       `  c${i}.push(v${i});`,
@@ -129,7 +139,7 @@ function makeExtractor(keys: string[]): Extractor {
   lines.push(
     "}",
     ...keys.map((_, i) =>
-      `kinds[${i}] = k${i}; monotonic[${i}] = u${i} || d${i};`
+      `kinds[${i}] = s${i} ? STRINGS : k${i}; monotonic[${i}] = u${i} || d${i};`
     ),
     "return true;",
   );

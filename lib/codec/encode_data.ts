@@ -35,11 +35,14 @@ export function encodeTable(
   enc: Encoder,
   rows: unknown[],
 ): Placeholder | undefined {
-  // A big table of primitives travels in chunks; one holding objects, and a
-  // small one, in one piece.
-  let columns: Extracted | TableChunks | undefined = rows.length > TABLE_CHUNK
-    ? takeApart(rows)
-    : undefined;
+  // A big table of primitives travels in chunks (taken apart as they are
+  // written, when what is sent need not be a snapshot); one holding
+  // objects, and a small one, in one piece.
+  const { snapshot, chunked } = enc.options;
+  let columns: Extracted | TableChunks | undefined =
+    rows.length > TABLE_CHUNK && chunked !== false
+      ? takeApart(rows, snapshot === false)
+      : undefined;
   columns ??= toColumns(rows);
   if (!columns) return undefined;
   for (let i = 0; i < rows.length; i++) {

@@ -124,8 +124,13 @@ export interface EncodeOptions {
   scope?(fn: unknown): ReadonlyMap<string, unknown> | undefined;
   /** The id the receiver knows a function by, when it came from there. */
   origin?(fn: unknown): { id: number; privates?: string[] } | undefined;
-  /** Copy big buffers now, so later writes to them do not travel. @default {true} */
+  /**
+   * Copy big buffers now, so later writes to them do not travel; with
+   * `false`, a big table is taken apart as it is written. @default {true}
+   */
   snapshot?: boolean;
+  /** Send a big table in chunks (see `table_chunks.ts`). @default {true} */
+  chunked?: boolean;
 }
 
 let identifier: RegExp | undefined;

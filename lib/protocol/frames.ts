@@ -15,7 +15,11 @@ import {
   readInto,
   readOrEnd,
 } from "./byte_streams.ts";
-import { type TableChunks, TableReceiver } from "../codec/table_chunks.ts";
+import {
+  TableChanged,
+  type TableChunks,
+  TableReceiver,
+} from "../codec/table_chunks.ts";
 
 const { serialize, deserialize } = serializer;
 
@@ -56,14 +60,31 @@ export function* frameBytes(parts: FramePart[]): Generator<Uint8Array> {
       yield part;
       continue;
     }
-    for (const chunk of part.travel()) {
-      const bytes = checkSize(serialize(chunk));
+    const chunks = part.travel();
+    for (;;) {
+      let next: IteratorResult<unknown>;
+      try {
+        next = chunks.next();
+      } catch (error) {
+        // The table changed as it was taken apart: the reader drops the
+        // frame, and the sender sends the value again (see TableChanged).
+        if (error instanceof TableChanged) yield lengthWord(DROP);
+        throw error;
+      }
+      if (next.done) break;
+      const bytes = checkSize(serialize(next.value));
       yield lengthWord(bytes.byteLength);
       yield bytes;
     }
     yield lengthWord(0);
   }
 }
+
+/** A table chunk's length word that drops the frame it is in. */
+const DROP = 0xffffffff;
+
+/** A frame the sender dropped half-way, to send again. */
+class Dropped extends Error {}
 
 function lengthWord(length: number): Uint8Array {
   const word = new Uint8Array(HEADER);
@@ -200,17 +221,25 @@ export async function* readFrames<M extends KernelMessage | RuntimeMessage>(
       message = deserialize(body) as M;
     } catch (error) {
       // The stream is still in step (the whole body was read): report it.
-      for (const size of sizes) await readPart(from, size).catch(() => {});
-      yield unreadable(error);
+      let dropped = false;
+      for (const size of sizes) {
+        if (dropped) break;
+        await readPart(from, size).catch((e) => dropped = e instanceof Dropped);
+      }
+      if (!dropped) yield unreadable(error);
       continue;
     }
     if (sizes.length) {
       const raw: (Uint8Array | unknown[])[] = [];
       let failed: unknown;
       for (const size of sizes) {
-        // A bad table's chunks are all read, so the stream stays in step.
-        raw.push(await readPart(from, size).catch((error) => failed ??= error));
+        // A bad table's chunks are all read, so the stream stays in step;
+        // a dropped frame has no more parts (it comes again whole).
+        const part = await readPart(from, size).catch((e) => failed ??= e);
+        if (failed instanceof Dropped) break;
+        raw.push(part);
       }
+      if (failed instanceof Dropped) continue;
       if (failed !== undefined) {
         yield unreadable(failed);
         continue;
@@ -241,7 +270,8 @@ function readPart(
  * Reads a table's chunks, rebuilding its rows as each arrives (while the
  * sender serializes the next), through one buffer reused for every chunk.
  *
- * @throws When a chunk cannot be read as rows (after reading all of them).
+ * @throws When a chunk cannot be read as rows (after reading all of them),
+ * or `Dropped` when the sender dropped the frame.
  */
 async function readTable(from: ByteReader): Promise<unknown[]> {
   const receiver = new TableReceiver();
@@ -252,6 +282,7 @@ async function readTable(from: ByteReader): Promise<unknown[]> {
     await readInto(from, word);
     const length = new DataView(word.buffer).getUint32(0);
     if (length === 0) break;
+    if (length === DROP) throw new Dropped();
     if (length > MAX_BODY) throw new RangeError("A table's chunk is too big");
     if (scratch.byteLength < length) scratch = new Uint8Array(length);
     const bytes = scratch.subarray(0, length);

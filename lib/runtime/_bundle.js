@@ -100,8 +100,8 @@ function toColumns(rows) {
   if (!extract) extractors.set(signature, extract = makeExtractor(keys));
   const cols = keys.map(() => []);
   const kinds = [];
-  const monotonic2 = [];
-  if (!extract(rows, cols, kinds, Object.prototype, monotonic2)) {
+  const monotonic = [];
+  if (!extract(rows, cols, kinds, Object.prototype, monotonic)) {
     return void 0;
   }
   return {
@@ -109,7 +109,8 @@ function toColumns(rows) {
     cols: cols.map((col, i) => kinds[i] === NUMBERS ? Float64Array.from(col) : col),
     n: rows.length,
     nested: kinds.map((kind) => kind === OBJECTS),
-    distinct: kinds.some((kind, i) => kind === NUMBERS && monotonic2[i])
+    strings: kinds.map((kind) => kind === STRINGS),
+    distinct: kinds.some((kind, i) => kind === NUMBERS && monotonic[i])
   };
 }
 __name(toColumns, "toColumns");
@@ -124,11 +125,12 @@ function fromColumns(columns, out = []) {
 __name(fromColumns, "fromColumns");
 var NUMBERS = 0;
 var OBJECTS = 2;
+var STRINGS = 3;
 function makeExtractor(keys) {
   const k = keys.length;
   const lines = [
-    `const KEYS = ${JSON.stringify(keys)};`,
-    ...keys.map((_, i) => `const c${i} = cols[${i}]; let k${i} = 0, u${i} = true, d${i} = true, p${i} = NaN;`),
+    `const KEYS = ${JSON.stringify(keys)}; const STRINGS = ${STRINGS};`,
+    ...keys.map((_, i) => `const c${i} = cols[${i}]; let k${i} = 0, u${i} = true, d${i} = true, s${i} = true, p${i} = NaN;`),
     "for (let i = 0; i < rows.length; i++) {",
     "  const r = rows[i];",
     "  if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== proto) return false;",
@@ -137,9 +139,9 @@ function makeExtractor(keys) {
     `  if (n !== ${k}) return false;`
   ];
   keys.forEach((key, i) => {
-    lines.push(`  const v${i} = r[${JSON.stringify(key)}];`, `  if (typeof v${i} !== 'number') {`, `    if (typeof v${i} === 'function' || typeof v${i} === 'symbol') return false;`, `    k${i} = typeof v${i} === 'object' && v${i} !== null ? 2 : k${i} || 1;`, `  } else if (i > 0) {`, `    if (!(v${i} > p${i})) u${i} = false;`, `    if (!(v${i} < p${i})) d${i} = false;`, `  }`, `  p${i} = v${i};`, `  c${i}.push(v${i});`);
+    lines.push(`  const v${i} = r[${JSON.stringify(key)}];`, `  if (typeof v${i} === 'number') {`, `    s${i} = false;`, `    if (i > 0) {`, `      if (!(v${i} > p${i})) u${i} = false;`, `      if (!(v${i} < p${i})) d${i} = false;`, `    }`, `  } else if (typeof v${i} === 'string') {`, `    k${i} = k${i} || 1;`, `  } else {`, `    if (typeof v${i} === 'function' || typeof v${i} === 'symbol') return false;`, `    s${i} = false;`, `    k${i} = typeof v${i} === 'object' && v${i} !== null ? 2 : k${i} || 1;`, `  }`, `  p${i} = v${i};`, `  c${i}.push(v${i});`);
   });
-  lines.push("}", ...keys.map((_, i) => `kinds[${i}] = k${i}; monotonic[${i}] = u${i} || d${i};`), "return true;");
+  lines.push("}", ...keys.map((_, i) => `kinds[${i}] = s${i} ? STRINGS : k${i}; monotonic[${i}] = u${i} || d${i};`), "return true;");
   return new Function("rows", "cols", "kinds", "proto", "monotonic", lines.join("\n"));
 }
 __name(makeExtractor, "makeExtractor");
@@ -156,80 +158,143 @@ __name(makeBuilder, "makeBuilder");
 
 // lib/codec/table_chunks.ts
 var TABLE_CHUNK = 8192;
+var TableChanged = class extends Error {
+  static {
+    __name(this, "TableChanged");
+  }
+  name = "TableChanged";
+};
 var TableChunks = class {
   static {
     __name(this, "TableChunks");
   }
   keys;
-  chunks;
   n;
+  /**
+   * No row is in the table twice: a numeric column only rises or falls (in
+   * a table taken lazily, in its first chunk, and the rest is held to it).
+   */
   distinct;
-  constructor(keys, chunks, n, distinct) {
-    this.keys = keys;
-    this.chunks = chunks;
-    this.n = n;
-    this.distinct = distinct;
+  #rows;
+  #chunks;
+  #order;
+  constructor(rows, first, lazy) {
+    this.keys = first.keys;
+    this.n = rows.length;
+    this.#chunks = [
+      chunkOf(first)
+    ];
+    this.#rows = rows;
+    this.#order = orderOf(first.cols);
+    this.distinct = this.#order !== void 0;
+    if (lazy) return;
+    for (let at = TABLE_CHUNK; at < this.n; at += TABLE_CHUNK) {
+      const chunk = this.#take(at);
+      if (!chunk) throw new TableChanged("The table changed");
+      this.#chunks.push(chunk);
+    }
+    this.#rows = void 0;
   }
-  /** The chunks as they travel, the keys with the first. */
+  /**
+   * The chunks as they travel, the keys with the first.
+   *
+   * @throws {TableChanged} When a chunk taken now does not fit the first.
+   */
   *travel() {
-    let first = true;
-    for (const chunk of this.chunks) {
-      yield first ? {
-        keys: this.keys,
-        ...chunk
-      } : chunk;
-      first = false;
+    yield {
+      keys: this.keys,
+      ...this.#chunks[0]
+    };
+    for (let i = 1; i < this.#chunks.length; i++) yield this.#chunks[i];
+    if (!this.#rows) return;
+    for (let at = this.#chunks.length * TABLE_CHUNK; at < this.n; at += TABLE_CHUNK) {
+      const chunk = this.#take(at);
+      if (!chunk) throw new TableChanged("The table changed while it was sent");
+      yield chunk;
     }
   }
-};
-function takeApart(rows) {
-  let keys;
-  const chunks = [];
-  for (let at = 0; at < rows.length; at += TABLE_CHUNK) {
-    const columns = toColumns(rows.slice(at, at + TABLE_CHUNK));
-    if (!columns || columns.nested.some(Boolean)) return void 0;
-    if (!keys) keys = columns.keys;
-    else if (!sameKeys(keys, columns.keys)) return void 0;
-    chunks.push({
-      cols: columns.cols,
-      n: columns.n
-    });
+  /** The chunk from row `at`, or `undefined` when it does not fit the first. */
+  #take(at) {
+    const count = Math.min(TABLE_CHUNK, this.n - at);
+    const rows = this.#rows.slice(at, at + count);
+    const columns = rows.length === count ? toColumns(rows) : void 0;
+    if (!columns || columns.nested.some(Boolean) || !sameKeys(this.keys, columns.keys) || this.#order && !this.#order.holds(columns.cols)) return void 0;
+    return chunkOf(columns);
   }
-  if (!keys) return void 0;
-  return new TableChunks(keys, chunks, rows.length, monotonic(chunks));
+};
+function chunkOf(columns) {
+  const cols = columns.cols.map((col, c) => columns.strings[c] ? join(col) : col);
+  return {
+    cols,
+    n: columns.n
+  };
+}
+__name(chunkOf, "chunkOf");
+function join(strings) {
+  const l = new Uint32Array(strings.length);
+  for (let i = 0; i < strings.length; i++) l[i] = strings[i].length;
+  return {
+    j: strings.join(""),
+    l
+  };
+}
+__name(join, "join");
+function split(col, n) {
+  const { j, l } = col;
+  if (typeof j !== "string" || !(l instanceof Uint32Array) || l.length < n) {
+    throw new TypeError("A table's joined column is not strings");
+  }
+  const out = new Array(n);
+  let at = 0;
+  for (let i = 0; i < n; i++) out[i] = j.slice(at, at += l[i]);
+  if (at !== j.length) throw new TypeError("A table's joined column is cut");
+  return out;
+}
+__name(split, "split");
+function takeApart(rows, lazy) {
+  const first = toColumns(rows.slice(0, TABLE_CHUNK));
+  if (!first || first.nested.some(Boolean)) return void 0;
+  try {
+    return new TableChunks(rows, first, lazy);
+  } catch (error) {
+    if (error instanceof TableChanged) return void 0;
+    throw error;
+  }
 }
 __name(takeApart, "takeApart");
 function sameKeys(a, b) {
   return a.length === b.length && a.every((key, i) => key === b[i]);
 }
 __name(sameKeys, "sameKeys");
-function monotonic(chunks) {
-  const width = chunks[0].cols.length;
-  for (let c = 0; c < width; c++) {
-    if (!chunks.every((chunk) => chunk.cols[c] instanceof Float64Array)) {
-      continue;
-    }
-    let up = true;
-    let down = true;
-    let last = NaN;
-    let first = true;
-    for (const chunk of chunks) {
-      const col = chunk.cols[c];
-      for (let i = 0; i < col.length && (up || down); i++) {
-        const v = col[i];
-        if (!first) {
-          if (!(v > last)) up = false;
-          if (!(v < last)) down = false;
-        }
-        first = false;
-        last = v;
+function orderOf(cols) {
+  for (let c = 0; c < cols.length; c++) {
+    const col = cols[c];
+    if (!(col instanceof Float64Array) || col.length < 2) continue;
+    const sign = Math.sign(col[1] - col[0]);
+    if (sign === 0 || !steps(col, sign, col[0], 1)) continue;
+    let last = col[col.length - 1];
+    return {
+      holds(next) {
+        const values = next[c];
+        if (!(values instanceof Float64Array)) return false;
+        if (!steps(values, sign, last, 0)) return false;
+        last = values[values.length - 1];
+        return true;
       }
-    }
-    if (up || down) return true;
+    };
   }
-  return false;
+  return void 0;
 }
-__name(monotonic, "monotonic");
+__name(orderOf, "orderOf");
+function steps(col, sign, last, from) {
+  for (let i = from; i < col.length; i++) {
+    const v = col[i];
+    if (sign > 0 ? !(v > last) : !(v < last)) return false;
+    last = v;
+  }
+  return true;
+}
+__name(steps, "steps");
 var TableReceiver = class {
   static {
     __name(this, "TableReceiver");
@@ -245,12 +310,13 @@ var TableReceiver = class {
     const { keys, cols, n } = chunk ?? {};
     if (this.#keys === void 0) this.#keys = keys;
     if (!Array.isArray(cols) || typeof n !== "number" || !(n >= 0) || this.#keys === void 0) throw new TypeError("A table's chunk is not columns of rows");
-    if (cols.some((col) => !(col?.length >= n))) {
+    const arrays = cols.map((col) => col instanceof Float64Array || Array.isArray(col) ? col : split(col, n));
+    if (arrays.some((col) => !(col?.length >= n))) {
       throw new TypeError("A table's columns are shorter than its rows");
     }
     fromColumns({
       keys: this.#keys,
-      cols,
+      cols: arrays,
       n
     }, this.rows);
   }
@@ -273,8 +339,17 @@ function* frameBytes(parts) {
       yield part;
       continue;
     }
-    for (const chunk of part.travel()) {
-      const bytes = checkSize(serialize(chunk));
+    const chunks = part.travel();
+    for (; ; ) {
+      let next;
+      try {
+        next = chunks.next();
+      } catch (error) {
+        if (error instanceof TableChanged) yield lengthWord(DROP);
+        throw error;
+      }
+      if (next.done) break;
+      const bytes = checkSize(serialize(next.value));
       yield lengthWord(bytes.byteLength);
       yield bytes;
     }
@@ -282,6 +357,12 @@ function* frameBytes(parts) {
   }
 }
 __name(frameBytes, "frameBytes");
+var DROP = 4294967295;
+var Dropped = class extends Error {
+  static {
+    __name(this, "Dropped");
+  }
+};
 function lengthWord(length) {
   const word = new Uint8Array(HEADER);
   new DataView(word.buffer).setUint32(0, length);
@@ -387,17 +468,23 @@ async function* readFrames(conn, bulk2) {
     try {
       message = deserialize(body);
     } catch (error) {
-      for (const size of sizes) await readPart(from, size).catch(() => {
-      });
-      yield unreadable(error);
+      let dropped = false;
+      for (const size of sizes) {
+        if (dropped) break;
+        await readPart(from, size).catch((e) => dropped = e instanceof Dropped);
+      }
+      if (!dropped) yield unreadable(error);
       continue;
     }
     if (sizes.length) {
       const raw = [];
       let failed;
       for (const size of sizes) {
-        raw.push(await readPart(from, size).catch((error) => failed ??= error));
+        const part = await readPart(from, size).catch((e) => failed ??= e);
+        if (failed instanceof Dropped) break;
+        raw.push(part);
       }
+      if (failed instanceof Dropped) continue;
       if (failed !== void 0) {
         yield unreadable(failed);
         continue;
@@ -429,6 +516,7 @@ async function readTable(from) {
     await readInto(from, word);
     const length = new DataView(word.buffer).getUint32(0);
     if (length === 0) break;
+    if (length === DROP) throw new Dropped();
     if (length > MAX_BODY) throw new RangeError("A table's chunk is too big");
     if (scratch.byteLength < length) scratch = new Uint8Array(length);
     const bytes = scratch.subarray(0, length);
@@ -1264,7 +1352,8 @@ var ERROR_TYPES = [
   Error
 ];
 function encodeTable(enc, rows) {
-  let columns = rows.length > TABLE_CHUNK ? takeApart(rows) : void 0;
+  const { snapshot, chunked } = enc.options;
+  let columns = rows.length > TABLE_CHUNK && chunked !== false ? takeApart(rows, snapshot === false) : void 0;
   columns ??= toColumns(rows);
   if (!columns) return void 0;
   for (let i = 0; i < rows.length; i++) {
@@ -1902,8 +1991,13 @@ function sharesSent() {
   return sharing ?? Promise.resolve();
 }
 __name(sharesSent, "sharesSent");
-function encodeOutgoingSync(value, label) {
+function encodeWhole(value, label) {
+  return encodeOutgoingSync(value, label, false);
+}
+__name(encodeWhole, "encodeWhole");
+function encodeOutgoingSync(value, label, chunked = true) {
   return encodeValue(value, label, {
+    chunked,
     to: "notebook",
     resolve,
     analyze: /* @__PURE__ */ __name((source) => {
@@ -2142,7 +2236,7 @@ __name(answered, "answered");
 var { flushProgress } = installJobHooks(send);
 var finished = false;
 var endMarker = "";
-function finish(message) {
+function finish(message, whole) {
   if (finished) return;
   let parts;
   try {
@@ -2166,19 +2260,40 @@ function finish(message) {
     } catch {
     }
   }
-  if (bulk && bulky(parts)) {
-    bulk.then((conn) => {
-      if (!conn) return sendLast(parts);
-      const framed = onBulk(parts);
-      writeAllSync(output, framed[0]);
-      const exit = /* @__PURE__ */ __name((code) => () => Deno.exit(code), "exit");
-      writeBulk(conn, framed.slice(1)).then(exit(0), exit(1));
-    });
-  } else sendLast(parts);
+  deliver(parts, whole);
 }
 __name(finish, "finish");
-function sendLast(parts) {
-  for (const bytes of frameBytes(parts)) writeAllSync(output, bytes);
+function deliver(parts, whole) {
+  const again = /* @__PURE__ */ __name((error) => {
+    if (!(error instanceof TableChanged) || !whole) Deno.exit(1);
+    let message = whole();
+    try {
+      parts = encodeFrameParts(message);
+    } catch (error2) {
+      message = {
+        t: "error",
+        error: toRemoteError(error2)
+      };
+      parts = encodeFrameParts(message);
+    }
+    deliver(parts);
+  }, "again");
+  if (bulk && bulky(parts)) {
+    bulk.then((conn) => {
+      if (!conn) return sendLast(parts, again);
+      const framed = onBulk(parts);
+      writeAllSync(output, framed[0]);
+      writeBulk(conn, framed.slice(1)).then(() => Deno.exit(0), again);
+    });
+  } else sendLast(parts, again);
+}
+__name(deliver, "deliver");
+function sendLast(parts, again) {
+  try {
+    for (const bytes of frameBytes(parts)) writeAllSync(output, bytes);
+  } catch (error) {
+    return again(error);
+  }
   Deno.exit(0);
 }
 __name(sendLast, "sendLast");
@@ -2237,7 +2352,10 @@ async function execute(message) {
     finish({
       t: "result",
       value: packet
-    });
+    }, () => ({
+      t: "result",
+      value: encodeWhole(value, "result")
+    }));
   } catch (error) {
     fail(error);
   }

@@ -26,6 +26,7 @@ import {
   decodeArgs,
   encodeError,
   encodeOutgoing,
+  encodeWhole,
   installScope,
   scopeAccessor,
   setAnalyzer,
@@ -33,6 +34,7 @@ import {
   takeScopeAccessor,
 } from "./scope.ts";
 import type { FunctionInfo } from "../codec/packet.ts";
+import { TableChanged } from "../codec/table_chunks.ts";
 import type {
   AnalysisMessage,
   EndMessage,
@@ -105,7 +107,12 @@ const { flushProgress } = installJobHooks(send);
 
 let finished = false;
 let endMarker = "";
-function finish(message: EndMessage): void {
+/**
+ * Sends the job's end, then exits. `whole` encodes the result again without
+ * chunked tables, for when a big table changed while it was taken apart
+ * (see `codec/table_chunks.ts`): the frame sent so far is dropped.
+ */
+function finish(message: EndMessage, whole?: () => EndMessage): void {
   if (finished) return;
   let parts: FrameParts;
   try {
@@ -132,21 +139,40 @@ function finish(message: EndMessage): void {
       Deno.stdout.writeSync(new TextEncoder().encode(endMarker));
     } catch { /* stdout closed by the job: the kernel waits for the exit */ }
   }
+  deliver(parts, whole);
+}
+
+/** Writes the last frame (on the socket when big), then exits. */
+function deliver(parts: FrameParts, whole?: () => EndMessage): void {
+  const again = (error: unknown): void => {
+    if (!(error instanceof TableChanged) || !whole) Deno.exit(1);
+    let message = whole!();
+    try {
+      parts = encodeFrameParts(message);
+    } catch (error) {
+      message = { t: "error", error: toRemoteError(error) };
+      parts = encodeFrameParts(message);
+    }
+    deliver(parts);
+  };
   if (bulk && bulky(parts)) {
     bulk.then((conn) => {
-      if (!conn) return sendLast(parts);
+      if (!conn) return sendLast(parts, again);
       // The head on the FIFO, the body and the attachments on the socket.
       const framed = onBulk(parts);
       writeAllSync(output, framed[0]);
-      const exit = (code: number) => () => Deno.exit(code);
-      writeBulk(conn, framed.slice(1)).then(exit(0), exit(1));
+      writeBulk(conn, framed.slice(1)).then(() => Deno.exit(0), again);
     });
-  } else sendLast(parts);
+  } else sendLast(parts, again);
 }
 
 /** Writes the last frame to the FIFO, then exits. */
-function sendLast(parts: FramePart[]): void {
-  for (const bytes of frameBytes(parts)) writeAllSync(output, bytes);
+function sendLast(parts: FramePart[], again: (error: unknown) => void): void {
+  try {
+    for (const bytes of frameBytes(parts)) writeAllSync(output, bytes);
+  } catch (error) {
+    return again(error);
+  }
   Deno.exit(0);
 }
 
@@ -195,7 +221,10 @@ async function execute(message: RunMessage): Promise<void> {
     }
     const packet = await encodeOutgoing(value, "result");
     await sharesSent();
-    finish({ t: "result", value: packet });
+    finish({ t: "result", value: packet }, () => ({
+      t: "result",
+      value: encodeWhole(value, "result"),
+    }));
   } catch (error) {
     fail(error);
   }

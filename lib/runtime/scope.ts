@@ -148,12 +148,25 @@ export function sharesSent(): Promise<void> {
 }
 
 /**
+ * Encodes a value already sent once (its functions analysed) again, big
+ * tables in one piece: a table that changed while it was taken apart.
+ */
+export function encodeWhole(value: unknown, label: string): Packet {
+  return encodeOutgoingSync(value, label, false);
+}
+
+/**
  * Encodes a value for the notebook now (for `share()`).
  *
  * @throws A `NeedsAnalysis` marker when a function must be analysed first.
  */
-function encodeOutgoingSync(value: unknown, label: string): Packet {
+function encodeOutgoingSync(
+  value: unknown,
+  label: string,
+  chunked = true,
+): Packet {
   return encodeValue(value, label, {
+    chunked,
     to: "notebook",
     resolve,
     analyze: (source) => {

@@ -148,6 +148,13 @@ Deno.test("codec sends a big table in chunks: rows, row references and repeats c
   // Objects in a column: sent in one piece, as before.
   const nested = Array.from({ length: 9_000 }, (_, i) => ({ at: { i } }));
   assert.deepEqual(await roundTrip(nested), nested);
+  // Strings of every kind in a column of strings (joined as they travel).
+  const kinds = ["", "é", "\ud800", "😀", "a\u0000b", "x".repeat(300)];
+  const texts = Array.from({ length: 20_000 }, (_, i) => ({
+    t: kinds[i % kinds.length] + i,
+    e: "",
+  }));
+  assert.deepEqual(await roundTrip(texts), texts);
 });
 
 Deno.test("codec sends functions as source with the values they use", async () => {
@@ -251,6 +258,31 @@ jobTest(
     } finally {
       delete global.bigTable;
     }
+  },
+);
+
+jobTest(
+  "a big result whose rows the job changes while it is sent arrives whole and consistent",
+  async () => {
+    const back = await job(() => {
+      const rows: Record<string, unknown>[] = Array.from(
+        { length: 200_000 },
+        (_, i) => ({ url: `https://example.com/${i}`, n: i }),
+      );
+      // Runs once the result is being written, before its last chunk is taken.
+      setTimeout(() => rows[199_999] = { changed: true }, 0);
+      return rows;
+    }) as Record<string, unknown>[];
+    assert.equal(back.length, 200_000);
+    assert.deepEqual(back[123_456], {
+      url: "https://example.com/123456",
+      n: 123_456,
+    });
+    const last = back[199_999];
+    assert.ok(
+      last.changed === true || last.n === 199_999,
+      `the last row is the old one or the new one: ${JSON.stringify(last)}`,
+    );
   },
 );
 

@@ -7,7 +7,7 @@ import {
   onBulk,
   readFrames,
 } from "../../lib/protocol/frames.ts";
-import { takeApart } from "../../lib/codec/table_chunks.ts";
+import { TableChanged, takeApart } from "../../lib/codec/table_chunks.ts";
 import {
   type ByteReader,
   bytesReader,
@@ -91,8 +91,7 @@ Deno.test("a big table's chunks are serialized as they are written and its rows 
     { length: 20_000 },
     (_, i) => ({ id: i, s: `r${i}` }),
   );
-  const chunks = takeApart(rows)!;
-  assert.equal(chunks.chunks.length, 3);
+  const chunks = takeApart(rows, false)!;
   const message = { t: "result", value: { v: 1, raw: [chunks] } };
   const parts = encodeFrameParts(message);
   const pieces = [...frameBytes(parts)];
@@ -115,8 +114,15 @@ Deno.test("a big table's chunks are serialized as they are written and its rows 
 
 Deno.test("a table chunk that cannot be read makes the frame unreadable, and the stream stays in step", async () => {
   const rows = Array.from({ length: 9000 }, (_, i) => ({ id: i }));
-  const chunks = takeApart(rows)!;
-  (chunks.chunks[1] as { n: number }).n = 5e6; // columns shorter than its rows
+  const chunks = takeApart(rows, false)!;
+  // A chunk whose columns are shorter than its rows.
+  const travel = chunks.travel.bind(chunks);
+  chunks.travel = function* () {
+    let i = 0;
+    for (const chunk of travel()) {
+      yield i++ === 1 ? { ...chunk, n: 5e6 } : chunk;
+    }
+  };
   const bytes = concat([
     encodeFrame({ t: "result", value: { v: 1, raw: [chunks] } }),
     encodeFrame({ t: "ready" }),
@@ -125,6 +131,25 @@ Deno.test("a table chunk that cannot be read makes the frame unreadable, and the
   assert.equal((bad as { t: string }).t, "unreadable");
   assert.match((bad as { message: string }).message, /shorter than its rows/);
   assert.deepEqual(next, { t: "ready" });
+});
+
+Deno.test("a table that changes while it is taken apart drops its frame, which comes again whole", async () => {
+  const rows = Array.from(
+    { length: 30_000 },
+    (_, i) => ({ id: i, s: `r${i}` }),
+  );
+  const lazy = takeApart(rows, true)!;
+  const message = { t: "result", value: { v: 1, raw: [lazy] } };
+  rows[25_000] = { id: 25_000, s: "r", extra: true } as never;
+  const sent: Uint8Array[] = [];
+  assert.throws(() => {
+    for (const bytes of frameBytes(encodeFrameParts(message))) sent.push(bytes);
+  }, TableChanged);
+  const again = { t: "result", value: { v: rows.length } };
+  const out = await readAll<RuntimeMessage>(
+    concat([...sent, encodeFrame(again), encodeFrame({ t: "ready" })]),
+  );
+  assert.deepEqual(out, [again, { t: "ready" }]);
 });
 
 Deno.test("a frame that cannot be decoded becomes an unreadable message, and the stream stays in step", async () => {
