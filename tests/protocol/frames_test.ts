@@ -117,7 +117,7 @@ Deno.test("a table chunk that cannot be read makes the frame unreadable, and the
   const chunks = takeApart(rows, false)!;
   // A chunk whose columns are shorter than its rows.
   const travel = chunks.travel.bind(chunks);
-  chunks.travel = function* () {
+  chunks.travel = function* (): ReturnType<typeof travel> {
     let i = 0;
     for (const chunk of travel()) {
       yield i++ === 1 ? { ...chunk, n: 5e6 } : chunk;
