@@ -26,16 +26,23 @@ export const TICK_INTERVAL = 1000;
 const GATHER = MIN_UPDATE_INTERVAL / 2;
 
 // Panels whose job has not ended, or whose final state is not shown yet.
-const unsettled = new Set<Promise<void>>();
+// Each panel says whether it shows its job's final state with no update
+// planned: a change after the end (a warning, an attempt's record) plans one.
+const panels = new Set<() => boolean>();
 
 /**
- * Resolves once every panel shows its job's final state (each does within
- * {@linkcode MIN_UPDATE_INTERVAL} ms of the job's end).
+ * Resolves once every panel shows its job's final state with no update left
+ * to send (each does within {@linkcode MIN_UPDATE_INTERVAL} ms of the job's
+ * last change).
  *
  * @returns A promise of that.
  */
 export async function panelsSettled(): Promise<void> {
-  while (unsettled.size > 0) await Promise.all([...unsettled]);
+  for (;;) {
+    for (const settled of panels) if (settled()) panels.delete(settled);
+    if (panels.size === 0) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** Options for {@linkcode showPanel}. */
@@ -95,20 +102,16 @@ export function showPanel(
     Deno.unrefTimer(id);
     timer = id;
   };
-  const final = Promise.withResolvers<void>();
-  unsettled.add(final.promise);
-  final.promise.then(() => unsettled.delete(final.promise));
   const flush = (): void => {
     timer = undefined;
     due = Infinity;
     last = Date.now();
     publish(true);
     if (state.status === "running") plan(last + TICK_INTERVAL);
-    else if (state.finished) final.resolve();
   };
 
   publish(false);
-  if (state.finished) final.resolve();
+  panels.add(() => state.finished && timer === undefined);
   // Every change, the start and the end included, is shown within 100 ms;
   // only a running job's elapsed time ticks, so no timer outlives the job
   // and a thousand queued jobs cost nothing until they start.
