@@ -108,16 +108,19 @@ export function showPanel(
     last = Date.now();
     publish(true);
     if (state.status === "running") plan(last + TICK_INTERVAL);
+    else if (state.finished) panels.delete(settled); // nothing holds it now
   };
+  const settled = (): boolean => state.finished && timer === undefined;
 
   publish(false);
-  panels.add(() => state.finished && timer === undefined);
+  if (!state.finished) panels.add(settled);
   // Every change, the start and the end included, is shown within 100 ms;
   // only a running job's elapsed time ticks, so no timer outlives the job
   // and a thousand queued jobs cost nothing until they start.
-  state.subscribe(() =>
-    plan(Math.max(last + MIN_UPDATE_INTERVAL, Date.now() + GATHER))
-  );
+  state.subscribe(() => {
+    panels.add(settled);
+    plan(Math.max(last + MIN_UPDATE_INTERVAL, Date.now() + GATHER));
+  });
   if (state.status === "running") plan(last + TICK_INTERVAL);
   return displayId;
 }
