@@ -26,6 +26,17 @@ export interface AttachmentReader extends ByteReader {
 
 const CLOSED = "Job runtime channel closed in the middle of a message";
 
+/** The bytes of `parts`, one after another, in one array. */
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
 /** Writes all of `bytes` to `conn`, however many writes it takes. */
 export async function writeAll(
   conn: ByteWriter,

@@ -10,6 +10,7 @@ import type {
 } from "./messages.ts";
 import {
   type ByteReader,
+  concatBytes,
   readAttachment,
   readInto,
   readOrEnd,
@@ -45,14 +46,7 @@ export const PIPE_BUF = 4096;
 
 /** Encodes one message as a frame: a u32 big-endian length, then the bytes. */
 export function encodeFrame(message: unknown): Uint8Array {
-  const pieces = [...frameBytes(encodeFrameParts(message))];
-  const frame = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const piece of pieces) {
-    frame.set(piece, offset);
-    offset += piece.byteLength;
-  }
-  return frame;
+  return concatBytes([...frameBytes(encodeFrameParts(message))]);
 }
 
 /**

@@ -10,6 +10,7 @@ import {
 import { TableChanged, takeApart } from "../../lib/codec/table_chunks.ts";
 import {
   type ByteReader,
+  concatBytes,
   readInto,
   withPrefix,
 } from "../../lib/protocol/byte_streams.ts";
@@ -35,15 +36,7 @@ function streamOf(bytes: Uint8Array, step = 7): ByteReader {
   };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
-}
+const concat = concatBytes;
 
 async function readAll<M extends KernelMessage | RuntimeMessage>(
   bytes: Uint8Array,
