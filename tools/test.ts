@@ -102,6 +102,52 @@ export async function leftovers(dir: string): Promise<string[]> {
   return names();
 }
 
+/**
+ * What is known of a leftover channel directory: its files, its age, and
+ * the processes whose command line or open files name it (the launcher of a
+ * spare, a runtime), so a leak can be traced from one CI log.
+ *
+ * @param dir The suite's TMPDIR.
+ * @param name The directory's name.
+ * @returns One line.
+ */
+export function describeLeftover(dir: string, name: string): string {
+  const path = `${dir}/${name}`;
+  let files = "";
+  let age = "";
+  try {
+    files = [...Deno.readDirSync(path)].map((e) => e.name).join(",");
+    const { mtime } = Deno.statSync(path);
+    if (mtime) age = `${Math.round((Date.now() - mtime.getTime()) / 1000)} s`;
+  } catch { /* gone meanwhile */ }
+  const holders: string[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`)
+        .replaceAll("\0", " ").trim();
+      let named = cmd.includes(path);
+      if (!named) {
+        for (const fd of Deno.readDirSync(`/proc/${entry.name}/fd`)) {
+          try {
+            if (
+              Deno.readLinkSync(`/proc/${entry.name}/fd/${fd.name}`)
+                .startsWith(path)
+            ) {
+              named = true;
+              break;
+            }
+          } catch { /* closed meanwhile */ }
+        }
+      }
+      if (named) holders.push(`${entry.name}: ${cmd.slice(0, 160)}`);
+    } catch { /* gone, or not ours to read */ }
+  }
+  return `${name} [${files}] ${age} old; held by: ${
+    holders.length ? holders.join(" | ") : "no process"
+  }`;
+}
+
 async function main(args: string[]): Promise<number> {
   const problems = await ensurePrerequisites();
   if (problems.length > 0) {
@@ -151,9 +197,11 @@ async function main(args: string[]): Promise<number> {
   // The last runtimes' watchers clean up as their groups die: give them a
   // moment, then count what is left as a test of its own.
   const left = await leftovers(tmp);
+  const described = left.map((name) => describeLeftover(tmp, name));
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   if (left.length) {
-    console.error(`bgjobs left channel directories in TMPDIR: ${left}`);
+    console.error("bgjobs left channel directories in TMPDIR:");
+    for (const line of described) console.error(`  ${line}`);
     failed++;
   } else passed++;
   console.log(`${passed} passed, ${failed} failed`);

@@ -9,15 +9,36 @@ import type { RunMessage } from "../protocol/messages.ts";
 import { makeFifo } from "./libc.ts";
 
 /**
- * Makes a private directory holding two fresh FIFOs, `in` and `out`
- * (through libc where this process may, else with the `mkfifo` program).
+ * A fresh path for a channel directory in the temporary directory
+ * (`$TMPDIR`, else `/tmp`), not made yet: its launcher is started first, so
+ * whatever ends this process, the launcher is there to remove it.
  *
+ * @returns The path.
+ */
+export function channelDirPath(): string {
+  let tmp = "/tmp";
+  try {
+    if (
+      Deno.permissions.querySync({ name: "env", variable: "TMPDIR" }).state ===
+        "granted"
+    ) tmp = Deno.env.get("TMPDIR") || tmp;
+  } catch { /* no env access: /tmp */ }
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${tmp.replace(/\/+$/, "") || "/"}/bgjobs-${hex}`;
+}
+
+/**
+ * Makes the private directory `dir` (it must not exist) holding two fresh
+ * FIFOs, `in` and `out` (through libc where this process may, else with the
+ * `mkfifo` program).
+ *
+ * @param dir Its path, from {@linkcode channelDirPath}.
  * @throws When the temporary directory is not writable, or `mkfifo` fails.
  */
-export async function makeChannelDir(): Promise<string> {
-  let dir: string;
+export async function makeChannelDir(dir: string): Promise<void> {
   try {
-    dir = await Deno.makeTempDir({ prefix: "bgjobs-" });
+    Deno.mkdirSync(dir, { mode: 0o700 });
   } catch (error) {
     throw new Error(
       `Cannot make the job channel in the temporary directory: ${
@@ -27,9 +48,7 @@ export async function makeChannelDir(): Promise<string> {
     );
   }
   try {
-    if (makeFifo(`${dir}/in`, 0o600) && makeFifo(`${dir}/out`, 0o600)) {
-      return dir;
-    }
+    if (makeFifo(`${dir}/in`, 0o600) && makeFifo(`${dir}/out`, 0o600)) return;
   } catch (error) {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw new Error(`Cannot make the job channel in ${dir}`, { cause: error });
@@ -43,7 +62,6 @@ export async function makeChannelDir(): Promise<string> {
     const why = new TextDecoder().decode(made.stderr).trim();
     throw new Error(`Cannot make the job channel in ${dir}: ${why}`);
   }
-  return dir;
 }
 
 // The runtime may open its two FIFOs, and no more: a grant the job's own

@@ -7,6 +7,10 @@
 // started). It keeps the kernel's end of stdin (fd 3) for a watcher and the
 // stderr pipe (fd 4) for a relay, and merges its stderr into stdout, so the
 // job's output keeps its order. Then:
+// - It waits for a first line: the channel directory is made. The launcher
+//   is started before its directory, so from the moment the directory exists
+//   something is there to remove it: end of file instead (the kernel died)
+//   removes the directory, made or not, and ends the launcher.
 // - The relay (`cat`) copies the FIFO the runtime writes its control messages
 //   to (OUT) into the stderr pipe, which the kernel reads on its event loop.
 //   Read directly, a FIFO takes one of Deno's 32 threads for file operations
@@ -30,6 +34,7 @@ import { currentProject } from "../project/project.ts";
 
 const LAUNCHER = [
   "exec 3<&0 4>&2 2>&1",
+  'read -r _ || { rm -rf "${1%/out}"; exit 0; }',
   'cat "$1" >&4 3<&- </dev/null 2>/dev/null &',
   'read -r _ || { rm -rf "${1%/out}"; kill -KILL 0; }',
   '(while read -r _; do :; done; rm -rf "${1%/out}"; kill -KILL 0) <&3 >/dev/null 2>&1 4>&- &',

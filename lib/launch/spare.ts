@@ -2,7 +2,7 @@
 // launcher shell waiting in it (see `launch/launcher.ts`). No Deno runs in
 // it until a runtime is asked for: a runtime started cold then costs what
 // starting `deno run` costs.
-import { makeChannelDir } from "./channel.ts";
+import { channelDirPath, makeChannelDir } from "./channel.ts";
 import { killGroup } from "./process_group.ts";
 import { spawnLauncher } from "./launcher.ts";
 
@@ -17,15 +17,13 @@ export interface Launcher {
   gone: boolean;
 }
 
+const MADE = new TextEncoder().encode("made\n");
+
+// The launcher before its directory (see `launch/launcher.ts`): a process
+// ended at any moment leaves nothing behind.
 async function makeLauncher(): Promise<Launcher> {
-  const dir = await makeChannelDir();
-  let child: Deno.ChildProcess;
-  try {
-    child = spawnLauncher(`${dir}/out`, `${dir}/start`);
-  } catch (error) {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    throw error;
-  }
+  const dir = channelDirPath();
+  const child = spawnLauncher(`${dir}/out`, `${dir}/start`);
   const launcher: Launcher = {
     dir,
     child,
@@ -33,6 +31,13 @@ async function makeLauncher(): Promise<Launcher> {
     gone: false,
   };
   child.status.then(() => launcher.gone = true);
+  try {
+    await makeChannelDir(dir);
+    await launcher.stdin.write(MADE);
+  } catch (error) {
+    dropLauncher(launcher);
+    throw error;
+  }
   return launcher;
 }
 
@@ -75,18 +80,20 @@ let listening = false;
 
 /** Kills a launcher (and what it started) and removes its directory. */
 export function dropLauncher(launcher: Launcher): void {
-  // The launcher first: right after its spawn, before `setsid` has made its
-  // group, there is no group to kill yet, and killed then it starts nothing.
-  // (Not reaped yet, so the pid is still its own.) Then its group.
+  // The directory first: were this process to end right here, the launcher
+  // would end on its own. Then the launcher: right after its spawn, before
+  // `setsid` has made its group, there is no group to kill yet, and killed
+  // then it starts nothing. (Not reaped yet, so the pid is still its own.)
+  // Then its group.
+  try {
+    Deno.removeSync(launcher.dir, { recursive: true });
+  } catch { /* gone already */ }
   if (!launcher.gone) {
     try {
       Deno.kill(launcher.child.pid, "SIGKILL");
     } catch { /* exited meanwhile */ }
   }
   killGroup(launcher.child.pid);
-  try {
-    Deno.removeSync(launcher.dir, { recursive: true });
-  } catch { /* gone already */ }
 }
 
 /** Kills the spare launcher and removes its directory (at shutdown). */

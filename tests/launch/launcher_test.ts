@@ -232,6 +232,52 @@ for (const ending of ENDINGS) {
   });
 }
 
+const SPARE = new URL("../../lib/launch/spare.ts", import.meta.url).href;
+
+Deno.test(
+  "a process SIGKILLed at any moment while it makes launchers leaves no channel directory",
+  async () => {
+    const tmp = await Deno.makeTempDir();
+    const script = `${tmp}/script.ts`;
+    const scratch = `${tmp}/tmp`;
+    await Deno.mkdir(scratch);
+    // Launchers made and dropped back to back: a SIGKILL lands anywhere in
+    // the making, between the directory and its launcher too.
+    await Deno.writeTextFile(
+      script,
+      `import { dropLauncher, takeLauncher } from ${JSON.stringify(SPARE)};
+      console.log("up");
+      while (true) dropLauncher(await takeLauncher());`,
+    );
+    const dirs = () => [...Deno.readDirSync(scratch)].map((e) => e.name);
+    try {
+      let seen = 0;
+      for (let round = 0; round < 12; round++) {
+        const child = new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "--no-config", script],
+          env: { TMPDIR: scratch },
+          stdout: "piped",
+        }).spawn();
+        const reader = child.stdout.getReader();
+        await reader.read();
+        reader.releaseLock();
+        await new Promise((r) => setTimeout(r, 30 + 17 * round));
+        seen += dirs().length;
+        child.kill("SIGKILL");
+        await child.status;
+        await child.stdout.cancel().catch(() => {});
+      }
+      assert.ok(seen > 0, "the processes made channel directories");
+      assert.ok(
+        await eventually(() => dirs().length === 0, 5000),
+        `left: ${dirs()}`,
+      );
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+);
+
 Deno.test("the runtime's compiled code is stored once, for the runtimes after it", async () => {
   const tmp = await Deno.makeTempDir();
   const script = `${tmp}/script.ts`;
