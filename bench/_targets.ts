@@ -254,6 +254,44 @@ export function verdicts(records: BenchRecord[], quick: boolean): Verdict[] {
       (v, r) => `${v} GB/s (${r.median_ms} ms)`,
     ),
   );
+  // Durable jobs (issue 16).
+  out.push(
+    check("durable: a new process attaches 1,000 detached jobs ≤ 1 s", () => {
+      const r = usable(find("durable.reattach", "bgjobs"), "bgjobs");
+      const value = num(r.median_ms);
+      return {
+        value,
+        text: `${value} ms from import (max ${r.max_ms} ms)`,
+        ok: value !== undefined && value <= 1000,
+      };
+    }),
+    check(
+      "durable: `detached: true` adds ≤ 5 ms to a cluster start, p50",
+      () => {
+        const d = num(
+          usable(find("durable.start", "bgjobs detached"), "detached")
+            .median_ms,
+        );
+        const c = num(
+          usable(find("durable.start", "bgjobs cluster job"), "cluster")
+            .median_ms,
+        );
+        const value = d !== undefined && c !== undefined ? d - c : undefined;
+        return {
+          value,
+          text: `${d} ms vs ${c} ms: ${value?.toFixed(2)} ms more`,
+          ok: value !== undefined && value <= 5,
+        };
+      },
+    ),
+    ratio(
+      "durable: a chain of 100 jobs (`after`) ≤ 2× 100 sequential warm starts",
+      "durable.chain",
+      ["bgjobs chain (after)", "bgjobs sequential warm starts"],
+      "median_ms",
+      2,
+    ),
+  );
   const kernel = kernelVerdicts(find, ratio);
   out.unshift(...kernel);
   if (quick) {

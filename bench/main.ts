@@ -42,6 +42,7 @@ import capture from "./capture.ts";
 import responsive from "./responsive.ts";
 import memory from "./memory.ts";
 import cluster from "./cluster.ts";
+import durable from "./durable.ts";
 import many from "./many.ts";
 import e2e from "./e2e.ts";
 
@@ -57,6 +58,7 @@ export const SCENARIOS: Scenario[] = [
   responsive,
   memory,
   cluster,
+  durable,
 ];
 
 /** What `main` was asked to do. */

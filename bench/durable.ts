@@ -1,0 +1,198 @@
+/**
+ * Durable jobs (issue 16): re-attaching 1,000 detached jobs from a new
+ * process, what `detached: true` adds to a cluster job's start, and a chain
+ * of 100 jobs joined by `after` against 100 sequential warm starts. Each
+ * batch keeps its detached jobs in a cache folder of its own (the npm
+ * bundles copied in, so nothing is built while timing) and stops its durable
+ * cluster at the end.
+ *
+ * @module
+ */
+import { bgjobs, preparePool } from "./_contenders/bgjobs.ts";
+import type { Contender, RunContext, Scenario } from "./_scenario.ts";
+import { type Batch, epochNow, sleep } from "./_stats.ts";
+import { cacheDir } from "../lib/deps/npm_bundle.ts";
+
+// A job runtime's global (see lib/runtime/report.ts), called in the jobs.
+declare const share: (name: string, value: unknown) => void;
+// The notebook name the sequential jobs use.
+declare const previous: number;
+
+const ATTACH = new URL("./_attach_probe.ts", import.meta.url).pathname;
+
+/** A fresh bgjobs cache for this batch, holding the npm bundles already. */
+async function ownCache(ctx: RunContext): Promise<string> {
+  const dir = await Deno.makeTempDir({ dir: ctx.work, prefix: "cache-" });
+  const shared = cacheDir();
+  if (shared) {
+    for (const entry of Deno.readDirSync(shared)) {
+      if (entry.isFile && entry.name.endsWith(".js")) {
+        await Deno.copyFile(`${shared}/${entry.name}`, `${dir}/${entry.name}`);
+      }
+    }
+  }
+  Deno.env.set("BGJOBS_CACHE_DIR", dir);
+  return dir;
+}
+
+/**
+ * Starts `count` detached jobs, waits for them, then times new processes
+ * that import bgjobs and attach: from before the import to `attach()`
+ * resolving with every job.
+ */
+async function reattach(ctx: RunContext): Promise<Batch> {
+  const cache = await ownCache(ctx);
+  const { job, jobs } = await bgjobs();
+  const notebook = `bench-${crypto.randomUUID().slice(0, 8)}`;
+  jobs.configure({ notebook });
+  const { count } = ctx.params;
+  const batch: Batch = { samples: [], extra: {} };
+  try {
+    const started = Array.from(
+      { length: count },
+      (_, i) => job(() => 1, { detached: true, display: false, name: `d${i}` }),
+    );
+    await Promise.all(started);
+    await jobs.shutdown();
+    for (let i = 0; i < ctx.n; i++) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-config", ATTACH, notebook],
+        env: { BGJOBS_CACHE_DIR: cache },
+        stdout: "piped",
+        stderr: "inherit",
+      }).output();
+      const [ms, found, done] = new TextDecoder().decode(out.stdout).trim()
+        .split(" ").map(Number);
+      if (found !== count || done !== count) {
+        throw new Error(
+          `attach found ${found} jobs (${done} done) of ${count}`,
+        );
+      }
+      batch.samples.push(ms);
+    }
+  } finally {
+    await jobs.stopDetachedCluster().catch(() => false);
+    await Deno.remove(cache, { recursive: true }).catch(() => {});
+  }
+  return batch;
+}
+
+/** Starts on the kernel-tied local cluster, detached or not. */
+function clusterStart(
+  detached: boolean,
+): (ctx: RunContext) => Promise<Batch> {
+  return async (ctx: RunContext): Promise<Batch> => {
+    const cache = await ownCache(ctx);
+    const { job, jobs } = await bgjobs();
+    await jobs.configure({ cluster: "local", notebook: "bench-start" });
+    const batch: Batch = { samples: [] };
+    try {
+      await job(() => 0, { on: "cluster", detached, display: false });
+      for (let i = 0; i < ctx.n; i++) {
+        await sleep(300); // the runner's pool refilled: a warm runtime
+        const t0 = epochNow();
+        const j = job(() => {
+          share("t", performance.timeOrigin + performance.now());
+          return 1;
+        }, { on: "cluster", detached, display: false });
+        await j;
+        batch.samples.push((j.exports.t as number) - t0);
+        if (detached) await jobs.remove(j);
+      }
+    } finally {
+      await jobs.shutdown();
+      await Deno.remove(cache, { recursive: true }).catch(() => {});
+    }
+    return batch;
+  };
+}
+
+/** 100 jobs, each started by the end of the one before (`after`). */
+async function chain(ctx: RunContext): Promise<Batch> {
+  const { job, jobs } = await preparePool("warm", ctx.quick);
+  const batch: Batch = { samples: [] };
+  for (let i = 0; i < ctx.n; i++) {
+    await sleep(500);
+    const t0 = performance.now();
+    let last = job(() => 0, { display: false });
+    for (let k = 1; k < ctx.params.length; k++) {
+      last = job((n: number) => n + 1, { after: [last], display: false });
+    }
+    const value = await last;
+    batch.samples.push(performance.now() - t0);
+    if (value !== ctx.params.length - 1) throw new Error(`chain gave ${value}`);
+  }
+  await jobs.shutdown();
+  return batch;
+}
+
+/** 100 jobs, each awaited before the next is started, on the warm pool. */
+async function sequential(ctx: RunContext): Promise<Batch> {
+  const { job, jobs } = await preparePool("warm", ctx.quick);
+  const batch: Batch = { samples: [] };
+  for (let i = 0; i < ctx.n; i++) {
+    await sleep(500);
+    const t0 = performance.now();
+    let value = 0;
+    for (let k = 1; k < ctx.params.length; k++) {
+      // A notebook name, as a job's function may use.
+      (globalThis as { previous?: number }).previous = value;
+      value = await job(() => previous + 1, { display: false });
+    }
+    batch.samples.push(performance.now() - t0);
+    if (value !== ctx.params.length - 1) throw new Error(`steps gave ${value}`);
+  }
+  await jobs.shutdown();
+  return batch;
+}
+
+const contenders: Contender[] = [
+  { name: "bgjobs", variants: ["durable.reattach"], run: reattach },
+  {
+    name: "bgjobs detached",
+    variants: ["durable.start"],
+    run: clusterStart(true),
+  },
+  {
+    name: "bgjobs cluster job",
+    variants: ["durable.start"],
+    run: clusterStart(false),
+  },
+  { name: "bgjobs chain (after)", variants: ["durable.chain"], run: chain },
+  {
+    name: "bgjobs sequential warm starts",
+    variants: ["durable.chain"],
+    run: sequential,
+  },
+];
+
+const scenario: Scenario = {
+  id: "durable",
+  title: "Durable jobs: re-attach, detached start, a chain of jobs",
+  url: import.meta.url,
+  reference: "bgjobs",
+  variants: [
+    {
+      id: "durable.reattach",
+      metric:
+        "ms from a new process's import of bgjobs to `jobs.attach()` holding 1,000 finished detached jobs (quick: 200)",
+      params: (quick) => ({ count: quick ? 200 : 1000 }),
+    },
+    {
+      id: "durable.start",
+      metric:
+        "ms from job() to the job's code running on a warm runner of a local cluster, detached or not",
+    },
+    {
+      id: "durable.chain",
+      metric:
+        "ms for 100 jobs each waiting for the one before (`after`), against 100 jobs awaited one by one, on the warm pool",
+      params: () => ({ length: 100 }),
+    },
+  ],
+  contenders,
+  plan: (quick) =>
+    quick ? { rounds: 1, perBatch: 3 } : { rounds: 2, perBatch: 5 },
+};
+
+export default scenario;
