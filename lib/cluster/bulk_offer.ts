@@ -13,6 +13,7 @@
  */
 import type { BulkOffer } from "../protocol/messages.ts";
 import { readInto, writeAll } from "../protocol/byte_streams.ts";
+import { readFresh } from "../os/fresh_read.ts";
 
 /** Results with raw buffers of at least this many bytes go this way. */
 export const OFFER_MIN = 1024 * 1024;
@@ -111,12 +112,13 @@ export async function fetchOffer(offer: BulkOffer): Promise<Uint8Array[]> {
     let conn: Deno.TcpConn | undefined;
     try {
       const connecting = Deno.connect({ hostname, port: offer.port });
+      let timer: ReturnType<typeof setTimeout> | undefined;
       conn = await Promise.race([
         connecting,
         new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error("no answer in 3 s")), 3000)
+          timer = setTimeout(() => reject(new Error("no answer in 3 s")), 3000)
         ),
-      ]);
+      ]).finally(() => clearTimeout(timer));
       await writeAll(conn, new TextEncoder().encode(offer.token));
       const count = new Uint8Array(4);
       await readInto(conn, count);
@@ -126,9 +128,13 @@ export async function fetchOffer(offer: BulkOffer): Promise<Uint8Array[]> {
       const view = new DataView(sizes.buffer);
       const raw: Uint8Array[] = [];
       for (let i = 0; i < n; i++) {
-        const bytes = new Uint8Array(view.getFloat64(8 * i));
-        await readInto(conn, bytes);
-        raw.push(bytes);
+        const from = conn;
+        raw.push(
+          await readFresh(
+            view.getFloat64(8 * i),
+            (bytes, at, to) => readInto(from, bytes, at, to),
+          ),
+        );
       }
       return raw;
     } catch (error) {

@@ -182,8 +182,11 @@ export class RemoteRuntime {
       this.#done();
     }
     if (this.#ended) return this.#ended;
-    // Stopped by kill() or by the runner's silence.
-    await Promise.race([lost, new Promise((r) => setTimeout(r, 100))]);
+    // Stopped by the runner's silence: a moment for `lost` to say why. A
+    // kill() needs none (its confirmation came: no waiting on a kill).
+    if (!this.#killed) {
+      await Promise.race([lost, new Promise((r) => setTimeout(r, 100))]);
+    }
     return why && !this.#killed
       ? { kind: "lost", why }
       : { kind: "exit", code: 137, signal: "SIGKILL" };

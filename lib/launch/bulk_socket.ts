@@ -10,7 +10,7 @@ import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
 import { extendGrant } from "../sandbox/permissions.ts";
 import { BULK_NAME } from "../protocol/attachments.ts";
 import { type AttachmentReader, readInto } from "../protocol/byte_streams.ts";
-import { adviseHugePages } from "./libc.ts";
+import { readFresh } from "../os/fresh_read.ts";
 
 /**
  * Adds what the runtime needs to connect to the bulk socket (read, write and
@@ -115,35 +115,6 @@ function closeQuietly(conn: Deno.UnixConn | undefined): void {
   } catch { /* already closed */ }
 }
 
-// Most of what receiving a big buffer costs is the first touch of its fresh
-// pages (~2 µs per 4 KiB page here: 25 ms for 50 MiB), not the copy (~5 ms).
-// Reading /dev/zero into the next pieces on blocking threads takes those
-// faults on the other core while the event loop copies from the socket into
-// pieces already faulted; a piece is read from the socket only once its
-// zeroing is done, so the zeroes never land on data.
-const PIECE = 4 * 1024 * 1024;
-const ZERO_READERS = 2;
-let zeros: Promise<Deno.FsFile[] | undefined> | undefined;
-
-function zeroFiles(): Promise<Deno.FsFile[] | undefined> {
-  return zeros ??= (async () => {
-    try {
-      const { state } = Deno.permissions.querySync({
-        name: "read",
-        path: "/dev/zero",
-      });
-      if (state !== "granted") return undefined;
-      const files = [];
-      for (let i = 0; i < ZERO_READERS; i++) {
-        files.push(await Deno.open("/dev/zero", { read: true }));
-      }
-      return files;
-    } catch {
-      return undefined;
-    }
-  })();
-}
-
 /** The bulk socket as the frame reader reads it: attachments faulted ahead. */
 class BulkReader {
   #conn: Deno.UnixConn;
@@ -158,33 +129,10 @@ class BulkReader {
   }
 
   /** Reads the next `size` bytes into a buffer of their own, faulted ahead. */
-  async fill(size: number): Promise<Uint8Array> {
-    const bytes = new Uint8Array(size);
-    if (size > PIECE) adviseHugePages(bytes);
-    const files = size > PIECE ? await zeroFiles() : undefined;
-    if (!files) {
-      await readInto(this.#conn, bytes, 0, size);
-      return bytes;
-    }
-    let stop = false; // the socket failed: no more zeroing
-    const lanes: Promise<unknown>[] = files.map(() => Promise.resolve());
-    const zeroed: Promise<unknown>[] = [];
-    for (let at = 0, i = 0; at < size; at += PIECE, i++) {
-      const lane = i % files.length;
-      const piece = bytes.subarray(at, Math.min(size, at + PIECE));
-      lanes[lane] = lanes[lane].then(() => {
-        if (!stop) return readInto(files[lane], piece, 0, piece.byteLength);
-      }).catch(() => {}); // not faulted ahead: the socket read faults it
-      zeroed.push(lanes[lane]);
-    }
-    try {
-      for (let at = 0, i = 0; at < size; at += PIECE, i++) {
-        await zeroed[i];
-        await readInto(this.#conn, bytes, at, Math.min(size, at + PIECE));
-      }
-    } finally {
-      stop = true;
-    }
-    return bytes;
+  fill(size: number): Promise<Uint8Array> {
+    return readFresh(
+      size,
+      (bytes, from, to) => readInto(this.#conn, bytes, from, to),
+    );
   }
 }

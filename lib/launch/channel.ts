@@ -6,7 +6,7 @@ import { extendGrant } from "../sandbox/permissions.ts";
 import { encodeFrame, PIPE_BUF } from "../protocol/frames.ts";
 import { writeAllSync } from "../protocol/byte_streams.ts";
 import type { RunMessage } from "../protocol/messages.ts";
-import { makeFifo } from "./libc.ts";
+import { makeFifo } from "../os/libc.ts";
 
 /**
  * A fresh path for a channel directory in the temporary directory

@@ -2,7 +2,7 @@
 // may (the ffi permission, glibc, transparent huge pages on request), never
 // prompting, and never changing what the buffer holds.
 import assert from "node:assert/strict";
-import { adviseHugePages, makeFifo } from "../../lib/launch/libc.ts";
+import { adviseHugePages, makeFifo } from "../../lib/os/libc.ts";
 
 function thpOnRequest(): boolean {
   try {
@@ -41,7 +41,7 @@ Deno.test("a FIFO made through libc is a FIFO with the mode asked for; an existi
 });
 
 Deno.test("without the ffi permission nothing is asked, and nothing prompts", async () => {
-  const mod = new URL("../../lib/launch/libc.ts", import.meta.url).href;
+  const mod = new URL("../../lib/os/libc.ts", import.meta.url).href;
   const script = await Deno.makeTempFile({ suffix: ".ts" });
   try {
     await Deno.writeTextFile(
