@@ -143,8 +143,10 @@ export class LocalCluster implements AsyncDisposable {
     const port = freePort();
     const dir = `${cacheDir() ?? Deno.makeTempDirSync()}/nats/${port}`;
     Deno.mkdirSync(dir, { recursive: true });
+    // The server's log goes to a file: its banner is no news in a notebook.
+    const log = `${dir}/server.log`;
     const children = [
-      spawnTied(server, natsArgs(port, dir)),
+      spawnTied(server, [...natsArgs(port, dir), "-l", log]),
     ];
     const cluster = new LocalCluster(
       { servers: `nats://127.0.0.1:${port}`, name: "local" },
@@ -152,9 +154,12 @@ export class LocalCluster implements AsyncDisposable {
       dir,
     );
     if (!await reachable(port, 10_000)) {
+      const said = await Deno.readTextFile(log).catch(() => "");
       await cluster.close();
       throw new Error(
-        `Cannot start a local cluster: ${server} did not listen on 127.0.0.1:${port} within 10 s`,
+        `Cannot start a local cluster: ${server} did not listen on 127.0.0.1:${port} within 10 s${
+          said ? `; it said: ${said.trim().slice(-1000)}` : ""
+        }`,
       );
     }
     children.push(
