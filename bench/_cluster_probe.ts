@@ -42,6 +42,7 @@ async function measure(ctx: RunContext, url: string): Promise<Batch> {
       samples.push(performance.now() - t0);
       (extra.killed ??= []).push(j.status === "killed" ? 1 : 0);
     } else if (ctx.variant === "cluster.map") {
+      await sleep(300); // the runners' pools refilled, as for a cell's map
       const items = Array.from({ length: ctx.params.items }, (_, k) => k);
       const t0 = performance.now();
       const out = await jobs.map(items, (x: number) => x * 2, {

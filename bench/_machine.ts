@@ -23,6 +23,34 @@ export interface Machine {
   /** The commit when the run ended, if lib/ changed while it ran. */
   commit_end?: string;
   date: string;
+  /**
+   * ms to first touch 50 MiB of fresh memory (median of 5): what receiving a
+   * big result mostly costs. A VM whose host backs memory lazily is slow here.
+   */
+  fresh_50mib_ms: number;
+  /** ms to copy 50 MiB between buffers already touched (median of 5). */
+  copy_50mib_ms: number;
+}
+
+const median = (xs: number[]): number =>
+  Number(xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(1));
+
+/** First-touch and copy costs of 50 MiB on this machine. */
+function memoryCosts(): { fresh: number; copy: number } {
+  const size = 50 * 2 ** 20;
+  const source = new Uint8Array(size).fill(1);
+  const fresh: number[] = [];
+  const copy: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    let t = performance.now();
+    const target = new Uint8Array(size);
+    target.set(source);
+    fresh.push(performance.now() - t);
+    t = performance.now();
+    target.set(source);
+    copy.push(performance.now() - t);
+  }
+  return { fresh: median(fresh), copy: median(copy) };
 }
 
 async function firstLine(cmd: string, args: string[]): Promise<string> {
@@ -85,6 +113,7 @@ export async function commitOf(): Promise<string> {
 /** Describes this machine. */
 export async function describeMachine(): Promise<Machine> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const costs = memoryCosts();
   const cpu = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ??
     "unknown";
   return {
@@ -98,5 +127,7 @@ export async function describeMachine(): Promise<Machine> {
     python: await firstLine(PYTHON, ["--version"]),
     commit: await commitOf(),
     date: new Date().toISOString(),
+    fresh_50mib_ms: costs.fresh,
+    copy_50mib_ms: costs.copy,
   };
 }

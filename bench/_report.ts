@@ -250,6 +250,7 @@ export async function writeMarkdown(
         ? ` at the start, ${m.commit_end} at the end (lib/ changed during the run)`
         : ""
     } |`,
+    `| 50 MiB of fresh memory: first touch / a copy once touched | ${m.fresh_50mib_ms} ms / ${m.copy_50mib_ms} ms (big results cost mostly the first) |`,
     `| load average (1 min) at start / end | ${m.load_start} / ${
       m.load_end ?? "?"
     } (a shared machine: other work ran meanwhile) |`,
