@@ -111,12 +111,18 @@ export class DetachedStore {
    * @returns Their records, oldest first.
    */
   async list(notebook: string): Promise<DetachedRecord[]> {
-    const out: DetachedRecord[] = [];
-    for await (const key of await this.#records.keys(`${notebook}.>`)) {
-      const entry = await this.#records.get(key);
-      if (entry?.operation === "PUT") out.push(entry.json<DetachedRecord>());
+    // One pass over the bucket, not a request per key.
+    const last = new Map<string, DetachedRecord | undefined>();
+    for await (
+      const entry of await this.#records.history({ key: `${notebook}.>` })
+    ) {
+      last.set(
+        entry.key,
+        entry.operation === "PUT" ? entry.json<DetachedRecord>() : undefined,
+      );
     }
-    return out.sort((a, b) => a.startedAt - b.startedAt);
+    return [...last.values()].filter((r) => r !== undefined)
+      .sort((a, b) => a.startedAt - b.startedAt);
   }
 
   /**

@@ -135,6 +135,8 @@ export interface KV {
   get(key: string): Promise<KvEntry | null>;
   delete(key: string): Promise<void>;
   keys(filter?: string): Promise<AsyncIterable<string>>;
+  /** Every entry kept under `key` (a filter), oldest first, in one pass. */
+  history(options: { key: string }): Promise<AsyncIterable<KvEntry>>;
 }
 
 /** The NATS clients, loaded. */
