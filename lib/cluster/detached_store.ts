@@ -9,11 +9,14 @@
  */
 import type { JobKind, RunnerInfo } from "../protocol/messages.ts";
 import type { ClusterNames } from "./cluster_options.ts";
+import { type KeptEvents, readKept } from "./events.ts";
 import {
+  type JetStream,
   type JetStreamManager,
   type KV,
   nats,
   type NatsConnection,
+  type StreamInfo,
 } from "./nats.ts";
 
 /** What a kernel records of a detached job, to follow it again later. */
@@ -41,14 +44,27 @@ export interface DetachedRecord {
 /** Default retention of detached jobs: 7 days, in ms. */
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
+/**
+ * How far a job's first event may be stored before its record's `startedAt`
+ * (the kernel's clock, read after the runner started it), in ms.
+ */
+const CLOCK_SLACK_MS = 5 * 60_000;
+
 /** A cluster's store of detached jobs. */
 export class DetachedStore {
   readonly #names: ClusterNames;
+  readonly #js: JetStream;
   readonly #jsm: JetStreamManager;
   readonly #records: KV;
 
-  private constructor(names: ClusterNames, jsm: JetStreamManager, kv: KV) {
+  private constructor(
+    names: ClusterNames,
+    js: JetStream,
+    jsm: JetStreamManager,
+    kv: KV,
+  ) {
     this.#names = names;
+    this.#js = js;
     this.#jsm = jsm;
     this.#records = kv;
   }
@@ -88,7 +104,7 @@ export class DetachedStore {
       max_age: maxAge,
       duplicate_window: Math.min(maxAge, 120e9),
     });
-    return new DetachedStore(names, jsm, records);
+    return new DetachedStore(names, clients.jetstream(nc), jsm, records);
   }
 
   /**
@@ -111,12 +127,59 @@ export class DetachedStore {
    * @returns Their records, oldest first.
    */
   async list(notebook: string): Promise<DetachedRecord[]> {
-    const out: DetachedRecord[] = [];
-    for await (const key of await this.#records.keys(`${notebook}.>`)) {
-      const entry = await this.#records.get(key);
-      if (entry?.operation === "PUT") out.push(entry.json<DetachedRecord>());
+    // One pass over the bucket, not a request per key.
+    const last = new Map<string, DetachedRecord | undefined>();
+    for await (
+      const entry of await this.#records.history({ key: `${notebook}.>` })
+    ) {
+      last.set(
+        entry.key,
+        entry.operation === "PUT" ? entry.json<DetachedRecord>() : undefined,
+      );
     }
-    return out.sort((a, b) => a.startedAt - b.startedAt);
+    return [...last.values()].filter((r) => r !== undefined)
+      .sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  /**
+   * The events kept of some jobs, read in one pass over the stream from
+   * shortly before the first of them started.
+   *
+   * @param records The jobs.
+   * @returns Each job's events by its `rid`, for the jobs all of whose kept
+   * events were read (others, recorded by a kernel whose clock is ahead of
+   * the server's by more than a few minutes, are to be read on their own).
+   */
+  async kept(records: DetachedRecord[]): Promise<Map<string, KeptEvents>> {
+    const out = new Map<string, KeptEvents>();
+    if (records.length === 0) return out;
+    const stream = this.#names.detachedStream;
+    const filter = `bgjobs.${this.#names.cluster}.dev.>`;
+    const info = await this.#jsm.streams.info(stream, {
+      subjects_filter: filter,
+    });
+    const since = records.reduce((t, r) => Math.min(t, r.startedAt), Infinity) -
+      CLOCK_SLACK_MS;
+    const subjects = new Map(
+      records.map((r) => [this.#names.detachedEvents(r.rid), r.rid]),
+    );
+    const read = await readKept(
+      this.#js,
+      stream,
+      filter,
+      new Set(subjects.keys()),
+      new Date(since),
+      info.state.last_seq,
+    );
+    for (const [subject, rid] of subjects) {
+      const count = info.state.subjects?.[subject] ?? 0;
+      if ((read.counts.get(subject) ?? 0) < count) continue;
+      out.set(rid, {
+        messages: read.messages.get(subject) ?? [],
+        seq: read.seq,
+      });
+    }
+    return out;
   }
 
   /**
@@ -155,9 +218,9 @@ async function ensureStream(
   jsm: JetStreamManager,
   config: Record<string, unknown> & { name: string },
 ): Promise<void> {
-  let info: { config: Record<string, unknown> } | undefined;
+  let info: StreamInfo | undefined;
   try {
-    info = await jsm.streams.info(config.name) as typeof info;
+    info = await jsm.streams.info(config.name);
   } catch {
     await jsm.streams.add(config).catch(async (error: Error) => {
       // Another kernel made it meanwhile.

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { JetStream } from "./nats.ts";
+import type { Consumer, ConsumerMessages, JetStream } from "./nats.ts";
 import type { RemoteEvent } from "../protocol/messages.ts";
 import { fromFrame, Reassembler, toPayloads } from "./wire.ts";
 
@@ -99,6 +99,8 @@ export interface EventReader {
   stop(): void;
   /** When the last event read was stored (ms since the epoch). */
   storedAt(): number | undefined;
+  /** Resolves once it reads what comes, past the kept events it was given. */
+  live: Promise<void>;
 }
 
 /** Says when a reader has read what was kept when it started. */
@@ -109,6 +111,22 @@ export interface CaughtUp {
   then(): void;
 }
 
+/** One message of a runtime's events, as kept in the stream. */
+export interface KeptMessage {
+  /** An event's frame, or a part of one. */
+  data: Uint8Array;
+  /** When it was stored (ms since the epoch). */
+  storedAt: number;
+}
+
+/** A runtime's events read already, and up to where. */
+export interface KeptEvents {
+  /** Its messages, in order. */
+  messages: KeptMessage[];
+  /** The stream sequence read up to: later ones are read live. */
+  seq: number;
+}
+
 /**
  * Reads a runtime's events from the start of its subject, in order.
  *
@@ -117,6 +135,9 @@ export interface CaughtUp {
  * @param subject The runtime's event subject.
  * @param caughtUp `then()` is called once the events kept up to stream
  * sequence `seq` (0: none) are read.
+ * @param kept Its events read already (see {@linkcode readKept}): they come
+ * first, and the stream is read only after them, and only when asked for
+ * more (a finished job's end is among them).
  * @returns The events, and `stop()` to stop reading.
  */
 export async function readEvents(
@@ -124,16 +145,37 @@ export async function readEvents(
   stream: string,
   subject: string,
   caughtUp?: CaughtUp,
+  kept?: KeptEvents,
 ): Promise<EventReader> {
-  const consumer = await js.consumers.get(stream, { filter_subjects: subject });
-  if (caughtUp && caughtUp.seq === 0) caughtUp.then();
-  // Short pulls: after a server restart the consumer notices the missing
-  // heartbeats and is made again within seconds, not half a minute.
-  const messages = await consumer.consume({ expires: 2000 });
+  const open = (): Promise<Consumer> =>
+    js.consumers.get(stream, {
+      filter_subjects: subject,
+      opt_start_seq: kept ? kept.seq + 1 : undefined,
+    });
+  const consumer = kept ? undefined : await open();
+  if (caughtUp && !kept && caughtUp.seq === 0) caughtUp.then();
+  const live = Promise.withResolvers<void>();
+  let messages: ConsumerMessages | undefined;
+  let stopped = false;
   const parts = new Reassembler();
   let storedAt: number | undefined;
   async function* events(): AsyncGenerator<RemoteEvent> {
-    let behind = caughtUp !== undefined && caughtUp.seq > 0;
+    for (const msg of kept?.messages ?? []) {
+      const whole = parts.add(msg.data);
+      storedAt = msg.storedAt;
+      if (whole) yield await fromFrame<RemoteEvent>(whole);
+    }
+    if (kept) caughtUp?.then();
+    if (stopped) return;
+    // Short pulls: after a server restart the consumer notices the missing
+    // heartbeats and is made again within seconds, not half a minute.
+    messages = await (consumer ?? await open()).consume({ expires: 2000 });
+    if (stopped) {
+      messages.stop();
+      return;
+    }
+    live.resolve();
+    let behind = !kept && caughtUp !== undefined && caughtUp.seq > 0;
     for await (const msg of messages) {
       const whole = parts.add(msg.data);
       storedAt = Math.round(msg.info.timestampNanos / 1e6);
@@ -146,7 +188,79 @@ export async function readEvents(
   }
   return {
     events: events(),
-    stop: () => messages.stop(),
+    stop: () => {
+      stopped = true;
+      messages?.stop();
+    },
     storedAt: () => storedAt,
+    live: live.promise,
   };
+}
+
+/** Several runtimes' events read together, and up to where. */
+export interface KeptSubjects {
+  /** The messages read, by subject, each subject's in order. */
+  messages: Map<string, KeptMessage[]>;
+  /** The last stream sequence read (or `after`, when none was). */
+  seq: number;
+  /** How many messages of each subject were read, up to `after`. */
+  counts: Map<string, number>;
+}
+
+/**
+ * Reads the events kept in a stream for some subjects, in one pass: one
+ * ordered consumer over a wildcard, where a consumer per subject costs a
+ * few requests each, which adds up to most of attaching a thousand jobs.
+ *
+ * @param js JetStream.
+ * @param stream The stream.
+ * @param filter A wildcard covering `subjects`.
+ * @param subjects The subjects to keep the messages of.
+ * @param since Where to start: messages stored earlier are not read.
+ * @param after The stream's last sequence, as known before this call:
+ * `counts` stop there, for the caller to compare with what it knows was
+ * kept then.
+ * @returns What was read.
+ */
+export async function readKept(
+  js: JetStream,
+  stream: string,
+  filter: string,
+  subjects: Set<string>,
+  since: Date,
+  after: number,
+): Promise<KeptSubjects> {
+  const consumer = await js.consumers.getPushConsumer(stream, {
+    filter_subjects: filter,
+    opt_start_time: since.toISOString(),
+  });
+  const out: KeptSubjects = {
+    messages: new Map(),
+    seq: after,
+    counts: new Map(),
+  };
+  // What was there when it was made; later messages are read live.
+  let left = (await consumer.info(true)).num_pending;
+  if (left === 0) return out;
+  const messages = await consumer.consume();
+  try {
+    for await (const msg of messages) {
+      out.seq = msg.seq;
+      if (subjects.has(msg.subject)) {
+        let list = out.messages.get(msg.subject);
+        if (!list) out.messages.set(msg.subject, list = []);
+        list.push({
+          data: msg.data,
+          storedAt: Math.round(msg.info.timestampNanos / 1e6),
+        });
+        if (msg.seq <= after) {
+          out.counts.set(msg.subject, (out.counts.get(msg.subject) ?? 0) + 1);
+        }
+      }
+      if (--left === 0 || msg.info.pending === 0) break;
+    }
+  } finally {
+    messages.stop();
+  }
+  return out;
 }

@@ -92,6 +92,23 @@ export interface Consumer {
   ): Promise<ConsumerMessages>;
 }
 
+/** An ordered push consumer: the server sends, with flow control. */
+export interface PushConsumer {
+  /** `cached`: as it was made; `num_pending`: what it had to deliver then. */
+  info(cached: true): Promise<{ num_pending: number }>;
+  consume(): Promise<ConsumerMessages>;
+}
+
+/** Where an ordered consumer starts, and what it reads. */
+export interface OrderedConsumerOptions {
+  /** One subject, which may be a wildcard. */
+  filter_subjects: string;
+  /** The first stream sequence to read. */
+  opt_start_seq?: number;
+  /** The first time to read (RFC 3339). */
+  opt_start_time?: string;
+}
+
 /** JetStream. */
 export interface JetStream {
   publish(
@@ -100,10 +117,21 @@ export interface JetStream {
     options?: { msgID?: string; timeout?: number },
   ): Promise<PubAck>;
   consumers: {
-    get(
+    get(stream: string, options: OrderedConsumerOptions): Promise<Consumer>;
+    getPushConsumer(
       stream: string,
-      options: { filter_subjects: string },
-    ): Promise<Consumer>;
+      options: OrderedConsumerOptions,
+    ): Promise<PushConsumer>;
+  };
+}
+
+/** What `streams.info()` says of a stream. */
+export interface StreamInfo {
+  config: Record<string, unknown>;
+  state: {
+    last_seq: number;
+    /** Messages kept by subject, with `subjects_filter`. */
+    subjects?: Record<string, number>;
   };
 }
 
@@ -112,7 +140,10 @@ export interface JetStreamManager {
   streams: {
     add(config: Record<string, unknown>): Promise<unknown>;
     update(name: string, config: Record<string, unknown>): Promise<unknown>;
-    info(name: string): Promise<unknown>;
+    info(
+      name: string,
+      options?: { subjects_filter: string },
+    ): Promise<StreamInfo>;
     purge(name: string, options?: { filter?: string }): Promise<unknown>;
     getMessage(
       name: string,
@@ -135,6 +166,8 @@ export interface KV {
   get(key: string): Promise<KvEntry | null>;
   delete(key: string): Promise<void>;
   keys(filter?: string): Promise<AsyncIterable<string>>;
+  /** Every entry kept under `key` (a filter), oldest first, in one pass. */
+  history(options: { key: string }): Promise<AsyncIterable<KvEntry>>;
 }
 
 /** The NATS clients, loaded. */

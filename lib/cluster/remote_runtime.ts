@@ -18,7 +18,7 @@ import type {
   RunnerRequest,
 } from "../protocol/messages.ts";
 import type { ClusterNames } from "./cluster_options.ts";
-import { type CaughtUp, readEvents } from "./events.ts";
+import { type CaughtUp, type KeptEvents, readEvents } from "./events.ts";
 import { fetchOffer } from "./bulk_offer.ts";
 import type { JetStream, NatsConnection } from "./nats.ts";
 import { fromPayload, toPayload, toPayloads } from "./wire.ts";
@@ -145,21 +145,25 @@ export class RemoteRuntime {
    *
    * @param handlers Where output and events go.
    * @param caughtUp Says when the events kept so far are delivered.
+   * @param kept Its events read already: the stream is read after them.
    * @returns How the run ended.
    */
   async follow(
     handlers: RunHandlers,
     caughtUp?: CaughtUp,
+    kept?: KeptEvents,
   ): Promise<RunEnd> {
     const names = this.#link.names;
-    const { events, stop, storedAt } = await readEvents(
+    const { events, stop, storedAt, live } = await readEvents(
       this.#link.js,
       this.detached ? names.detachedStream : names.stream,
       this.detached ? names.detachedEvents(this.rid) : names.events(this.rid),
       caughtUp,
+      kept,
     );
     this.#stopEvents = stop;
-    const lost = this.#link.lost(this.runner).then((why) => {
+    // Watched only while it may still run: an end already read needs none.
+    const lost = live.then(() => this.#link.lost(this.runner)).then((why) => {
       stop();
       return why;
     });

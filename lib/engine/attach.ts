@@ -11,6 +11,7 @@
 import type { DetachedRecord } from "../cluster/detached_store.ts";
 import type { ClusterBackend } from "../cluster/cluster_backend.ts";
 import type { DetachedStore } from "../cluster/detached_store.ts";
+import type { KeptEvents } from "../cluster/events.ts";
 import { receiveRestored } from "../capture/capture.ts";
 import { type Job, jobLabel, type JobState, makeJob } from "./job_state.ts";
 import { jobList } from "./job_list.ts";
@@ -52,15 +53,18 @@ async function attachOnce(): Promise<[Job<unknown>, JobState][]> {
   const found: [Job<unknown>, JobState][] = [];
   const caughtUp: Promise<void>[] = [];
   const modules = new Set<JobState>();
-  for (const record of await store.list(notebook)) {
-    if (known.has(record.uuid)) continue;
+  const records = (await store.list(notebook))
+    .filter((record) => !known.has(record.uuid));
+  const kept = await store.kept(records);
+  for (const record of records) {
     const [job, state] = makeJob(jobList.nextId(), record.name, record.uuid);
     jobList.add(job, record.source);
     keep(state, store, notebook, record);
     if (record.kind === "module") modules.add(state);
     const ready = Promise.withResolvers<void>();
     caughtUp.push(ready.promise);
-    follow(job.id, state, { backend, store, record }, ready.resolve);
+    const events = kept.get(record.rid);
+    follow(job.id, state, { backend, store, record, events }, ready.resolve);
     found.push([job, state]);
   }
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -98,12 +102,14 @@ interface Kept {
   backend: ClusterBackend;
   store: DetachedStore;
   record: DetachedRecord;
+  /** Its events read already, with those of the other jobs found. */
+  events?: KeptEvents;
 }
 
 async function follow(
   id: number,
   state: JobState,
-  { backend, store, record }: Kept,
+  { backend, store, record, events }: Kept,
   caughtUp: () => void,
 ): Promise<void> {
   const receiver = { kind: record.kind, receive: receiveRestored };
@@ -119,14 +125,18 @@ async function follow(
     state.fail(error, "killed");
   };
   try {
-    const seq = await store.lastEvent(record.rid);
-    const end = await runtime.follow({
-      onOutput: (text) => appendOutput(state, text),
-      onMessage: (msg) => {
-        if (msg.t === "analyze") return answerAnalysis(runtime, msg);
-        receiveEvent(state, msg, receiver);
+    const seq = events?.seq ?? await store.lastEvent(record.rid);
+    const end = await runtime.follow(
+      {
+        onOutput: (text) => appendOutput(state, text),
+        onMessage: (msg) => {
+          if (msg.t === "analyze") return answerAnalysis(runtime, msg);
+          receiveEvent(state, msg, receiver);
+        },
       },
-    }, { seq, then: caughtUp });
+      { seq, then: caughtUp },
+      events,
+    );
     if (stopped) return state.fail(stopped, "killed");
     const context = { id, name: record.name, options: {} };
     const failure = settle(state, end, context, receiver);
