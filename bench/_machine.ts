@@ -22,6 +22,8 @@ export interface Machine {
   commit: string;
   /** The commit when the run ended, if lib/ changed while it ran. */
   commit_end?: string;
+  /** With `--update`: which cases were re-run into an earlier run, when. */
+  updated?: string;
   date: string;
   /**
    * ms to first touch 50 MiB of fresh memory (median of 5): what receiving a

@@ -251,6 +251,7 @@ export async function writeMarkdown(
         : ""
     } |`,
     `| 50 MiB of fresh memory: first touch / a copy once touched | ${m.fresh_50mib_ms} ms / ${m.copy_50mib_ms} ms (big results cost mostly the first) |`,
+    ...(m.updated ? [`| updated | ${m.updated} |`] : []),
     `| load average (1 min) at start / end | ${m.load_start} / ${
       m.load_end ?? "?"
     } (a shared machine: other work ran meanwhile) |`,

@@ -8,14 +8,21 @@
  * Flags: `--quick` (a smoke run, under 3 minutes: few, small samples, no
  * apt-get), `--only=start.plain,kill` (cases whose id starts so),
  * `--contenders=bgjobs,Worker` (contenders whose name contains one),
- * `--out=DIR` (where to write; default `bench/`), `--no-install`.
+ * `--out=DIR` (where to write; default `bench/`), `--no-install`, `--update`
+ * (with `--only`: re-run those cases into the run already in `--out`,
+ * keeping its other records; the machine table says what was re-run when).
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { runBatch } from "./_batch.ts";
 import { benchKernel, type Kernel, kernelBatch } from "./_kernel.ts";
-import { commitOf, describeMachine, loadAverage } from "./_machine.ts";
+import {
+  commitOf,
+  describeMachine,
+  loadAverage,
+  type Machine,
+} from "./_machine.ts";
 import { addRatios, textTable, toRecord, writeMarkdown } from "./_report.ts";
 import type { Report } from "./_report.ts";
 import type {
@@ -68,6 +75,8 @@ export interface BenchOptions {
   contenders: string[];
   out: string;
   install: boolean;
+  /** Re-run the `only` cases into the run kept in `out`. */
+  update?: boolean;
 }
 
 function log(line: string): void {
@@ -186,6 +195,7 @@ export async function main(options: BenchOptions): Promise<BenchRecord[]> {
   });
   const cases: Report["cases"] = [];
   const records: BenchRecord[] = [];
+  const earlier = options.update ? await readEarlier(options.out) : undefined;
   for (const scenario of SCENARIOS) {
     for (const variant of scenario.variants) {
       for (const { where, case: kase } of casesOf(variant)) {
@@ -214,6 +224,19 @@ export async function main(options: BenchOptions): Promise<BenchRecord[]> {
   machine.load_end = loadAverage();
   const commitEnd = await commitOf();
   if (commitEnd !== machine.commit) machine.commit_end = commitEnd;
+  if (earlier) {
+    // The cases not run now keep the earlier run's records, in run order.
+    const now = new Set(records.map((r) => r.scenario));
+    const kept = earlier.records.filter((r) => !now.has(r.scenario));
+    const keptCases = casesOfRecords(kept);
+    cases.unshift(...keptCases);
+    records.unshift(...kept);
+    machine.updated = `${[...now].join(", ")} re-run on ${
+      machine.date.slice(0, 16)
+    } (bgjobs ${machine.commit}) into the run of ${
+      earlier.machine.date.slice(0, 16)
+    } (bgjobs ${earlier.machine.commit})`;
+  }
   const checked = verdicts(records, options.quick);
   console.log("\nTargets");
   for (const v of checked) {
@@ -241,6 +264,35 @@ export async function main(options: BenchOptions): Promise<BenchRecord[]> {
   return records;
 }
 
+/** The records and machine of the run in `out`, for `--update`. */
+async function readEarlier(
+  out: string,
+): Promise<{ machine: Machine; records: BenchRecord[] }> {
+  try {
+    return JSON.parse(await Deno.readTextFile(`${out}/results.json`));
+  } catch (error) {
+    throw new Error(
+      `--update needs an earlier run in ${out}: ${(error as Error).message}`,
+    );
+  }
+}
+
+/** Earlier records as cases of the report, found by their case ids. */
+function casesOfRecords(records: BenchRecord[]): Report["cases"] {
+  const out: Report["cases"] = [];
+  for (const scenario of SCENARIOS) {
+    for (const variant of scenario.variants) {
+      for (const { case: kase } of casesOf(variant)) {
+        const mine = records.filter((r) => r.scenario === kase.id);
+        if (mine.length) {
+          out.push({ variant: kase, title: scenario.title, records: mine });
+        }
+      }
+    }
+  }
+  return out;
+}
+
 /** Reads the command line. */
 export function parseOptions(args: string[]): BenchOptions {
   const { values } = parseArgs({
@@ -251,6 +303,7 @@ export function parseOptions(args: string[]): BenchOptions {
       contenders: { type: "string", default: "" },
       out: { type: "string", default: new URL(".", import.meta.url).pathname },
       "no-install": { type: "boolean", default: false },
+      update: { type: "boolean", default: false },
     },
   });
   const list = (text: string) =>
@@ -261,6 +314,7 @@ export function parseOptions(args: string[]): BenchOptions {
     contenders: list(values.contenders),
     out: values.out.replace(/\/$/, ""),
     install: !values["no-install"],
+    update: values.update,
   };
 }
 
