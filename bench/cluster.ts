@@ -22,7 +22,27 @@ interface Place extends AsyncDisposable {
   /** Where the hosts are: `"namespaces"` or `"loopback"`. */
   kind: string;
   addr(host: string): string;
-  spawn(host: string, program: string, args: string[]): Deno.ChildProcess;
+  /**
+   * Starts a program; only the stream named in `read` is piped (an output
+   * nobody reads fills its pipe, and the program blocks writing to it).
+   */
+  spawn(
+    host: string,
+    program: string,
+    args: string[],
+    read?: "stdout" | "stderr",
+  ): Deno.ChildProcess;
+}
+
+/** Standard streams that pipe only the one read, if any. */
+function streams(read?: "stdout" | "stderr"): {
+  stdout: "piped" | "null";
+  stderr: "piped" | "null";
+} {
+  return {
+    stdout: read === "stdout" ? "piped" : "null",
+    stderr: read === "stderr" ? "piped" : "null",
+  };
 }
 
 async function place(): Promise<Place> {
@@ -31,7 +51,8 @@ async function place(): Promise<Place> {
     return {
       kind: "namespaces",
       addr: (host) => hosts.ip(host),
-      spawn: (host, program, args) => hosts.spawn(host, program, args),
+      spawn: (host, program, args, read) =>
+        hosts.spawn(host, program, args, streams(read)),
       [Symbol.asyncDispose]: () => hosts.remove(),
     };
   }
@@ -39,12 +60,11 @@ async function place(): Promise<Place> {
   return {
     kind: "loopback",
     addr: () => "127.0.0.1",
-    spawn(_host, program, args): Deno.ChildProcess {
+    spawn(_host, program, args, read): Deno.ChildProcess {
       const child = new Deno.Command(program, {
         args,
         stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
+        ...streams(read),
         detached: true,
       }).spawn();
       children.push(child);
@@ -86,7 +106,7 @@ async function bgjobsCluster(ctx: RunContext): Promise<Batch> {
       "4222",
       "-sd",
       store,
-    ]);
+    ], "stderr");
     await lines(server, "stderr").next(/Server is ready/);
     const url = `nats://${hosts.addr("srv")}:4222`;
     for (const name of ["w1", "w2"]) {
@@ -94,6 +114,7 @@ async function bgjobsCluster(ctx: RunContext): Promise<Batch> {
         name,
         Deno.execPath(),
         runnerArgs(url, ["--name", name, "--concurrency", "2"]),
+        "stdout",
       );
       await lines(runner).next(/^bgjobs runner /, 60_000);
     }
@@ -104,7 +125,7 @@ async function bgjobsCluster(ctx: RunContext): Promise<Batch> {
       PROBE,
       JSON.stringify(ctx),
       url,
-    ]);
+    ], "stdout");
     const batch = await result(probe, 240_000);
     return { ...batch, info: { hosts: hosts.kind } };
   } finally {
@@ -141,7 +162,7 @@ async function ipyparallelCluster(ctx: RunContext): Promise<Batch> {
       IPP,
       JSON.stringify(ctx),
       `${profile}/security/ipcontroller-client.json`,
-    ]);
+    ], "stdout");
     const batch = await result(client, 240_000);
     return { ...batch, info: { hosts: hosts.kind } };
   } finally {

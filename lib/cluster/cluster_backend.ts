@@ -312,12 +312,35 @@ export class ClusterBackend implements ClusterLink {
     });
   }
 
-  /** Stops following the cluster and closes the connection. */
+  /**
+   * Stops following the cluster and closes the connection: drained when
+   * that takes at most {@linkcode CLOSE_MS} per step, else closed at once
+   * (a `jobs.shutdown()` never hangs on a server that does not answer, or on
+   * a subscription a drain waits for).
+   */
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    await this.#refreshed;
-    await this.#kernelList.delete(this.kernel).catch(() => {});
-    await this.nc.drain().catch(() => {});
+    if (this.#refreshed) await within(this.#refreshed, CLOSE_MS);
+    await within(this.#kernelList.delete(this.kernel), CLOSE_MS);
+    if (!await within(this.nc.drain(), CLOSE_MS)) {
+      await within(this.nc.close(), CLOSE_MS);
+    }
+  }
+}
+
+/** How long each step of closing a cluster connection may take, in ms. */
+const CLOSE_MS = 2000;
+
+/** Whether `promise` settled without error within `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise.then(() => true, () => false),
+      new Promise<boolean>((r) => timer = setTimeout(() => r(false), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

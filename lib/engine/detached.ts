@@ -79,12 +79,26 @@ export async function detachedLink(): Promise<DetachedLink> {
     durable.catch(() => durable = undefined);
     backend = await durable;
   }
-  const store = await DetachedStore.open(
-    backend.nc,
-    backend.names,
-    detachedSettings.retention,
-  );
-  return { backend, store };
+  return { backend, store: await storeOf(backend) };
+}
+
+// Opening a store asks the server several things (~4 ms): once per cluster
+// and retention, not once per job.
+const stores = new WeakMap<
+  ClusterBackend,
+  { retention: number; store: Promise<DetachedStore> }
+>();
+
+function storeOf(backend: ClusterBackend): Promise<DetachedStore> {
+  const { retention } = detachedSettings;
+  const known = stores.get(backend);
+  if (known?.retention === retention) return known.store;
+  const store = DetachedStore.open(backend.nc, backend.names, retention);
+  stores.set(backend, { retention, store });
+  store.catch(() => {
+    if (stores.get(backend)?.store === store) stores.delete(backend);
+  });
+  return store;
 }
 
 /**
