@@ -13,7 +13,7 @@
  */
 import type { BulkOffer } from "../protocol/messages.ts";
 import { readInto, writeAll } from "../protocol/byte_streams.ts";
-import { readFresh } from "../os/fresh_read.ts";
+import { readFresh, recycle } from "../os/fresh_read.ts";
 
 /** Results with raw buffers of at least this many bytes go this way. */
 export const OFFER_MIN = 1024 * 1024;
@@ -80,6 +80,9 @@ export class BulkServer {
       raw.forEach((r, i) => view.setFloat64(4 + 8 * i, r.byteLength));
       await writeAll(conn, head);
       for (const bytes of raw) await writeAll(conn, bytes);
+      // Sent, and referred to by nothing else here: the next big result a
+      // runtime sends this runner lands in pages already faulted.
+      raw.forEach(recycle);
     } catch {
       /* the kernel went away: it asks again, or fails the job */
     } finally {

@@ -55,6 +55,12 @@ export async function readFresh(
   size: number,
   readRange: ReadRange,
 ): Promise<Uint8Array> {
+  const reused = spares.get(size)?.pop();
+  if (reused) {
+    spareBytes -= size;
+    await readRange(reused, 0, size);
+    return reused;
+  }
   const bytes = new Uint8Array(size);
   if (size > PIECE) adviseHugePages(bytes);
   const files = size > PIECE ? await zeroFiles() : undefined;
@@ -90,4 +96,39 @@ async function zero(file: Deno.FsFile, piece: Uint8Array): Promise<void> {
     if (n === null) return;
     at += n;
   }
+}
+
+// Buffers given back by a process that only passes them on (a runner
+// serving a result to a kernel), by size: the next big result of that size
+// is read into one, its pages faulted already. Never in a kernel, whose
+// buffers belong to the notebook.
+const spares = new Map<number, Uint8Array[]>();
+let spareBytes = 0;
+const SPARE_MAX = 256 * 1024 * 1024;
+const SPARE_MS = 60_000;
+
+/**
+ * Gives a big buffer back for a later {@linkcode readFresh} of its size,
+ * for a minute. Only for a buffer nothing refers to any more.
+ *
+ * @param bytes The buffer (a whole `ArrayBuffer` of over 4 MiB, else kept
+ * by nobody).
+ */
+export function recycle(bytes: Uint8Array): void {
+  const size = bytes.byteLength;
+  if (
+    size <= PIECE || bytes.byteOffset !== 0 ||
+    bytes.buffer.byteLength !== size || spareBytes + size > SPARE_MAX
+  ) return;
+  const list = spares.get(size) ?? [];
+  spares.set(size, list);
+  list.push(bytes);
+  spareBytes += size;
+  const drop = setTimeout(() => {
+    const at = list.indexOf(bytes);
+    if (at < 0) return; // taken meanwhile
+    list.splice(at, 1);
+    spareBytes -= size;
+  }, SPARE_MS);
+  Deno.unrefTimer(drop);
 }
