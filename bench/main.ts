@@ -231,11 +231,16 @@ export async function main(options: BenchOptions): Promise<BenchRecord[]> {
     const keptCases = casesOfRecords(kept);
     cases.unshift(...keptCases);
     records.unshift(...kept);
-    machine.updated = `${[...now].join(", ")} re-run on ${
+    // Every update is listed, after the run they all went into.
+    const base = earlier.machine.updated ??
+      `the run of ${
+        earlier.machine.date.slice(0, 16)
+      } (bgjobs ${earlier.machine.commit}${
+        earlier.machine.commit_end ? ` to ${earlier.machine.commit_end}` : ""
+      })`;
+    machine.updated = `${base}; ${[...now].join(", ")} re-run on ${
       machine.date.slice(0, 16)
-    } (bgjobs ${machine.commit}) into the run of ${
-      earlier.machine.date.slice(0, 16)
-    } (bgjobs ${earlier.machine.commit})`;
+    } (bgjobs ${machine.commit})`;
   }
   const checked = verdicts(records, options.quick);
   console.log("\nTargets");
