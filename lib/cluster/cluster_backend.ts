@@ -290,6 +290,7 @@ export class ClusterBackend implements ClusterLink {
   lost(runner: RunnerInfo): Promise<string> {
     return new Promise((resolve) => {
       let last = Date.now();
+      let suspect = false;
       const id = setInterval(() => {
         const now = this.#runners.get(runner.id);
         if (now) last = Math.max(last, now.at);
@@ -299,7 +300,12 @@ export class ClusterBackend implements ClusterLink {
           last = Math.max(last, Date.now() - SILENCE_MS / 2);
         }
         const silent = Date.now() - last;
-        if (silent > SILENCE_MS) {
+        // Taken for gone on the second check in a row: after a long stall
+        // of this process, the first check can come before the heartbeats
+        // that waited meanwhile are read.
+        if (silent <= SILENCE_MS) suspect = false;
+        else if (!suspect) suspect = true;
+        else {
           clearInterval(id);
           resolve(
             `its runner ${runner.name} (${runner.host}) stopped answering: nothing heard from it for ${
