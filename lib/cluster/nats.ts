@@ -182,6 +182,23 @@ export interface Nats {
 
 let loaded: Promise<Nats> | undefined;
 
+// The Node transport removes a socket's listeners right after it connects
+// and after it reads the server's INFO, before it sets its own: a reset that
+// lands then (a server refusing a wrong token and closing, under load) is an
+// "error" event nobody listens to, which Node semantics make an uncaught
+// exception that ends the process. The connection attempt fails on its own
+// all the same ("close" is still heard), so exactly those resets, raised
+// from a socket's read, are dropped; nothing else is.
+function ignoreStraySocketResets(): void {
+  globalThis.addEventListener("error", (event) => {
+    const error = event.error as { code?: unknown; stack?: unknown } | null;
+    if (
+      (error?.code === "ECONNRESET" || error?.code === "EPIPE") &&
+      String(error.stack).includes("onStreamRead")
+    ) event.preventDefault();
+  });
+}
+
 /**
  * The NATS clients, built into bgjobs' cache on first use.
  *
@@ -201,6 +218,7 @@ export function nats(): Promise<Nats> {
         "",
       ].join("\n"),
     }) as Record<string, (...args: unknown[]) => unknown>;
+    ignoreStraySocketResets();
     const Kvm = m.Kvm as unknown as new (nc: NatsConnection) => {
       create(bucket: string, options: Record<string, unknown>): Promise<KV>;
     };
