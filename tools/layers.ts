@@ -58,7 +58,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   ],
   "lib/protocol": ["lib/codec"],
   "lib/codec": [],
-  "lib/os": [],
+  "lib/os": ["lib/protocol"],
   "lib/project": [],
   "lib/deps": [],
   "lib/runtime": ["lib/protocol", "lib/codec"],

@@ -131,13 +131,7 @@ export async function fetchOffer(offer: BulkOffer): Promise<Uint8Array[]> {
       const view = new DataView(sizes.buffer);
       const raw: Uint8Array[] = [];
       for (let i = 0; i < n; i++) {
-        const from = conn;
-        raw.push(
-          await readFresh(
-            view.getFloat64(8 * i),
-            (bytes, at, to) => readInto(from, bytes, at, to),
-          ),
-        );
+        raw.push(await readFresh(conn, view.getFloat64(8 * i)));
       }
       return raw;
     } catch (error) {

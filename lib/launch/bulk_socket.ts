@@ -9,7 +9,7 @@
 import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
 import { extendGrant } from "../sandbox/permissions.ts";
 import { BULK_NAME } from "../protocol/attachments.ts";
-import { type AttachmentReader, readInto } from "../protocol/byte_streams.ts";
+import type { AttachmentReader } from "../protocol/byte_streams.ts";
 import { readFresh } from "../os/fresh_read.ts";
 
 /**
@@ -130,9 +130,6 @@ class BulkReader {
 
   /** Reads the next `size` bytes into a buffer of their own, faulted ahead. */
   fill(size: number): Promise<Uint8Array> {
-    return readFresh(
-      size,
-      (bytes, from, to) => readInto(this.#conn, bytes, from, to),
-    );
+    return readFresh(this.#conn, size);
   }
 }

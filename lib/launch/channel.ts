@@ -23,8 +23,7 @@ export function channelDirPath(): string {
         "granted"
     ) tmp = Deno.env.get("TMPDIR") || tmp;
   } catch { /* no env access: /tmp */ }
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const hex = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
   return `${tmp.replace(/\/+$/, "") || "/"}/bgjobs-${hex}`;
 }
 

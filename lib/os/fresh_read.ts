@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { type ByteReader, readInto } from "../protocol/byte_streams.ts";
 import { adviseHugePages } from "./libc.ts";
 
 const PIECE = 4 * 1024 * 1024;
@@ -35,37 +36,30 @@ function zeroFiles(): Promise<Deno.FsFile[] | undefined> {
   })();
 }
 
-/** Fills `bytes[from, to)` from a stream, however many reads it takes. */
-export type ReadRange = (
-  bytes: Uint8Array,
-  from: number,
-  to: number,
-) => Promise<void>;
-
 /**
  * Reads the next `size` bytes of a stream into a buffer of their own, its
  * pages faulted ahead.
  *
+ * @param reader The stream.
  * @param size How many bytes.
- * @param readRange Reads from the stream (e.g. `readInto(conn, …)`).
  * @returns The buffer.
- * @throws What `readRange` throws (the stream ended or failed).
+ * @throws {Error} When the stream ends first, or fails.
  */
 export async function readFresh(
+  reader: ByteReader,
   size: number,
-  readRange: ReadRange,
 ): Promise<Uint8Array> {
   const reused = spares.get(size)?.pop();
   if (reused) {
     spareBytes -= size;
-    await readRange(reused, 0, size);
+    await readInto(reader, reused);
     return reused;
   }
   const bytes = new Uint8Array(size);
   if (size > PIECE) adviseHugePages(bytes);
   const files = size > PIECE ? await zeroFiles() : undefined;
   if (!files) {
-    await readRange(bytes, 0, size);
+    await readInto(reader, bytes);
     return bytes;
   }
   let stop = false; // the stream failed: no more zeroing
@@ -75,27 +69,19 @@ export async function readFresh(
     const lane = i % files.length;
     const piece = bytes.subarray(at, Math.min(size, at + PIECE));
     lanes[lane] = lanes[lane].then(() => {
-      if (!stop) return zero(files[lane], piece);
+      if (!stop) return readInto(files[lane], piece);
     }).catch(() => {}); // not faulted ahead: the stream's read faults it
     zeroed.push(lanes[lane]);
   }
   try {
     for (let at = 0, i = 0; at < size; at += PIECE, i++) {
       await zeroed[i];
-      await readRange(bytes, at, Math.min(size, at + PIECE));
+      await readInto(reader, bytes, at, Math.min(size, at + PIECE));
     }
   } finally {
     stop = true;
   }
   return bytes;
-}
-
-async function zero(file: Deno.FsFile, piece: Uint8Array): Promise<void> {
-  for (let at = 0; at < piece.byteLength;) {
-    const n = await file.read(piece.subarray(at));
-    if (n === null) return;
-    at += n;
-  }
 }
 
 // Buffers given back by a process that only passes them on (a runner
