@@ -107,43 +107,51 @@ function clusterStart(
   };
 }
 
-/** 100 jobs, each started by the end of the one before (`after`). */
-async function chain(ctx: RunContext): Promise<Batch> {
+type Mod = Awaited<ReturnType<typeof preparePool>>;
+
+/**
+ * Times `run` (100 jobs one way or another, ending with the last one's
+ * value, which must be 99) on the warm pool, `ctx.n` times.
+ */
+async function hundredJobs(
+  ctx: RunContext,
+  run: (job: Mod["job"]) => PromiseLike<unknown>,
+): Promise<Batch> {
   const { job, jobs } = await preparePool("warm", ctx.quick);
   const batch: Batch = { samples: [] };
   for (let i = 0; i < ctx.n; i++) {
     await sleep(500);
     const t0 = performance.now();
-    let last = job(() => 0, { display: false });
-    for (let k = 1; k < ctx.params.length; k++) {
-      last = job((n: number) => n + 1, { after: [last], display: false });
-    }
-    const value = await last;
+    const value = await run(job);
     batch.samples.push(performance.now() - t0);
-    if (value !== ctx.params.length - 1) throw new Error(`chain gave ${value}`);
+    if (value !== ctx.params.length - 1) throw new Error(`gave ${value}`);
   }
   await jobs.shutdown();
   return batch;
 }
 
+/** 100 jobs, each started by the end of the one before (`after`). */
+function chain(ctx: RunContext): Promise<Batch> {
+  return hundredJobs(ctx, (job) => {
+    let last = job(() => 0, { display: false });
+    for (let k = 1; k < ctx.params.length; k++) {
+      last = job((n: number) => n + 1, { after: [last], display: false });
+    }
+    return last;
+  });
+}
+
 /** 100 jobs, each awaited before the next is started, on the warm pool. */
-async function sequential(ctx: RunContext): Promise<Batch> {
-  const { job, jobs } = await preparePool("warm", ctx.quick);
-  const batch: Batch = { samples: [] };
-  for (let i = 0; i < ctx.n; i++) {
-    await sleep(500);
-    const t0 = performance.now();
+function sequential(ctx: RunContext): Promise<Batch> {
+  return hundredJobs(ctx, async (job) => {
     let value = 0;
     for (let k = 1; k < ctx.params.length; k++) {
       // A notebook name, as a job's function may use.
       (globalThis as { previous?: number }).previous = value;
       value = await job(() => previous + 1, { display: false });
     }
-    batch.samples.push(performance.now() - t0);
-    if (value !== ctx.params.length - 1) throw new Error(`steps gave ${value}`);
-  }
-  await jobs.shutdown();
-  return batch;
+    return value;
+  });
 }
 
 const contenders: Contender[] = [

@@ -189,27 +189,48 @@ const ENDINGS = [
   },
 ];
 
+/**
+ * A script in a folder of its own, run with a TMPDIR of its own: `dirs()`
+ * lists what is left there.
+ */
+async function scratchScript(code: string): Promise<{
+  dirs(): string[];
+  spawn(): Deno.ChildProcess;
+  remove(): Promise<void>;
+}> {
+  const tmp = await Deno.makeTempDir();
+  const script = `${tmp}/script.ts`;
+  const scratch = `${tmp}/tmp`;
+  await Deno.mkdir(scratch);
+  await Deno.writeTextFile(script, code);
+  return {
+    dirs: () => [...Deno.readDirSync(scratch)].map((e) => e.name),
+    spawn: () =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-config", script],
+        env: { TMPDIR: scratch },
+        stdout: "piped",
+      }).spawn(),
+    remove: () => Deno.remove(tmp, { recursive: true }),
+  };
+}
+
+/** Waits for the script's first output, which says "up". */
+async function up(child: Deno.ChildProcess): Promise<void> {
+  const reader = child.stdout.getReader();
+  const { value } = await reader.read();
+  assert.match(new TextDecoder().decode(value), /up/);
+  reader.releaseLock();
+}
+
 for (const ending of ENDINGS) {
   Deno.test(ending.name, async () => {
-    const tmp = await Deno.makeTempDir();
-    const script = `${tmp}/script.ts`;
-    const scratch = `${tmp}/tmp`;
-    await Deno.mkdir(scratch);
-    await Deno.writeTextFile(
-      script,
+    const { dirs, spawn, remove } = await scratchScript(
       `import { job, jobs } from ${JSON.stringify(MOD)};\n${ending.code}`,
     );
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-config", script],
-      env: { TMPDIR: scratch },
-      stdout: "piped",
-    }).spawn();
-    const dirs = () => [...Deno.readDirSync(scratch)].map((e) => e.name);
+    const child = spawn();
     try {
-      const reader = child.stdout.getReader();
-      const { value } = await reader.read();
-      assert.match(new TextDecoder().decode(value), /up/);
-      reader.releaseLock();
+      await up(child);
       let waiting: number[] = [];
       if (ending.kill) {
         assert.ok(
@@ -227,7 +248,7 @@ for (const ending of ENDINGS) {
       );
     } finally {
       await child.stdout.cancel().catch(() => {});
-      await Deno.remove(tmp, { recursive: true });
+      await remove();
     }
   });
 }
@@ -237,30 +258,18 @@ const SPARE = new URL("../../lib/launch/spare.ts", import.meta.url).href;
 Deno.test(
   "a process SIGKILLed at any moment while it makes launchers leaves no channel directory",
   async () => {
-    const tmp = await Deno.makeTempDir();
-    const script = `${tmp}/script.ts`;
-    const scratch = `${tmp}/tmp`;
-    await Deno.mkdir(scratch);
     // Launchers made and dropped back to back: a SIGKILL lands anywhere in
     // the making, between the directory and its launcher too.
-    await Deno.writeTextFile(
-      script,
+    const { dirs, spawn, remove } = await scratchScript(
       `import { dropLauncher, takeLauncher } from ${JSON.stringify(SPARE)};
       console.log("up");
       while (true) dropLauncher(await takeLauncher());`,
     );
-    const dirs = () => [...Deno.readDirSync(scratch)].map((e) => e.name);
     try {
       let seen = 0;
       for (let round = 0; round < 12; round++) {
-        const child = new Deno.Command(Deno.execPath(), {
-          args: ["run", "-A", "--no-config", script],
-          env: { TMPDIR: scratch },
-          stdout: "piped",
-        }).spawn();
-        const reader = child.stdout.getReader();
-        await reader.read();
-        reader.releaseLock();
+        const child = spawn();
+        await up(child);
         // Until the kill, watch the directories come and go.
         const until = Date.now() + 30 + 17 * round;
         while (Date.now() < until) {
@@ -277,7 +286,7 @@ Deno.test(
         `left: ${dirs()}`,
       );
     } finally {
-      await Deno.remove(tmp, { recursive: true });
+      await remove();
     }
   },
 );
