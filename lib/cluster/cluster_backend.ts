@@ -19,6 +19,7 @@ import {
   type ClusterOptions,
   followConnection,
   HEARTBEAT_MS,
+  type OpenCluster,
   openCluster,
   SILENCE_MS,
 } from "./cluster_options.ts";
@@ -49,6 +50,7 @@ export class ClusterBackend implements ClusterLink {
   /** This kernel's id in the cluster. */
   readonly kernel: string = crypto.randomUUID();
   readonly #runnerList: KV;
+  readonly #runnerIds: () => Promise<string[]>;
   readonly #kernelList: KV;
   #runners = new Map<string, RunnerInfo>();
   #assigned = new Map<string, number>();
@@ -56,19 +58,14 @@ export class ClusterBackend implements ClusterLink {
   readonly #link: ReturnType<typeof followConnection>;
   #refreshed: Promise<void> | undefined;
 
-  private constructor(
-    nc: NatsConnection,
-    js: JetStream,
-    names: ClusterNames,
-    runnerList: KV,
-    kernelList: KV,
-  ) {
-    this.nc = nc;
-    this.js = js;
-    this.names = names;
-    this.#runnerList = runnerList;
-    this.#kernelList = kernelList;
-    this.#link = followConnection(nc);
+  private constructor(open: OpenCluster) {
+    this.nc = open.nc;
+    this.js = open.js;
+    this.names = open.names;
+    this.#runnerList = open.runnerList;
+    this.#runnerIds = open.runnerIds;
+    this.#kernelList = open.kernelList;
+    this.#link = followConnection(open.nc);
   }
 
   /**
@@ -79,13 +76,8 @@ export class ClusterBackend implements ClusterLink {
    * @throws {Error} When the server cannot be reached.
    */
   static async connect(options: ClusterOptions): Promise<ClusterBackend> {
-    const open = await openCluster(options, "bgjobs kernel");
     const backend = new ClusterBackend(
-      open.nc,
-      open.js,
-      open.names,
-      open.runnerList,
-      open.kernelList,
+      await openCluster(options, "bgjobs kernel"),
     );
     await backend.#tick();
     const timer = setInterval(() => backend.#tick(), HEARTBEAT_MS / 2);
@@ -100,7 +92,7 @@ export class ClusterBackend implements ClusterLink {
       try {
         await this.#kernelList.put(this.kernel, String(Date.now()));
         const seen = new Map<string, RunnerInfo>();
-        for await (const key of await this.#runnerList.keys()) {
+        for (const key of await this.#runnerIds()) {
           const entry = await this.#runnerList.get(key);
           if (entry?.operation !== "PUT") continue;
           const info = entry.json<RunnerInfo>();

@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  bucketKeys,
   type ConnectOptions,
   type JetStream,
   type KV,
@@ -275,6 +276,8 @@ export interface OpenCluster {
   names: ClusterNames;
   /** Runners by id (entries expire: a silent runner drops out). */
   runnerList: KV;
+  /** The ids `runnerList` holds now, in one request. */
+  runnerIds(): Promise<string[]>;
   /** Kernels by id, each with when it last said it lives. */
   kernelList: KV;
 }
@@ -298,11 +301,13 @@ export async function openCluster(
     const names = new ClusterNames(options.name);
     await ensureCluster(clients, nc, names);
     const ttl = SILENCE_MS * 3;
+    const jsm = await clients.jetstreamManager(nc);
     return {
       nc,
       js: clients.jetstream(nc),
       names,
       runnerList: await clients.kv(nc, names.runners, ttl),
+      runnerIds: () => bucketKeys(jsm, names.runners),
       kernelList: await clients.kv(nc, names.kernels, ttl),
     };
   } catch (error) {

@@ -98,10 +98,9 @@ Deno.test({
       const launched = await new Deno.Command(Deno.execPath(), {
         args: ["eval", launcher(gate)],
         env: { BGJOBS_CACHE_DIR: dir },
-        stdout: "inherit",
-        stderr: "inherit",
       }).output();
-      assert.equal(launched.code, 0, "the launching process succeeded");
+      const said = new TextDecoder().decode(launched.stderr);
+      assert.equal(launched.code, 0, `the launching process failed:\n${said}`);
 
       const found = await jobs.attach();
       assert.equal(found.length, COUNT + 1);
