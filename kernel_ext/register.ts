@@ -4,13 +4,16 @@
  * launching cell, and `jobs` as a cell's value renders as a table. Elsewhere
  * (a plain script, a job runtime, tests) importing this does nothing.
  *
- * `mod.ts` imports it for its effect; nothing else starts at import.
+ * `mod.ts` imports it for its effect. In a kernel, when this machine's
+ * durable local cluster runs, it also lists the notebook's detached jobs in
+ * `jobs` (reading them starts no process); nothing else starts at import.
  *
  * @module
  */
 import { JobRegistry, RunnerList, settleHooks } from "../lib/api/jobs.ts";
 import { JobKill } from "../lib/engine/job_state.ts";
 import { jobObservers } from "../lib/api/job.ts";
+import { listAtImport } from "../lib/engine/attach.ts";
 import { inKernel, sendDisplay } from "./_jupyter.ts";
 import { panelsSettled, showPanel } from "./panel.ts";
 import { renderJobsTable, renderRunnersTable } from "./table.ts";
@@ -60,4 +63,6 @@ export function registerKernelExtension(): boolean {
   return true;
 }
 
-registerKernelExtension();
+// A new kernel lists its notebook's detached jobs at once; their exports
+// wait for `jobs.attach()`.
+if (registerKernelExtension()) listAtImport();

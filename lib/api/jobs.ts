@@ -257,10 +257,12 @@ export class JobRegistry {
    * its status, output, progress and result or error as they are; a code
    * job's exports are written into the notebook (or stay in `job.exports`
    * with a warning). Running ones go on: `await`, `kill()` and their panels
-   * work as for any job. Jobs this kernel lists already are left alone.
-   * Importing bgjobs starts nothing: call it once, after the import.
+   * work as for any job. Jobs this kernel lists already are left alone, but
+   * for those a notebook kernel listed at import (when the durable local
+   * cluster ran): their exports are written now and their panels shown.
    *
-   * @returns The jobs found, once what they have done so far is read.
+   * @returns The jobs found or listed at import, once what they have done
+   * so far is read.
    * @throws {Error} When the cluster cannot be reached or started.
    * @example Usage
    * ```ts ignore

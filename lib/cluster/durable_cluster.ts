@@ -62,6 +62,23 @@ export function durableClusterUsed(): boolean {
   }
 }
 
+/**
+ * Whether the durable local cluster runs now (its server and its runner),
+ * so reaching it starts no process.
+ *
+ * @returns Whether it runs.
+ */
+export function durableClusterRunning(): boolean {
+  let known: DurableClusterFile | undefined;
+  try {
+    known = readFile(durableDir());
+  } catch {
+    return false; // no cache folder
+  }
+  return known !== undefined && alive(known.server, "nats-server") &&
+    alive(known.runner, `nats://127.0.0.1:${known.port}`);
+}
+
 function readFile(dir: string): DurableClusterFile | undefined {
   try {
     return JSON.parse(Deno.readTextFileSync(`${dir}/cluster.json`));

@@ -12,12 +12,13 @@ import type { DetachedRecord } from "../cluster/detached_store.ts";
 import type { ClusterBackend } from "../cluster/cluster_backend.ts";
 import type { DetachedStore } from "../cluster/detached_store.ts";
 import type { KeptEvents } from "../cluster/events.ts";
+import { durableClusterRunning } from "../cluster/durable_cluster.ts";
 import { receiveRestored } from "../capture/capture.ts";
 import { type Job, jobLabel, type JobState, makeJob } from "./job_state.ts";
 import { jobList } from "./job_list.ts";
 import { JobError } from "./errors.ts";
 import { answerAnalysis, appendOutput, receiveEvent } from "./drive.ts";
-import { settle } from "./receive.ts";
+import { landExports, type Receiver, settle } from "./receive.ts";
 import {
   detachedJobsMayExist,
   detachedLink,
@@ -28,74 +29,128 @@ import {
 /** How long `attach()` waits for a job's kept events to be read, in ms. */
 const CATCH_UP_MS = 60_000;
 
+// Jobs listed without their exports landing (at import), until attached.
+const held = new Map<JobState, { job: Job<unknown>; receiver: Receiver }>();
+
 /**
  * Finds this notebook's detached jobs that this kernel does not list yet,
- * and lists them (new ids), each followed from its first event.
+ * and lists them (new ids), each followed from its first event; a code
+ * job's exports are written into the notebook, those of jobs listed before
+ * by {@linkcode listDetachedJobs} too.
  *
- * @returns The jobs found, with their states, once the events kept so far
- * are read (a finished job is settled then).
+ * @returns The jobs attached (found now, or listed before), with their
+ * states, once the events kept so far are read (a finished job is settled
+ * then).
  * @throws {Error} When the cluster cannot be reached.
  */
 export function attachJobs(): Promise<[Job<unknown>, JobState][]> {
-  // One at a time: a second one lists only what the first did not.
-  const next = attaching.then(attachOnce);
+  return queue(() => attachOnce(true));
+}
+
+/**
+ * Lists this notebook's detached jobs as {@linkcode attachJobs} does, but
+ * writes nothing into the notebook: a code job's exports stay in
+ * `job.exports` until `attachJobs()` (exports never land unasked).
+ *
+ * @returns The jobs found, with their states.
+ * @throws {Error} When the cluster cannot be reached.
+ */
+export function listDetachedJobs(): Promise<[Job<unknown>, JobState][]> {
+  return queue(() => attachOnce(false));
+}
+
+/**
+ * For a kernel importing bgjobs: when the durable local cluster runs here
+ * (reaching it starts no process), lists this notebook's detached jobs as
+ * {@linkcode listDetachedJobs} does; else does nothing.
+ *
+ * @returns How many it listed (0 also when the cluster could not be read:
+ * `jobs.attach()` then says why).
+ */
+export async function listAtImport(): Promise<number> {
+  if (!durableClusterRunning()) return 0;
+  try {
+    return (await listDetachedJobs()).length;
+  } catch {
+    return 0;
+  }
+}
+
+// One at a time: a second one lists only what the first did not.
+function queue<T>(fn: () => Promise<T>): Promise<T> {
+  const next = attaching.then(fn);
   attaching = next.catch(() => {});
   return next;
 }
 
 let attaching: Promise<unknown> = Promise.resolve();
 
-async function attachOnce(): Promise<[Job<unknown>, JobState][]> {
-  if (!detachedJobsMayExist()) return [];
-  const { backend, store } = await detachedLink();
-  const notebook = await notebookKey();
-  const known = new Set(jobList.list().map((j) => j.uuid));
+async function attachOnce(
+  land: boolean,
+): Promise<[Job<unknown>, JobState][]> {
+  const adopted = land ? [...held] : [];
+  if (land) held.clear();
   const found: [Job<unknown>, JobState][] = [];
-  const caughtUp: Promise<void>[] = [];
-  const modules = new Set<JobState>();
-  const records = (await store.list(notebook))
-    .filter((record) => !known.has(record.uuid));
-  const kept = await store.kept(records);
-  for (const record of records) {
-    const [job, state] = makeJob(jobList.nextId(), record.name, record.uuid);
-    jobList.add(job, record.source);
-    keep(state, store, notebook, record);
-    if (record.kind === "module") modules.add(state);
-    const ready = Promise.withResolvers<void>();
-    caughtUp.push(ready.promise);
-    const events = kept.get(record.rid);
-    follow(job.id, state, { backend, store, record, events }, ready.resolve);
-    found.push([job, state]);
-  }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    Promise.all(caughtUp),
-    new Promise((r) => timer = setTimeout(r, CATCH_UP_MS)),
-  ]);
-  clearTimeout(timer);
-  for (const [job, state] of found) {
-    if (modules.has(state)) sayWritten(job, state);
-  }
-  return found;
-}
-
-// A code job's exports written into the notebook are said, never silent.
-function sayWritten(job: Job<unknown>, state: JobState): void {
-  const result = state.result;
-  if (state.status !== "completed" || !result || typeof result !== "object") {
-    return;
-  }
-  const written = Object.keys(result).filter((name) =>
-    name !== "default" && name in state.exports &&
-    !state.warnings.some((w) => w.startsWith(`Export "${name}" was not`))
+  const receivers = new Map<JobState, Receiver>(
+    adopted.map(([state, { receiver }]) => [state, receiver]),
   );
-  if (written.length > 0) {
-    console.log(
-      `${jobLabel(job.id, job.name)}: its exports ${
-        written.join(", ")
-      } are in the notebook`,
-    );
+  if (detachedJobsMayExist()) {
+    const { backend, store } = await detachedLink();
+    const notebook = await notebookKey();
+    const known = new Set(jobList.list().map((j) => j.uuid));
+    const caughtUp: Promise<void>[] = [];
+    const records = (await store.list(notebook))
+      .filter((record) => !known.has(record.uuid));
+    const kept = await store.kept(records);
+    for (const record of records) {
+      const [job, state] = makeJob(jobList.nextId(), record.name, record.uuid);
+      jobList.add(job, record.source);
+      keep(state, store, notebook, record);
+      // Held while the kept events are read; landed below, once.
+      const receiver: Receiver = {
+        kind: record.kind,
+        receive: receiveRestored,
+        hold: true,
+      };
+      receivers.set(state, receiver);
+      if (!land) held.set(state, { job, receiver });
+      const ready = Promise.withResolvers<void>();
+      caughtUp.push(ready.promise);
+      const events = kept.get(record.rid);
+      const link = { backend, store, record, events, receiver };
+      follow(job.id, state, link, ready.resolve);
+      found.push([job, state]);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(caughtUp),
+      new Promise((r) => timer = setTimeout(r, CATCH_UP_MS)),
+    ]);
+    clearTimeout(timer);
   }
+  if (!land) return found;
+  const attached = [
+    ...adopted.map(([state, { job }]): [Job<unknown>, JobState] => [
+      job,
+      state,
+    ]),
+    ...found,
+  ];
+  for (const [job, state] of attached) {
+    const receiver = receivers.get(state)!;
+    receiver.hold = false; // one still running lands at its end
+    if (receiver.kind !== "module") continue;
+    const written = landExports(state);
+    // Written into the notebook: said, never silent.
+    if (written.length > 0) {
+      console.log(
+        `${jobLabel(job.id, job.name)}: its exports ${
+          written.join(", ")
+        } are in the notebook`,
+      );
+    }
+  }
+  return attached;
 }
 
 interface Kept {
@@ -104,15 +159,15 @@ interface Kept {
   record: DetachedRecord;
   /** Its events read already, with those of the other jobs found. */
   events?: KeptEvents;
+  receiver: Receiver;
 }
 
 async function follow(
   id: number,
   state: JobState,
-  { backend, store, record, events }: Kept,
+  { backend, store, record, events, receiver }: Kept,
   caughtUp: () => void,
 ): Promise<void> {
-  const receiver = { kind: record.kind, receive: receiveRestored };
   const runtime = backend.reattach(record.runner, record.rid);
   state.where = runtime.where;
   state.attempt = record.attempt;

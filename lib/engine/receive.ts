@@ -16,6 +16,11 @@ export interface Receiver {
   kind: Capture["kind"];
   /** Decodes a packet from the job; absent: the packet is the value. */
   receive?(packet: Packet): unknown;
+  /**
+   * A module's exports stay in `job.exports`, not written into the notebook
+   * (a restored job listed at import, until `jobs.attach()`).
+   */
+  hold?: boolean;
 }
 
 /**
@@ -49,13 +54,39 @@ export function completeJob(
     );
   }
   if (request.kind === "module" && value && typeof value === "object") {
-    for (const [name, exported] of Object.entries(value)) {
-      state.exports[name] = exported;
-      const warning = land(name, exported);
-      if (warning) state.warnings.push(warning);
-    }
+    Object.assign(state.exports, value);
+    if (!request.hold) landAll(state, value);
   }
   state.complete(value);
+}
+
+/**
+ * Writes a completed module job's exports into the notebook; a name the
+ * notebook holds as a `const` (or a global) stays in `job.exports`, with a
+ * warning.
+ *
+ * @param state The job's state.
+ * @returns The names written.
+ */
+export function landExports(state: JobState): string[] {
+  const value = state.result;
+  if (state.status !== "completed" || !value || typeof value !== "object") {
+    return [];
+  }
+  const warned = state.warnings.length;
+  const written = landAll(state, value);
+  if (state.warnings.length > warned) state.changed();
+  return written;
+}
+
+function landAll(state: JobState, value: object): string[] {
+  const written: string[] = [];
+  for (const [name, exported] of Object.entries(value)) {
+    const warning = land(name, exported);
+    if (warning) state.warnings.push(warning);
+    else if (name !== "default" && isIdentifier(name)) written.push(name);
+  }
+  return written;
 }
 
 /**

@@ -3,8 +3,9 @@
  * cluster of a cache of their own: a kernel starts five (one printing and
  * reporting progress, one with a 10 MB result, a code job with exports, one
  * that fails, one of two minutes) and is SIGKILLed; a new kernel of the
- * same folder gets all five back with `await jobs.attach()`, with their
- * results, logs, exports and errors, and kills the long one on its runner.
+ * same folder lists all five at import (their exports not written yet), and
+ * `await jobs.attach()` gives them back with their results, logs, exports
+ * and errors; it kills the long one on its runner.
  */
 import assert from "node:assert/strict";
 import { ok, startBgjobsKernel } from "../_kernel.ts";
@@ -57,6 +58,28 @@ Deno.test({
     {
       await using k = await startBgjobsKernel({ env });
       await ok(k, 'import { job, jobs } from "./mod.ts";');
+      // Listed by the import alone; the code job's exports wait for attach.
+      const listed = await k.execute(
+        `const until = Date.now() + 30_000;
+        while (jobs.list().length < 5 && Date.now() < until) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const code = jobs.list().find((j) => j.name === "code");
+        await code;
+        [jobs.list().map((j) => j.name).sort().join(","),
+          typeof answer, code.exports.answer, jobs.status().includes("long")]`,
+        { timeout: 60_000 },
+      );
+      assert.equal(listed.status, "ok", listed.describe());
+      assert.equal(
+        listed.text,
+        '[ "bad,big,code,long,printer", "undefined", 42, true ]',
+      );
+      assert.equal(
+        listed.displays.filter((d) => d.msgType === "display_data").length,
+        0,
+        "no panel before attach",
+      );
       const attach = await k.execute(
         `const found = await jobs.attach();
         const by = Object.fromEntries(found.map((j) => [j.name, j]));

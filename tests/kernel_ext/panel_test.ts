@@ -144,7 +144,8 @@ panelTest(
     );
     assert.equal(mapPanels.length, 1, "one panel for the whole map");
     const mapId = panelOf(mapped);
-    await k.execute("await p.done; await f.done; await m.done");
+    // Every panel shows its final state once this returns.
+    await k.execute("await jobs.wait()");
     await k.listen(300);
 
     const events = k.displays(progressId).map(html);
