@@ -12,6 +12,10 @@ import { bgjobs, preparePool } from "./_contenders/bgjobs.ts";
 import type { Contender, RunContext, Scenario } from "./_scenario.ts";
 import { type Batch, epochNow, sleep } from "./_stats.ts";
 import { cacheDir } from "../lib/deps/npm_bundle.ts";
+import { detachedSettings, notebookKey } from "../lib/engine/detached.ts";
+import { missingJupyter } from "../tools/_prereq.ts";
+import { startKernel } from "../tests/_kernel.ts";
+import { cellJson } from "./_kernel.ts";
 
 // A job runtime's global (see lib/runtime/report.ts), called in the jobs.
 declare const share: (name: string, value: unknown) => void;
@@ -19,6 +23,17 @@ declare const share: (name: string, value: unknown) => void;
 declare const previous: number;
 
 const ATTACH = new URL("./_attach_probe.ts", import.meta.url).pathname;
+
+/** The notebook key of this folder, whatever this process configured. */
+async function defaultNotebookKey(): Promise<string> {
+  const set = detachedSettings.notebook;
+  detachedSettings.notebook = undefined;
+  try {
+    return await notebookKey();
+  } finally {
+    detachedSettings.notebook = set;
+  }
+}
 
 /** A fresh bgjobs cache for this batch, holding the npm bundles already. */
 async function ownCache(ctx: RunContext): Promise<string> {
@@ -41,9 +56,69 @@ async function ownCache(ctx: RunContext): Promise<string> {
  * resolving with every job.
  */
 async function reattach(ctx: RunContext): Promise<Batch> {
+  const notebook = `bench-${crypto.randomUUID().slice(0, 8)}`;
+  return await withFinished(ctx, notebook, async (cache) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-config", ATTACH, notebook],
+      env: { BGJOBS_CACHE_DIR: cache },
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    const [ms, found, done] = new TextDecoder().decode(out.stdout).trim()
+      .split(" ").map(Number);
+    return { ms, found, done };
+  });
+}
+
+/**
+ * The same from a new kernel: from the cell's `import()` of bgjobs to
+ * `jobs` listing every job (listed at import, by the notebook key the
+ * kernel's folder gives).
+ */
+async function reattachKernel(ctx: RunContext): Promise<Batch> {
+  const missing = await missingJupyter();
+  if (missing) return { samples: [], outcome: "unavailable", note: missing };
+  // The kernel runs in the repository, as this process: the same key.
+  const notebook = await defaultNotebookKey();
+  return await withFinished(ctx, notebook, async (cache) => {
+    await using kernel = await startKernel({
+      env: { BGJOBS_CACHE_DIR: cache },
+      timeout: 120_000,
+    });
+    return await cellJson<Attached>(
+      kernel,
+      `const t0 = performance.now();
+      const { jobs } = await import("./mod.ts");
+      const until = Date.now() + 30_000;
+      while (jobs.list().length < ${ctx.params.count} && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      const ms = performance.now() - t0;
+      const all = jobs.list();
+      JSON.stringify({ ms, found: all.length,
+        done: all.filter((j) => j.status === "completed").length })`,
+      120_000,
+    );
+  });
+}
+
+interface Attached {
+  ms: number;
+  found: number;
+  done: number;
+}
+
+/**
+ * Starts `count` detached jobs of `notebook` in a cache of its own, waits
+ * for them, and times `attach` once per sample.
+ */
+async function withFinished(
+  ctx: RunContext,
+  notebook: string,
+  attach: (cache: string) => Promise<Attached>,
+): Promise<Batch> {
   const cache = await ownCache(ctx);
   const { job, jobs } = await bgjobs();
-  const notebook = `bench-${crypto.randomUUID().slice(0, 8)}`;
   jobs.configure({ notebook });
   const { count } = ctx.params;
   const batch: Batch = { samples: [], extra: {} };
@@ -55,14 +130,7 @@ async function reattach(ctx: RunContext): Promise<Batch> {
     await Promise.all(started);
     await jobs.shutdown();
     for (let i = 0; i < ctx.n; i++) {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--no-config", ATTACH, notebook],
-        env: { BGJOBS_CACHE_DIR: cache },
-        stdout: "piped",
-        stderr: "inherit",
-      }).output();
-      const [ms, found, done] = new TextDecoder().decode(out.stdout).trim()
-        .split(" ").map(Number);
+      const { ms, found, done } = await attach(cache);
       if (found !== count || done !== count) {
         throw new Error(
           `attach found ${found} jobs (${done} done) of ${count}`,
@@ -163,6 +231,12 @@ const contenders: Contender[] = [
     timeoutMs: 600_000,
   },
   {
+    name: "bgjobs",
+    variants: ["durable.reattach.kernel"],
+    run: reattachKernel,
+    timeoutMs: 900_000,
+  },
+  {
     name: "bgjobs detached",
     variants: ["durable.start"],
     run: clusterStart(true),
@@ -190,6 +264,12 @@ const scenario: Scenario = {
       id: "durable.reattach",
       metric:
         "ms from a new process's import of bgjobs to `jobs.attach()` holding 1,000 finished detached jobs (quick: 200)",
+      params: (quick) => ({ count: quick ? 200 : 1000 }),
+    },
+    {
+      id: "durable.reattach.kernel",
+      metric:
+        "ms from a new kernel's import of bgjobs to `jobs` listing 1,000 finished detached jobs of its notebook (listed at import; quick: 200)",
       params: (quick) => ({ count: quick ? 200 : 1000 }),
     },
     {
