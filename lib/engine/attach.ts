@@ -30,7 +30,7 @@ import {
 const CATCH_UP_MS = 60_000;
 
 // Jobs listed without their exports landing (at import), until attached.
-const held = new Map<JobState, { job: Job<unknown>; receiver: Receiver }>();
+const held = new Map<JobState, Listed>();
 
 /**
  * Finds this notebook's detached jobs that this kernel does not list yet,
@@ -88,56 +88,14 @@ let attaching: Promise<unknown> = Promise.resolve();
 async function attachOnce(
   land: boolean,
 ): Promise<[Job<unknown>, JobState][]> {
-  const adopted = land ? [...held] : [];
-  if (land) held.clear();
-  const found: [Job<unknown>, JobState][] = [];
-  const receivers = new Map<JobState, Receiver>(
-    adopted.map(([state, { receiver }]) => [state, receiver]),
-  );
-  if (detachedJobsMayExist()) {
-    const { backend, store } = await detachedLink();
-    const notebook = await notebookKey();
-    const known = new Set(jobList.list().map((j) => j.uuid));
-    const caughtUp: Promise<void>[] = [];
-    const records = (await store.list(notebook))
-      .filter((record) => !known.has(record.uuid));
-    const kept = await store.kept(records);
-    for (const record of records) {
-      const [job, state] = makeJob(jobList.nextId(), record.name, record.uuid);
-      jobList.add(job, record.source);
-      keep(state, store, notebook, record);
-      // Held while the kept events are read; landed below, once.
-      const receiver: Receiver = {
-        kind: record.kind,
-        receive: receiveRestored,
-        hold: true,
-      };
-      receivers.set(state, receiver);
-      if (!land) held.set(state, { job, receiver });
-      const ready = Promise.withResolvers<void>();
-      caughtUp.push(ready.promise);
-      const events = kept.get(record.rid);
-      const link = { backend, store, record, events, receiver };
-      follow(job.id, state, link, ready.resolve);
-      found.push([job, state]);
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all(caughtUp),
-      new Promise((r) => timer = setTimeout(r, CATCH_UP_MS)),
-    ]);
-    clearTimeout(timer);
+  const found = detachedJobsMayExist() ? await listNew() : [];
+  if (!land) {
+    for (const listed of found) held.set(listed.state, listed);
+    return found.map(({ job, state }) => [job, state]);
   }
-  if (!land) return found;
-  const attached = [
-    ...adopted.map(([state, { job }]): [Job<unknown>, JobState] => [
-      job,
-      state,
-    ]),
-    ...found,
-  ];
-  for (const [job, state] of attached) {
-    const receiver = receivers.get(state)!;
+  const attached = [...held.values(), ...found];
+  held.clear();
+  for (const { job, state, receiver } of attached) {
     receiver.hold = false; // one still running lands at its end
     if (receiver.kind !== "module") continue;
     const written = landExports(state);
@@ -150,7 +108,51 @@ async function attachOnce(
       );
     }
   }
-  return attached;
+  return attached.map(({ job, state }) => [job, state]);
+}
+
+/** A restored job, and how what it sends is read. */
+interface Listed {
+  job: Job<unknown>;
+  state: JobState;
+  /** Holds a module's exports until attached. */
+  receiver: Receiver;
+}
+
+// The notebook's detached jobs this kernel does not list yet, listed and
+// followed, once the events kept so far are read.
+async function listNew(): Promise<Listed[]> {
+  const { backend, store } = await detachedLink();
+  const notebook = await notebookKey();
+  const known = new Set(jobList.list().map((j) => j.uuid));
+  const found: Listed[] = [];
+  const caughtUp: Promise<void>[] = [];
+  const records = (await store.list(notebook))
+    .filter((record) => !known.has(record.uuid));
+  const kept = await store.kept(records);
+  for (const record of records) {
+    const [job, state] = makeJob(jobList.nextId(), record.name, record.uuid);
+    jobList.add(job, record.source);
+    keep(state, store, notebook, record);
+    const receiver: Receiver = {
+      kind: record.kind,
+      receive: receiveRestored,
+      hold: true,
+    };
+    const ready = Promise.withResolvers<void>();
+    caughtUp.push(ready.promise);
+    const events = kept.get(record.rid);
+    const link = { backend, store, record, events, receiver };
+    follow(job.id, state, link, ready.resolve);
+    found.push({ job, state, receiver });
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(caughtUp),
+    new Promise((r) => timer = setTimeout(r, CATCH_UP_MS)),
+  ]);
+  clearTimeout(timer);
+  return found;
 }
 
 interface Kept {
