@@ -31,6 +31,7 @@ import { parseArgs } from "node:util";
 import { Runner } from "./lib/runner/runner.ts";
 import { checkCluster } from "./lib/cluster/cluster_options.ts";
 import { parsePermissions } from "./lib/sandbox/permissions.ts";
+import { passOn } from "./lib/launch/bulk_socket.ts";
 
 export { Runner, type RunnerOptions } from "./lib/runner/runner.ts";
 export type { ClusterOptions } from "./lib/cluster/cluster_options.ts";
@@ -108,6 +109,9 @@ async function main(args: string[]): Promise<number> {
       nkeySeed: values["nkey-seed"],
       tls,
     });
+    // This process only passes results on: a big one is sent on to the
+    // kernel as it comes from the runtime.
+    passOn.readBehind = true;
     const runner = await Runner.start({
       cluster,
       name: values.name,

@@ -28,6 +28,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   "lib/runner": [
     "lib/launch",
     "lib/cluster",
+    "lib/os",
     "lib/sandbox",
     "lib/protocol",
     "lib/codec",

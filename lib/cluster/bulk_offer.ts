@@ -7,13 +7,16 @@
  * pace. An offer not taken within a minute is dropped.
  *
  * The stream: the kernel sends the 36-character token; the runner answers a
- * u32 count, one f64 size per buffer, then the bytes, and closes.
+ * u32 count, one f64 size per buffer, then the bytes, and closes. A runner
+ * offers a result as soon as its end is read, and sends each buffer on as
+ * its bytes come from the runtime (read behind), so the two hops overlap; a
+ * runtime that stops half-way cuts the fetch off.
  *
  * @module
  */
 import type { BulkOffer } from "../protocol/messages.ts";
 import { readInto, writeAll } from "../protocol/byte_streams.ts";
-import { readFresh, recycle } from "../os/fresh_read.ts";
+import { fillingOf, readFresh, recycle } from "../os/fresh_read.ts";
 
 /** Results with raw buffers of at least this many bytes go this way. */
 export const OFFER_MIN = 1024 * 1024;
@@ -79,7 +82,7 @@ export class BulkServer {
       view.setUint32(0, raw.length);
       raw.forEach((r, i) => view.setFloat64(4 + 8 * i, r.byteLength));
       await writeAll(conn, head);
-      for (const bytes of raw) await writeAll(conn, bytes);
+      for (const bytes of raw) await sendOn(conn, bytes);
       // Sent, and referred to by nothing else here: the next big result a
       // runtime sends this runner lands in pages already faulted.
       raw.forEach(recycle);
@@ -98,6 +101,20 @@ export class BulkServer {
     try {
       this.#listener.close();
     } catch { /* closed */ }
+  }
+}
+
+// A buffer as it is read (see readBehind): each part once it is there.
+async function sendOn(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  const filling = fillingOf(bytes);
+  if (!filling) return await writeAll(conn, bytes);
+  let sent = 0;
+  while (sent < bytes.byteLength) {
+    const filled = filling.filled;
+    if (filled > sent) {
+      await writeAll(conn, bytes.subarray(sent, filled));
+      sent = filled;
+    } else await Promise.race([filling.more(), filling.done]); // throws when cut off
   }
 }
 

@@ -181,6 +181,9 @@ export class LocalCluster implements AsyncDisposable {
   async close(): Promise<void> {
     for (const child of this.#children.toReversed()) {
       await child.stdin.close().catch(() => {});
+      // Unref'd while it ran; waited for now, or a script (or a test) whose
+      // last wait this is would end with the promise unresolved.
+      child.ref();
       await child.status;
     }
     await Deno.remove(this.#dir, { recursive: true }).catch(() => {});

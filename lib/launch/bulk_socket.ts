@@ -10,7 +10,14 @@ import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
 import { extendGrant } from "../sandbox/permissions.ts";
 import { BULK_NAME } from "../protocol/attachments.ts";
 import type { AttachmentReader } from "../protocol/byte_streams.ts";
-import { readFresh } from "../os/fresh_read.ts";
+import { fillingOf, readBehind, readFresh } from "../os/fresh_read.ts";
+
+/**
+ * Set once by a process that only passes big results on (a runner): the
+ * attachments of a result are read behind (`os/fresh_read.ts`), so its end
+ * is known, and offered, while its bytes still come.
+ */
+export const passOn: { readBehind: boolean } = { readBehind: false };
 
 /**
  * Adds what the runtime needs to connect to the bulk socket (read, write and
@@ -66,6 +73,8 @@ export class BulkSocket {
   #conn: Promise<Deno.UnixConn>;
   #accepted: Deno.UnixConn | undefined;
   #closed = false;
+  // The last read behind: the next one starts after it (one stream).
+  #behind: Promise<void> = Promise.resolve();
 
   constructor(listener: Deno.UnixListener, dir: string) {
     this.#listener = listener;
@@ -81,7 +90,29 @@ export class BulkSocket {
 
   /** The runtime's connection, as the frame reader reads attachments. */
   async reader(): Promise<AttachmentReader> {
-    return new BulkReader(await this.#conn);
+    const conn = await this.#conn;
+    if (!passOn.readBehind) return new BulkReader(conn);
+    // Whatever else is read comes after what is read behind: one stream.
+    return {
+      read: async (p) => {
+        await this.#behind;
+        return await conn.read(p);
+      },
+      fill: async (size) => {
+        await this.#behind;
+        return await readFresh(conn, size);
+      },
+      behind: (size) => {
+        const bytes = readBehind(conn, size, this.#behind);
+        this.#behind = fillingOf(bytes)!.done;
+        return bytes;
+      },
+    };
+  }
+
+  /** Resolves once every read behind has ended, read in full or failed. */
+  behind(): Promise<void> {
+    return this.#behind.catch(() => {});
   }
 
   /**

@@ -177,7 +177,12 @@ export class RuntimeProcess {
     ended: boolean,
   ): Promise<Deno.CommandStatus> {
     // Without an end the runtime died by itself: let its status tell how.
-    if (ended) killTree(this.pid);
+    if (ended) {
+      // A result read behind (a runner passing it on) is read first: the
+      // runtime exits by itself once it has sent it.
+      await this.#bulk?.behind();
+      killTree(this.pid);
+    }
     const status = await this.exited;
     killGroup(this.pid);
     await this.#release();

@@ -8,6 +8,9 @@
  * reads copy into pieces already faulted; a piece is read from the stream
  * only once its zeroing is done, so the zeroes never land on data.
  *
+ * A process that only passes a big buffer on (a runner) reads it behind
+ * instead: the buffer comes at once, and is sent on as it fills.
+ *
  * @module
  */
 import { type ByteReader, readInto } from "../protocol/byte_streams.ts";
@@ -49,9 +52,8 @@ export async function readFresh(
   reader: ByteReader,
   size: number,
 ): Promise<Uint8Array> {
-  const reused = spares.get(size)?.pop();
+  const reused = takeSpare(size);
   if (reused) {
-    spareBytes -= size;
     await readInto(reader, reused);
     return reused;
   }
@@ -93,8 +95,96 @@ let spareBytes = 0;
 const SPARE_MAX = 256 * 1024 * 1024;
 const SPARE_MS = 60_000;
 
+function takeSpare(size: number): Uint8Array | undefined {
+  const reused = spares.get(size)?.pop();
+  if (reused) spareBytes -= size;
+  return reused;
+}
+
+/** How far a buffer of {@linkcode readBehind} is read. */
+export interface Filling {
+  /** Bytes read so far, from the start. */
+  readonly filled: number;
+  /** Resolves once all are read; rejects when the stream failed first. */
+  readonly done: Promise<void>;
+  /** Resolves when more is read (or at the end, or on failure). */
+  more(): Promise<void>;
+}
+
+const fillings = new WeakMap<Uint8Array, Filling>();
+// Small enough that a reader of the buffer follows closely.
+const STEP = 1024 * 1024;
+
 /**
- * Gives a big buffer back for a later {@linkcode readFresh} of its size,
+ * Returns a buffer for the next `size` bytes of a stream at once, and reads
+ * them into it behind the caller's back, after `after` (the stream's
+ * previous read behind) has settled: a process that only passes a big
+ * result on (a runner) sends its first bytes on while the last still come.
+ * {@linkcode fillingOf} says how far it is.
+ *
+ * @param reader The stream.
+ * @param size How many bytes.
+ * @param after What must be read from the stream first.
+ * @returns The buffer, being filled.
+ */
+export function readBehind(
+  reader: ByteReader,
+  size: number,
+  after: Promise<unknown>,
+): Uint8Array {
+  const bytes = takeSpare(size) ?? new Uint8Array(size);
+  let filled = 0;
+  let step = Promise.withResolvers<void>();
+  const done = (async () => {
+    await after;
+    try {
+      while (filled < size) {
+        const end = Math.min(size, filled + STEP);
+        await readInto(reader, bytes, filled, end);
+        filled = end;
+        step.resolve();
+        step = Promise.withResolvers<void>();
+      }
+    } finally {
+      step.resolve();
+    }
+  })();
+  done.catch(() => {}); // its readers see it
+  fillings.set(bytes, {
+    get filled() {
+      return filled;
+    },
+    done,
+    more: () => step.promise,
+  });
+  return bytes;
+}
+
+/**
+ * How far a buffer of {@linkcode readBehind} is read.
+ *
+ * @param bytes The buffer.
+ * @returns Its filling, or `undefined` for any other buffer (whole).
+ */
+export function fillingOf(bytes: Uint8Array): Filling | undefined {
+  return fillings.get(bytes);
+}
+
+/**
+ * Waits until every buffer among `parts` is read in full.
+ *
+ * @param parts A result's raw parts (buffers, tables' rows).
+ * @throws {Error} When the stream of one failed first.
+ */
+export async function whenFilled(parts: readonly unknown[]): Promise<void> {
+  for (const part of parts) {
+    if (part instanceof Uint8Array) await fillingOf(part)?.done;
+  }
+}
+
+/**
+ * Gives a big buffer back for a later {@linkcode readFresh} or
+ * {@linkcode readBehind} of its size,
  * for a minute. Only for a buffer nothing refers to any more.
  *
  * @param bytes The buffer (a whole `ArrayBuffer` of over 4 MiB, else kept

@@ -22,6 +22,12 @@ export interface ByteWriterSync {
 export interface AttachmentReader extends ByteReader {
   /** Reads the next `size` bytes into a buffer of their own. */
   fill(size: number): Promise<Uint8Array>;
+  /**
+   * A buffer for the next `size` bytes at once, read into it afterwards (a
+   * process that passes attachments on, `os/fresh_read.ts`); later reads
+   * wait for it.
+   */
+  behind?(size: number): Uint8Array;
 }
 
 const CLOSED = "Job runtime channel closed in the middle of a message";
@@ -77,14 +83,17 @@ export async function readOrEnd(
 
 /**
  * Reads an attachment of `size` bytes from `conn` straight into a buffer of
- * its own (the decoder makes it the value's `ArrayBuffer`, uncopied).
+ * its own (the decoder makes it the value's `ArrayBuffer`, uncopied); with
+ * `behind`, returns before it is read where `conn` can.
  *
  * @throws {Error} When the stream ends first (the runtime died).
  */
 export async function readAttachment(
   conn: ByteReader | AttachmentReader,
   size: number,
+  behind = false,
 ): Promise<Uint8Array> {
+  if (behind && "behind" in conn && conn.behind) return conn.behind(size);
   if ("fill" in conn) return await conn.fill(size);
   const bytes = new Uint8Array(size);
   await readInto(conn, bytes);

@@ -263,7 +263,7 @@ function readPart(
   from: ByteReader,
   size: number,
 ): Promise<Uint8Array | unknown[]> {
-  return size === CHUNKED ? readTable(from) : readAttachment(from, size);
+  return size === CHUNKED ? readTable(from) : readAttachment(from, size, true);
 }
 
 /**

@@ -41,6 +41,7 @@ import {
 } from "../cluster/cluster_options.ts";
 import { EventSender } from "../cluster/events.ts";
 import { BulkServer, OFFER_MIN, rawOf } from "../cluster/bulk_offer.ts";
+import { whenFilled } from "../os/fresh_read.ts";
 import type { JetStream, KV, NatsConnection } from "../cluster/nats.ts";
 import {
   fromFrame,
@@ -324,16 +325,18 @@ export class Runner implements AsyncDisposable {
       runtime.run(message, {
         onOutput: (text) => sender.send({ t: "output", text }),
         onMessage: (event) => sender.send(event),
-      }).then((end) => {
-        if (!detached) return sender.send(this.#ending(end));
+      }).then(async (end) => {
         // A detached job's end stays in the stream, its result too (not on
         // the bulk port): a kernel may read it days later, from a runner
         // restarted meanwhile, and learn that it was killed.
-        const why = end.kind === "exit" ? running.killed : undefined;
-        return sender.send({
-          t: "end",
-          end: why ? { kind: "killed", why } : end,
-        });
+        const why = detached && end.kind === "exit"
+          ? running.killed
+          : undefined;
+        return sender.send(
+          why
+            ? { t: "end", end: { kind: "killed", why } }
+            : await this.#ending(end, !detached),
+        );
       })
         .finally(() => this.#end(start.rid));
     };
@@ -356,14 +359,27 @@ export class Runner implements AsyncDisposable {
     return { t: "started" };
   }
 
-  // A big result's buffers wait on the bulk port, not in the stream.
-  #ending(end: RunEnd): RemoteEvent {
-    if (end.kind !== "result" || !this.#bulk) return { t: "end", end };
+  // A big result's buffers wait on the bulk port, not in the stream, and
+  // are offered at once (sent on as they come, see `passOn`); what goes in
+  // the stream is first read in full.
+  async #ending(end: RunEnd, offer: boolean): Promise<RemoteEvent> {
+    if (end.kind !== "result") return { t: "end", end };
     const { raw, bytes } = rawOf(end.value);
-    if (bytes < OFFER_MIN) return { t: "end", end };
-    const bulk = this.#bulk.offer(raw);
-    const value = { ...end.value!, raw: [] };
-    return { t: "end", end: { kind: "result", value }, bulk };
+    if (offer && this.#bulk && bytes >= OFFER_MIN) {
+      const bulk = this.#bulk.offer(raw);
+      const value = { ...end.value!, raw: [] };
+      return { t: "end", end: { kind: "result", value }, bulk };
+    }
+    try {
+      await whenFilled(end.value?.raw ?? []);
+    } catch {
+      const message = "its result was cut off: its runtime stopped sending it";
+      return {
+        t: "end",
+        end: { kind: "error", error: { name: "Error", message } },
+      };
+    }
+    return { t: "end", end };
   }
 
   async #kill(rid: string, why?: string): Promise<void> {

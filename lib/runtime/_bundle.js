@@ -64,7 +64,8 @@ async function readOrEnd(conn, bytes) {
   return true;
 }
 __name(readOrEnd, "readOrEnd");
-async function readAttachment(conn, size) {
+async function readAttachment(conn, size, behind = false) {
+  if (behind && "behind" in conn && conn.behind) return conn.behind(size);
   if ("fill" in conn) return await conn.fill(size);
   const bytes = new Uint8Array(size);
   await readInto(conn, bytes);
@@ -504,7 +505,7 @@ function unreadable(error) {
 }
 __name(unreadable, "unreadable");
 function readPart(from, size) {
-  return size === CHUNKED ? readTable(from) : readAttachment(from, size);
+  return size === CHUNKED ? readTable(from) : readAttachment(from, size, true);
 }
 __name(readPart, "readPart");
 async function readTable(from) {

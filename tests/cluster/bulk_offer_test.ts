@@ -1,8 +1,9 @@
 /**
  * Big results from a runner: fetched from its bulk port (TCP, not the
  * event stream), whole, one after another (the runner reads the next into
- * the buffers it served before), of other sizes and shapes; and, from a
- * runner without a bulk port, whole through the stream.
+ * the buffers it served before), of other sizes and shapes; from a runner
+ * process, sent on as they come (read behind); and, from a runner without a
+ * bulk port, whole through the stream.
  */
 import assert from "node:assert/strict";
 import { job, jobs } from "../../mod.ts";
@@ -34,34 +35,54 @@ async function bigResults(bulkPort: number | false): Promise<void> {
   });
   await jobs.configure({ cluster });
   try {
-    const g = globalThis as Record<string, unknown>;
-    // The same size three times (the later ones reuse the runner's
-    // buffers), then another size, then a typed array inside a record.
-    for (const [s, n] of [[1, 6], [2, 6], [3, 6], [4, 9]]) {
-      g.seed = s;
-      g.length = n * 2 ** 20;
-      const bytes = await job(() => {
-        const out = new Uint8Array(length);
-        for (let i = 0; i < out.length; i++) out[i] = (i * 31 + seed) & 255;
-        share("t", Date.now());
-        return out;
-      }, { on: "cluster", display: false });
-      assert.ok(bytes instanceof Uint8Array);
-      assert.equal(bytes.length, n * 2 ** 20);
-      checkPattern(bytes, s);
-    }
-    const record = await job(() => ({
-      name: "mixed",
-      values: new Float64Array(800_000).fill(2.5),
-      small: new Int16Array([1, -2, 3]),
-    }), { on: "cluster", display: false });
-    assert.equal(record.name, "mixed");
-    assert.equal(record.values.length, 800_000);
-    assert.equal(record.values[0] + record.values[799_999], 5);
-    assert.deepEqual([...record.small], [1, -2, 3]);
+    await checkResults();
   } finally {
     await jobs.configure({ cluster: null });
   }
+}
+
+async function checkResults(): Promise<void> {
+  const g = globalThis as Record<string, unknown>;
+  // The same size three times (the later ones reuse the runner's
+  // buffers), then another size, then a typed array inside a record.
+  for (const [s, n] of [[1, 6], [2, 6], [3, 6], [4, 9]]) {
+    g.seed = s;
+    g.length = n * 2 ** 20;
+    const bytes = await job(() => {
+      const out = new Uint8Array(length);
+      for (let i = 0; i < out.length; i++) out[i] = (i * 31 + seed) & 255;
+      share("t", Date.now());
+      return out;
+    }, { on: "cluster", display: false });
+    assert.ok(bytes instanceof Uint8Array);
+    assert.equal(bytes.length, n * 2 ** 20);
+    checkPattern(bytes, s);
+  }
+  const record = await job(() => ({
+    name: "mixed",
+    values: new Float64Array(800_000).fill(2.5),
+    small: new Int16Array([1, -2, 3]),
+  }), { on: "cluster", display: false });
+  assert.equal(record.name, "mixed");
+  assert.equal(record.values.length, 800_000);
+  assert.equal(record.values[0] + record.values[799_999], 5);
+  assert.deepEqual([...record.small], [1, -2, 3]);
+  // Two big buffers in one result, read one after the other.
+  const pair = await job(() => ({
+    a: new Uint8Array(5 * 2 ** 20).fill(1),
+    b: new Float32Array(2 ** 20).fill(0.5),
+  }), { on: "cluster", display: false });
+  assert.equal(pair.a.length + pair.a[0] + pair.a.at(-1)!, 5 * 2 ** 20 + 2);
+  assert.equal(pair.b.length, 2 ** 20);
+  assert.equal(pair.b[0] + pair.b.at(-1)!, 1);
+  // Over the bulk socket but under the offer's size: in the stream, whole.
+  const mid = await job(() => ({
+    text: "x".repeat(600_000),
+    bytes: new Uint8Array(600_000).fill(9),
+  }), { on: "cluster", display: false });
+  assert.equal(mid.text.length, 600_000);
+  assert.equal(mid.bytes.length, 600_000);
+  assert.equal(mid.bytes[0] + mid.bytes.at(-1)!, 18);
 }
 
 Deno.test({
@@ -70,6 +91,22 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () => bigResults(0),
+});
+
+Deno.test({
+  name:
+    "a runner process sends big results on as they come from the runtime: whole, several in one result, and under the offer's size through the stream",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    // `cluster: "local"` runs runner.ts as a process, which reads behind.
+    await jobs.configure({ cluster: "local" });
+    try {
+      await checkResults();
+    } finally {
+      await jobs.configure({ cluster: null });
+    }
+  },
 });
 
 Deno.test({

@@ -1,0 +1,82 @@
+// Reading behind (a runner passing a big result on): the buffer comes back
+// at once and fills as the bytes come through a real Unix socket, in
+// order with the next read behind; a stream that stops half-way fails both
+// and says so to whoever waits.
+import assert from "node:assert/strict";
+import { fillingOf, readBehind, whenFilled } from "../../lib/os/fresh_read.ts";
+
+const MIB = 2 ** 20;
+
+/** A connected Unix socket pair in a temporary directory. */
+async function socketPair(): Promise<
+  { reader: Deno.UnixConn; writer: Deno.UnixConn } & AsyncDisposable
+> {
+  const dir = await Deno.makeTempDir({ prefix: "bgjobs_fresh_read_" });
+  const listener = Deno.listen({ transport: "unix", path: `${dir}/s` });
+  const [writer, reader] = await Promise.all([
+    Deno.connect({ transport: "unix", path: `${dir}/s` }),
+    listener.accept(),
+  ]);
+  listener.close();
+  return {
+    reader,
+    writer,
+    async [Symbol.asyncDispose](): Promise<void> {
+      for (const conn of [reader, writer]) {
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      }
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+async function send(conn: Deno.UnixConn, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) {
+    at += await conn.write(bytes.subarray(at, at + MIB));
+    await new Promise((r) => setTimeout(r, 2)); // the reader sees it come
+  }
+}
+
+Deno.test("a buffer read behind comes at once, fills as its bytes come, and the next one follows it in order", async () => {
+  await using pair = await socketPair();
+  const first = new Uint8Array(6 * MIB + 5).map((_, i) => i * 7);
+  const second = new Uint8Array(3 * MIB).map((_, i) => i * 13 + 1);
+  const a = readBehind(pair.reader, first.length, Promise.resolve());
+  const b = readBehind(pair.reader, second.length, fillingOf(a)!.done);
+  assert.equal(fillingOf(a)!.filled, 0, "returned before any byte came");
+  assert.equal(fillingOf(new Uint8Array(4)), undefined);
+
+  const seen: number[] = [];
+  const watching = (async () => {
+    const filling = fillingOf(a)!;
+    while (filling.filled < first.length) {
+      await filling.more();
+      seen.push(filling.filled);
+    }
+  })();
+  const sending = (async () => {
+    await send(pair.writer, first);
+    await send(pair.writer, second);
+  })();
+  await whenFilled([a, "not a buffer", b]);
+  await Promise.all([watching, sending]);
+  assert.deepEqual(a, first);
+  assert.deepEqual(b, second);
+  assert.ok(seen.length >= 3, `seen filling in steps: ${seen}`);
+  assert.ok(seen.every((n, i) => i === 0 || n > seen[i - 1]));
+});
+
+Deno.test("a stream that stops half-way fails the buffer being read and the ones after it", async () => {
+  await using pair = await socketPair();
+  const a = readBehind(pair.reader, 4 * MIB, Promise.resolve());
+  const b = readBehind(pair.reader, MIB, fillingOf(a)!.done);
+  await send(pair.writer, new Uint8Array(2 * MIB + 17).fill(3));
+  pair.writer.close();
+  await assert.rejects(fillingOf(a)!.done, /closed in the middle/);
+  await assert.rejects(fillingOf(b)!.done);
+  await assert.rejects(whenFilled([b]));
+  assert.equal(fillingOf(a)!.filled, 2 * MIB, "what came, in whole steps");
+  assert.equal(a[2 * MIB - 1], 3);
+});
