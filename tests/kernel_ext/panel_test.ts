@@ -30,8 +30,11 @@ function html(event: DisplayEvent | undefined): string {
   return String(event?.data["text/html"] ?? "");
 }
 
+// The panel a cell shows: its display, not an update of another job's panel
+// that came while it ran.
 function panelOf(cell: Cell): string {
-  const id = cell.displays[0]?.displayId;
+  const id = cell.displays.find((d) => d.msgType === "display_data")
+    ?.displayId;
   assert.ok(id?.startsWith("bgjobs-"), `no panel in\n${cell.describe()}`);
   return id!;
 }
