@@ -81,6 +81,20 @@ export function running(pid: number): boolean {
   }
 }
 
+/**
+ * Whether a process is out of this process's group: it leads a group of its
+ * own, or has ended (or there is no /proc to say).
+ */
+export function leftGroup(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(pgrp) === pid || state === "Z" || state === "X";
+  } catch {
+    return true;
+  }
+}
+
 /** How a process ended: its exit code, and the signal that killed it. */
 export function exitOf(
   status: Deno.CommandStatus,

@@ -3,7 +3,7 @@
 // it until a runtime is asked for: a runtime started cold then costs what
 // starting `deno run` costs.
 import { channelDirPath, makeChannelDir } from "./channel.ts";
-import { killGroup } from "./process_group.ts";
+import { killGroup, leftGroup } from "./process_group.ts";
 import { spawnLauncher } from "./launcher.ts";
 
 /** A launcher, waiting for the kernel's word in its channel directory. */
@@ -32,6 +32,12 @@ async function makeLauncher(): Promise<Launcher> {
   };
   child.status.then(() => launcher.gone = true);
   try {
+    // Until `setsid` has made the launcher's group it is in ours: a kill of
+    // our group (a supervisor's, Ctrl-C) would end it with no chance to
+    // remove a directory made meanwhile.
+    for (let i = 0; i < 1000 && !leftGroup(child.pid); i++) {
+      await new Promise((r) => setTimeout(r, 0));
+    }
     await makeChannelDir(dir);
     await launcher.stdin.write(MADE);
   } catch (error) {

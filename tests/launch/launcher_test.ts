@@ -195,7 +195,8 @@ const ENDINGS = [
  */
 async function scratchScript(code: string): Promise<{
   dirs(): string[];
-  spawn(): Deno.ChildProcess;
+  /** `group`: the script leads a process group of its own. */
+  spawn(group?: boolean): Deno.ChildProcess;
   remove(): Promise<void>;
 }> {
   const tmp = await Deno.makeTempDir();
@@ -205,11 +206,12 @@ async function scratchScript(code: string): Promise<{
   await Deno.writeTextFile(script, code);
   return {
     dirs: () => [...Deno.readDirSync(scratch)].map((e) => e.name),
-    spawn: () =>
+    spawn: (group = false) =>
       new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", "--no-config", script],
         env: { TMPDIR: scratch },
         stdout: "piped",
+        detached: group,
       }).spawn(),
     remove: () => Deno.remove(tmp, { recursive: true }),
   };
@@ -255,41 +257,47 @@ for (const ending of ENDINGS) {
 
 const SPARE = new URL("../../lib/launch/spare.ts", import.meta.url).href;
 
-Deno.test(
-  "a process SIGKILLed at any moment while it makes launchers leaves no channel directory",
-  async () => {
-    // Launchers made and dropped back to back: a SIGKILL lands anywhere in
-    // the making, between the directory and its launcher too.
-    const { dirs, spawn, remove } = await scratchScript(
-      `import { dropLauncher, takeLauncher } from ${JSON.stringify(SPARE)};
-      console.log("up");
-      while (true) dropLauncher(await takeLauncher());`,
-    );
-    try {
-      let seen = 0;
-      for (let round = 0; round < 12; round++) {
-        const child = spawn();
-        await up(child);
-        // Until the kill, watch the directories come and go.
-        const until = Date.now() + 30 + 17 * round;
-        while (Date.now() < until) {
-          seen += dirs().length;
-          await new Promise((r) => setTimeout(r, 2));
-        }
-        child.kill("SIGKILL");
-        await child.status;
-        await child.stdout.cancel().catch(() => {});
-      }
-      assert.ok(seen > 0, "the processes made channel directories");
-      assert.ok(
-        await eventually(() => dirs().length === 0, 5000),
-        `left: ${dirs()}`,
+for (const group of [false, true]) {
+  Deno.test(
+    group
+      ? "a process group SIGKILLed at any moment while its leader makes launchers leaves no channel directory (a supervisor's kill, Ctrl-C)"
+      : "a process SIGKILLed at any moment while it makes launchers leaves no channel directory",
+    async () => {
+      // Launchers made and dropped back to back: a SIGKILL lands anywhere in
+      // the making, between the directory and its launcher too, and (to the
+      // group) before a launcher has left the group.
+      const { dirs, spawn, remove } = await scratchScript(
+        `import { dropLauncher, takeLauncher } from ${JSON.stringify(SPARE)};
+        console.log("up");
+        while (true) dropLauncher(await takeLauncher());`,
       );
-    } finally {
-      await remove();
-    }
-  },
-);
+      try {
+        let seen = 0;
+        for (let round = 0; round < 12; round++) {
+          const child = spawn(group);
+          await up(child);
+          // Until the kill, watch the directories come and go.
+          const until = Date.now() + 30 + 17 * round;
+          while (Date.now() < until) {
+            seen += dirs().length;
+            await new Promise((r) => setTimeout(r, 2));
+          }
+          if (group) Deno.kill(-child.pid, "SIGKILL");
+          else child.kill("SIGKILL");
+          await child.status;
+          await child.stdout.cancel().catch(() => {});
+        }
+        assert.ok(seen > 0, "the processes made channel directories");
+        assert.ok(
+          await eventually(() => dirs().length === 0, 5000),
+          `left: ${dirs()}`,
+        );
+      } finally {
+        await remove();
+      }
+    },
+  );
+}
 
 Deno.test("the runtime's compiled code is stored once, for the runtimes after it", async () => {
   const tmp = await Deno.makeTempDir();
