@@ -114,7 +114,10 @@ async function sendOn(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
     if (filled > sent) {
       await writeAll(conn, bytes.subarray(sent, filled));
       sent = filled;
-    } else await Promise.race([filling.more(), filling.done]); // throws when cut off
+    } else {
+      // `done` first: once the stream failed, `more()` stays resolved.
+      await Promise.race([filling.done, filling.more()]); // throws when cut off
+    }
   }
 }
 

@@ -107,7 +107,10 @@ export interface Filling {
   readonly filled: number;
   /** Resolves once all are read; rejects when the stream failed first. */
   readonly done: Promise<void>;
-  /** Resolves when more is read (or at the end, or on failure). */
+  /**
+   * Resolves when more is read, or at the end, or on failure (and at once
+   * from then on: a reader waits on `done` as well).
+   */
   more(): Promise<void>;
 }
 

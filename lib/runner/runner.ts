@@ -332,11 +332,16 @@ export class Runner implements AsyncDisposable {
         const why = detached && end.kind === "exit"
           ? running.killed
           : undefined;
-        return sender.send(
+        await sender.send(
           why
             ? { t: "end", end: { kind: "killed", why } }
             : await this.#ending(end, !detached),
         );
+        // What was offered may still be coming from the runtime: until it
+        // has, the job stays this runner's, and a kill reaches it.
+        if (end.kind === "result") {
+          await whenFilled(end.value?.raw ?? []).catch(() => {});
+        }
       })
         .finally(() => this.#end(start.rid));
     };

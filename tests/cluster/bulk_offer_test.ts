@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { job, jobs } from "../../mod.ts";
 import { Runner } from "../../runner.ts";
 import { freePort, natsServer } from "../_nats.ts";
+import { eventually, isAlive } from "../_procs.ts";
 
 // The job runtime's `share()`, and the notebook names the jobs use.
 declare const share: (name: string, value: unknown) => void;
@@ -95,7 +96,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "a runner process sends big results on as they come from the runtime: whole, several in one result, and under the offer's size through the stream",
+    "a runner process sends big results on as they come from the runtime: whole, several in one result, under the offer's size through the stream; a runtime stuck half-way is still killed",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -103,6 +104,31 @@ Deno.test({
     await jobs.configure({ cluster: "local" });
     try {
       await checkResults();
+      // Its end is offered, but a timer it left spins as its result is
+      // being sent: the job is still the runner's to kill.
+      const stuck = job(() => {
+        share("pid", Deno.pid);
+        setTimeout(() => {
+          for (;;) { /* the runtime's event loop never comes back */ }
+        }, 5);
+        return new Uint8Array(64 * 2 ** 20).fill(1);
+      }, { on: "cluster", display: false });
+      assert.ok(
+        await eventually(() => "pid" in stuck.exports, 30_000),
+        "the job ran",
+      );
+      const pid = stuck.exports.pid as number;
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(stuck.status, "running", "its result never all came");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise((r) => timer = setTimeout(r, 15_000, "late"));
+      assert.notEqual(await Promise.race([stuck.kill(), late]), "late");
+      clearTimeout(timer);
+      assert.equal(stuck.status, "killed");
+      assert.ok(
+        await eventually(() => !isAlive(pid), 5000),
+        "the stuck runtime is gone",
+      );
     } finally {
       await jobs.configure({ cluster: null });
     }
