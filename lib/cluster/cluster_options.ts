@@ -8,6 +8,7 @@ import {
   bucketKeys,
   type ConnectOptions,
   type JetStream,
+  type JetStreamManager,
   type KV,
   type Nats,
   nats,
@@ -238,17 +239,14 @@ export const SILENCE_MS = 6000;
 /**
  * Makes the cluster's stream and lists when they are not there.
  *
- * @param nats The NATS clients.
- * @param nc A connection.
+ * @param jsm The connection's JetStream manager.
  * @param names The cluster's names.
  * @returns The stream's events are kept a day at most.
  */
 export async function ensureCluster(
-  nats: Nats,
-  nc: NatsConnection,
+  jsm: JetStreamManager,
   names: ClusterNames,
 ): Promise<void> {
-  const jsm = await nats.jetstreamManager(nc);
   const config = {
     name: names.stream,
     subjects: [names.streamSubjects],
@@ -299,9 +297,9 @@ export async function openCluster(
   const nc = await connectCluster(clients, options, client);
   try {
     const names = new ClusterNames(options.name);
-    await ensureCluster(clients, nc, names);
-    const ttl = SILENCE_MS * 3;
     const jsm = await clients.jetstreamManager(nc);
+    await ensureCluster(jsm, names);
+    const ttl = SILENCE_MS * 3;
     return {
       nc,
       js: clients.jetstream(nc),

@@ -82,9 +82,10 @@ export function landExports(state: JobState): string[] {
 function landAll(state: JobState, value: object): string[] {
   const written: string[] = [];
   for (const [name, exported] of Object.entries(value)) {
+    if (name === "default" || !isIdentifier(name)) continue;
     const warning = land(name, exported);
     if (warning) state.warnings.push(warning);
-    else if (name !== "default" && isIdentifier(name)) written.push(name);
+    else written.push(name);
   }
   return written;
 }
@@ -145,8 +146,8 @@ export function receiveError(
   }
 }
 
+// Writes an export into the notebook; says why when it could not.
 function land(name: string, value: unknown): string | undefined {
-  if (name === "default" || !isIdentifier(name)) return undefined;
   const outcome = writeNotebook(name, value);
   if (outcome === "const") {
     return `Export "${name}" was not written to the notebook: "${name}" is a const there; use job.exports.${name}`;

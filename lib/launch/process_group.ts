@@ -70,15 +70,21 @@ export function killTree(pid: number): number[] {
   return members;
 }
 
+// A process's state and group from /proc (`undefined`: gone, or no /proc).
+function stat(pid: number): { ended: boolean; group: number } | undefined {
+  try {
+    const line = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const [state, , pgrp] = line.slice(line.lastIndexOf(")") + 2).split(" ");
+    return { ended: state === "Z" || state === "X", group: Number(pgrp) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether a process still runs (a zombie has released its CPU and memory). */
 export function running(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat[stat.lastIndexOf(")") + 2];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
+  const now = stat(pid);
+  return now !== undefined && !now.ended;
 }
 
 /**
@@ -86,13 +92,8 @@ export function running(pid: number): boolean {
  * own, or has ended (or there is no /proc to say).
  */
 export function leftGroup(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(pgrp) === pid || state === "Z" || state === "X";
-  } catch {
-    return true;
-  }
+  const now = stat(pid);
+  return now === undefined || now.ended || now.group === pid;
 }
 
 /** How a process ended: its exit code, and the signal that killed it. */
