@@ -96,6 +96,8 @@ interface Running {
   detached: boolean;
   /** Why it was killed, when it was on purpose. */
   killed?: string;
+  /** Settles once the job's end is sent (in the stream, for a detached job). */
+  ended?: Promise<void>;
   stop(): void;
 }
 
@@ -322,7 +324,7 @@ export class Runner implements AsyncDisposable {
     };
     const run = (message: RunMessage) => {
       running.started = true;
-      runtime.run(message, {
+      running.ended = runtime.run(message, {
         onOutput: (text) => sender.send({ t: "output", text }),
         onMessage: (event) => sender.send(event),
       }).then(async (end) => {
@@ -343,6 +345,7 @@ export class Runner implements AsyncDisposable {
           await whenFilled(end.value?.raw ?? []).catch(() => {});
         }
       })
+        .catch((error) => this.#log(`bgjobs runner: ${start.label}: ${error}`))
         .finally(() => this.#end(start.rid));
     };
     const sub = this.#nc.subscribe(this.#names.input(start.rid), {
@@ -392,6 +395,9 @@ export class Runner implements AsyncDisposable {
     if (!running) return;
     running.killed ??= why;
     await running.runtime.kill();
+    // The kill is confirmed once the job's end is stored: a kernel that
+    // reads the job next (an attach after a restart) must see it killed.
+    await running.ended;
     this.#end(rid);
   }
 
