@@ -11,6 +11,7 @@ import type { JobKind, RunnerInfo } from "../protocol/messages.ts";
 import type { ClusterNames } from "./cluster_options.ts";
 import { type KeptEvents, readKept } from "./events.ts";
 import {
+  bucketEntries,
   type JetStream,
   type JetStreamManager,
   type KV,
@@ -128,16 +129,15 @@ export class DetachedStore {
    */
   async list(notebook: string): Promise<DetachedRecord[]> {
     // One pass over the bucket, not a request per key.
-    const last = new Map<string, DetachedRecord | undefined>();
-    for await (
-      const entry of await this.#records.history({ key: `${notebook}.>` })
-    ) {
-      last.set(
-        entry.key,
-        entry.operation === "PUT" ? entry.json<DetachedRecord>() : undefined,
-      );
-    }
-    return [...last.values()].filter((r) => r !== undefined)
+    const last = await bucketEntries(
+      this.#js,
+      this.#names.jobRecords,
+      `${notebook}.>`,
+    );
+    const decoder = new TextDecoder();
+    return [...last.values()]
+      .filter((data) => data !== undefined)
+      .map((data) => JSON.parse(decoder.decode(data)) as DetachedRecord)
       .sort((a, b) => a.startedAt - b.startedAt);
   }
 

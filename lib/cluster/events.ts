@@ -7,7 +7,12 @@
  *
  * @module
  */
-import type { Consumer, ConsumerMessages, JetStream } from "./nats.ts";
+import {
+  type Consumer,
+  type ConsumerMessages,
+  type JetStream,
+  readPending,
+} from "./nats.ts";
 import type { RemoteEvent } from "../protocol/messages.ts";
 import { fromFrame, Reassembler, toPayloads } from "./wire.ts";
 
@@ -239,28 +244,18 @@ export async function readKept(
     seq: after,
     counts: new Map(),
   };
-  // What was there when it was made; later messages are read live.
-  let left = (await consumer.info(true)).num_pending;
-  if (left === 0) return out;
-  const messages = await consumer.consume();
-  try {
-    for await (const msg of messages) {
-      out.seq = msg.seq;
-      if (subjects.has(msg.subject)) {
-        let list = out.messages.get(msg.subject);
-        if (!list) out.messages.set(msg.subject, list = []);
-        list.push({
-          data: msg.data,
-          storedAt: Math.round(msg.info.timestampNanos / 1e6),
-        });
-        if (msg.seq <= after) {
-          out.counts.set(msg.subject, (out.counts.get(msg.subject) ?? 0) + 1);
-        }
-      }
-      if (--left === 0 || msg.info.pending === 0) break;
+  await readPending(consumer, (msg) => {
+    out.seq = msg.seq;
+    if (!subjects.has(msg.subject)) return;
+    let list = out.messages.get(msg.subject);
+    if (!list) out.messages.set(msg.subject, list = []);
+    list.push({
+      data: msg.data,
+      storedAt: Math.round(msg.info.timestampNanos / 1e6),
+    });
+    if (msg.seq <= after) {
+      out.counts.set(msg.subject, (out.counts.get(msg.subject) ?? 0) + 1);
     }
-  } finally {
-    messages.stop();
-  }
+  });
   return out;
 }

@@ -76,6 +76,8 @@ export interface JsMsg {
   readonly subject: string;
   readonly data: Uint8Array;
   readonly seq: number;
+  /** A KV entry's operation is in `KV-Operation` (none: a put). */
+  readonly headers?: { get(key: string): string };
   /** `pending`: messages left after this one, when it was delivered. */
   readonly info: { pending: number; timestampNanos: number };
 }
@@ -165,8 +167,6 @@ export interface KV {
   put(key: string, value: Uint8Array | string): Promise<number>;
   get(key: string): Promise<KvEntry | null>;
   delete(key: string): Promise<void>;
-  /** Every entry kept under `key` (a filter), oldest first, in one pass. */
-  history(options: { key: string }): Promise<AsyncIterable<KvEntry>>;
 }
 
 /** The NATS clients, loaded. */
@@ -204,6 +204,62 @@ export async function bucketKeys(
   return Object.keys(info.state.subjects ?? {}).map((subject) =>
     subject.slice(prefix.length)
   );
+}
+
+/**
+ * Reads what an ordered push consumer had to deliver when it was made, and
+ * stops: counted down from that number, and stopped early by a message
+ * that says none are pending. The client's own iterators (KV `keys()`,
+ * `history()`) wait for such a message alone; against nats-server 2.9 a
+ * message stored as they start can leave the count off by one, and they
+ * then wait for the next write, however long that takes.
+ *
+ * @param consumer The consumer, just made.
+ * @param each Called with each message, in order.
+ * @throws {Error} When the server does not answer.
+ */
+export async function readPending(
+  consumer: PushConsumer,
+  each: (msg: JsMsg) => void,
+): Promise<void> {
+  let left = (await consumer.info(true)).num_pending;
+  if (left === 0) return;
+  const messages = await consumer.consume();
+  try {
+    for await (const msg of messages) {
+      each(msg);
+      if (--left === 0 || msg.info.pending === 0) break;
+    }
+  } finally {
+    messages.stop();
+  }
+}
+
+/**
+ * The entries a KV bucket (keeping one per key) holds under `filter`, in
+ * one pass over its stream; see {@linkcode readPending}.
+ *
+ * @param js JetStream.
+ * @param bucket The bucket.
+ * @param filter Keys to read, e.g. `nb.>`.
+ * @returns Each key's last entry, `undefined` when it was deleted.
+ * @throws {Error} When the server does not answer.
+ */
+export async function bucketEntries(
+  js: JetStream,
+  bucket: string,
+  filter: string,
+): Promise<Map<string, Uint8Array | undefined>> {
+  const prefix = `$KV.${bucket}.`;
+  const consumer = await js.consumers.getPushConsumer(`KV_${bucket}`, {
+    filter_subjects: prefix + filter,
+  });
+  const out = new Map<string, Uint8Array | undefined>();
+  await readPending(consumer, (msg) => {
+    const deleted = msg.headers?.get("KV-Operation");
+    out.set(msg.subject.slice(prefix.length), deleted ? undefined : msg.data);
+  });
+  return out;
 }
 
 // The Node transport removes a socket's listeners right after it connects

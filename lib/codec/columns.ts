@@ -98,8 +98,7 @@ const NUMBERS = 0;
 const OBJECTS = 2;
 const STRINGS = 3;
 
-// The generated loop checks each row's keys with `for…in` (fast on objects
-// of one shape) and records what each column holds: only numbers (0), only
+// The generated loop checks each row's keys (`rowCheck`) and records what each column holds: only numbers (0), only
 // strings (3), only primitives (1), or objects too (2); and whether its
 // numbers only rise or only fall (`u` and `d`, against the last number `p`).
 function makeExtractor(keys: string[]): Extractor {
@@ -111,10 +110,7 @@ function makeExtractor(keys: string[]): Extractor {
     ),
     "for (let i = 0; i < rows.length; i++) {",
     "  const r = rows[i];",
-    "  if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== proto) return false;",
-    "  let n = 0;",
-    `  for (const key in r) { if (n >= ${k} || key !== KEYS[n]) return false; n++; }`,
-    `  if (n !== ${k}) return false;`,
+    ...rowCheck(k, "false"),
   ];
   keys.forEach((key, i) => {
     lines.push(
@@ -151,6 +147,20 @@ function makeExtractor(keys: string[]): Extractor {
     "monotonic",
     lines.join("\n"),
   ) as Extractor;
+}
+
+/**
+ * Lines of a generated loop over rows that return `fail` unless the row `r`
+ * is an object of prototype `proto` with exactly the keys `KEYS` (a constant
+ * of the function), in order; `for…in` is fast on objects of one shape.
+ */
+export function rowCheck(count: number, fail: string): string[] {
+  return [
+    `  if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== proto) return ${fail};`,
+    "  let m = 0;",
+    `  for (const key in r) { if (m >= ${count} || key !== KEYS[m]) return ${fail}; m++; }`,
+    `  if (m !== ${count}) return ${fail};`,
+  ];
 }
 
 function makeBuilder(keys: string[]): Builder {

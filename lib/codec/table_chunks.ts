@@ -10,6 +10,7 @@ import {
   type Columns,
   type Extracted,
   fromColumns,
+  rowCheck,
   toColumns,
 } from "./columns.ts";
 
@@ -66,6 +67,8 @@ export class TableChunks {
   #rows: unknown[] | undefined;
   #chunks: Chunk[];
   #order: Order | undefined;
+  #taker: Taker | undefined;
+  #texts: string[][] | undefined;
 
   constructor(rows: unknown[], first: Extracted, lazy: boolean) {
     this.keys = first.keys;
@@ -106,6 +109,23 @@ export class TableChunks {
   /** The chunk from row `at`, or `undefined` when it does not fit the first. */
   #take(at: number): Chunk | undefined {
     const count = Math.min(TABLE_CHUNK, this.n - at);
+    // Most tables hold in every chunk what the first held, column by
+    // column: a loop made for that takes a chunk in one pass, into typed
+    // arrays and the strings' arrays reused; any other row falls back.
+    this.#taker ??= takerFor(this.keys, this.#chunks[0].cols);
+    this.#texts ??= this.keys.map(() => []);
+    const cols = this.#taker(
+      this.#rows!,
+      at,
+      count,
+      Object.prototype,
+      this.#texts,
+    );
+    if (cols) {
+      return !this.#order || this.#order.holds(cols)
+        ? { cols, n: count }
+        : undefined;
+    }
     const rows = this.#rows!.slice(at, at + count);
     const columns = rows.length === count ? toColumns(rows) : undefined;
     if (
@@ -115,6 +135,77 @@ export class TableChunks {
     ) return undefined;
     return chunkOf(columns);
   }
+}
+
+/**
+ * Takes the columns of `count` rows from `at`, of the kinds a first chunk's
+ * columns had; `undefined` when a row has other keys or another kind of
+ * value. `texts` holds an array per column, reused for strings.
+ */
+type Taker = (
+  rows: unknown[],
+  at: number,
+  count: number,
+  proto: object,
+  texts: string[][],
+) => Column[] | undefined;
+
+const takers = new Map<string, Taker>();
+
+function takerFor(keys: string[], first: Column[]): Taker {
+  const kinds = first.map((col) =>
+    col instanceof Float64Array ? "f" : Array.isArray(col) ? "p" : "s"
+  );
+  const signature = JSON.stringify([keys, kinds]);
+  let taker = takers.get(signature);
+  if (!taker) takers.set(signature, taker = makeTaker(keys, kinds));
+  return taker;
+}
+
+// Numbers ("f") go to a Float64Array, strings ("s") to a reused array
+// joined at the end, with their lengths; other primitives ("p") to an array.
+function makeTaker(keys: string[], kinds: string[]): Taker {
+  const lines = [
+    `const KEYS = ${JSON.stringify(keys)};`,
+    ...kinds.map((kind, i) =>
+      kind === "f"
+        ? `const c${i} = new Float64Array(count);`
+        : kind === "s"
+        ? `const t${i} = texts[${i}]; if (t${i}.length > count) t${i}.length = count; const l${i} = new Uint32Array(count);`
+        : `const c${i} = [];`
+    ),
+    "for (let i = 0; i < count; i++) {",
+    "  const r = rows[at + i];",
+    ...rowCheck(keys.length, "undefined"),
+  ];
+  kinds.forEach((kind, i) => {
+    const v = `v${i}`;
+    lines.push(`  const ${v} = r[${JSON.stringify(keys[i])}];`);
+    if (kind === "f") {
+      lines.push(`  if (typeof ${v} !== 'number') return undefined;`);
+      lines.push(`  c${i}[i] = ${v};`);
+    } else if (kind === "s") {
+      lines.push(`  if (typeof ${v} !== 'string') return undefined;`);
+      lines.push(`  t${i}[i] = ${v}; l${i}[i] = ${v}.length;`);
+    } else {
+      lines.push(
+        `  if ((typeof ${v} === 'object' && ${v} !== null) || typeof ${v} === 'function' || typeof ${v} === 'symbol') return undefined;`,
+      );
+      lines.push(`  c${i}.push(${v});`);
+    }
+  });
+  const cols = kinds.map((kind, i) =>
+    kind === "s" ? `{ j: t${i}.join(""), l: l${i} }` : `c${i}`
+  );
+  lines.push("}", `return [${cols.join(", ")}];`);
+  return new Function(
+    "rows",
+    "at",
+    "count",
+    "proto",
+    "texts",
+    lines.join("\n"),
+  ) as Taker;
 }
 
 /** A chunk's columns as they travel: strings joined. */

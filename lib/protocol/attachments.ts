@@ -61,7 +61,9 @@ export async function writeBulk(
   parts: FramePart[],
 ): Promise<void> {
   let writing = Promise.resolve();
-  for (const bytes of frameBytes(parts)) {
+  // Reused buffers: a chunk's bytes are written before the one after the
+  // next is taken (each write is awaited before the next is started).
+  for (const bytes of frameBytes(parts, true)) {
     await writing;
     writing = writeAll(conn, bytes);
   }

@@ -3,6 +3,7 @@
 // travels here (it goes through the runtime's stdout pipe), so nothing a job
 // prints can corrupt a frame.
 import { serializer } from "./serializer.ts";
+import { ChunkWriter, readChunk } from "./table_wire.ts";
 import type {
   KernelMessage,
   RuntimeMessage,
@@ -17,6 +18,7 @@ import {
 } from "./byte_streams.ts";
 import {
   TableChanged,
+  type TableChunk,
   type TableChunks,
   TableReceiver,
 } from "../codec/table_chunks.ts";
@@ -50,11 +52,17 @@ export function encodeFrame(message: unknown): Uint8Array {
 }
 
 /**
- * The bytes of a frame's parts, in order, a table's chunks serialized as
- * they are reached: a writer that writes each before taking the next holds
- * one chunk at a time.
+ * The bytes of a frame's parts, in order, a table's chunks turned into bytes
+ * as they are reached: a writer that writes each before taking the next
+ * holds one chunk at a time. With `reuse`, a chunk's bytes are only valid
+ * until the next but one is taken (two buffers in turn, see `table_wire.ts`):
+ * for writers that write what they take before taking more than one more.
  */
-export function* frameBytes(parts: FramePart[]): Generator<Uint8Array> {
+export function* frameBytes(
+  parts: FramePart[],
+  reuse = false,
+): Generator<Uint8Array> {
+  let writer: ChunkWriter | undefined;
   for (const part of parts) {
     if (part instanceof Uint8Array) {
       yield part;
@@ -62,7 +70,7 @@ export function* frameBytes(parts: FramePart[]): Generator<Uint8Array> {
     }
     const chunks = part.travel();
     for (;;) {
-      let next: IteratorResult<unknown>;
+      let next: IteratorResult<TableChunk>;
       try {
         next = chunks.next();
       } catch (error) {
@@ -72,7 +80,8 @@ export function* frameBytes(parts: FramePart[]): Generator<Uint8Array> {
         throw error;
       }
       if (next.done) break;
-      const bytes = checkSize(serialize(next.value));
+      writer ??= new ChunkWriter(reuse);
+      const bytes = checkSize(writer.bytes(next.value));
       yield lengthWord(bytes.byteLength);
       yield bytes;
     }
@@ -289,7 +298,7 @@ async function readTable(from: ByteReader): Promise<unknown[]> {
     await readInto(from, bytes);
     if (failed !== undefined) continue;
     try {
-      receiver.add(deserialize(bytes));
+      receiver.add(readChunk(bytes));
     } catch (error) {
       failed = error;
     }

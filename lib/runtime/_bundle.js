@@ -37,6 +37,158 @@ async function nodeV8() {
 __name(nodeV8, "nodeV8");
 var serializer = builtin() ?? await nodeV8();
 
+// lib/protocol/table_wire.ts
+var F64 = 1;
+var TEXT = 2;
+var VALUE = 3;
+var HEAD = 3;
+var PER_COLUMN = 3;
+var align = /* @__PURE__ */ __name((n) => n + 7 & ~7, "align");
+var encoder = new TextEncoder();
+var decoder = new TextDecoder("utf-8", {
+  ignoreBOM: true
+});
+function plan(col) {
+  if (col instanceof Float64Array) {
+    const bytes2 = new Uint8Array(col.buffer, col.byteOffset, col.byteLength);
+    return {
+      kind: F64,
+      count: col.length,
+      bytes: bytes2
+    };
+  }
+  const joined = col;
+  if (!Array.isArray(col) && typeof joined.j === "string" && joined.l instanceof Uint32Array && joined.j.isWellFormed()) {
+    return {
+      kind: TEXT,
+      count: joined.l.length,
+      lengths: joined.l,
+      text: joined.j
+    };
+  }
+  const bytes = serializer.serialize(col);
+  return {
+    kind: VALUE,
+    count: 0,
+    bytes
+  };
+}
+__name(plan, "plan");
+var ChunkWriter = class {
+  static {
+    __name(this, "ChunkWriter");
+  }
+  #reuse;
+  #buffers = [
+    new Uint8Array(0),
+    new Uint8Array(0)
+  ];
+  #turn = 0;
+  constructor(reuse) {
+    this.#reuse = reuse;
+  }
+  /** The chunk's bytes. */
+  bytes(chunk) {
+    const cols = chunk.cols.map(plan);
+    const keys = chunk.keys ? serializer.serialize(chunk.keys) : void 0;
+    let size = align(4 * (HEAD + PER_COLUMN * cols.length)) + align(keys?.byteLength ?? 0);
+    for (const col of cols) {
+      size += col.kind === TEXT ? align(4 * col.count) + align(3 * col.text.length) : align(col.bytes.byteLength);
+    }
+    const out = this.#buffer(size);
+    const head = new DataView(out.buffer, out.byteOffset);
+    const put = /* @__PURE__ */ __name((i, value) => head.setUint32(4 * i, value, true), "put");
+    put(0, chunk.n);
+    put(1, cols.length);
+    put(2, keys?.byteLength ?? 0);
+    let at = align(4 * (HEAD + PER_COLUMN * cols.length));
+    if (keys) {
+      out.set(keys, at);
+      at += align(keys.byteLength);
+    }
+    cols.forEach((col, c) => {
+      const h = HEAD + PER_COLUMN * c;
+      put(h, col.kind);
+      put(h + 1, col.count);
+      if (col.kind === TEXT) {
+        new Uint32Array(out.buffer, at, col.count).set(col.lengths);
+        at += align(4 * col.count);
+        const { written } = encoder.encodeInto(col.text, out.subarray(at));
+        put(h + 2, written);
+        at += align(written);
+      } else {
+        put(h + 2, col.bytes.byteLength);
+        out.set(col.bytes, at);
+        at += align(col.bytes.byteLength);
+      }
+    });
+    return out.subarray(0, at);
+  }
+  #buffer(size) {
+    if (!this.#reuse) return new Uint8Array(size);
+    const turn = this.#turn;
+    this.#turn ^= 1;
+    if (this.#buffers[turn].byteLength < size) {
+      this.#buffers[turn] = new Uint8Array(Math.max(size * 1.25, 1 << 16));
+    }
+    return this.#buffers[turn];
+  }
+};
+function readChunk(bytes) {
+  const cut = /* @__PURE__ */ __name(() => new TypeError("A table's chunk is cut or malformed"), "cut");
+  if (bytes.byteLength < 4 * HEAD) throw cut();
+  const head = new DataView(bytes.buffer, bytes.byteOffset);
+  const word = /* @__PURE__ */ __name((i) => head.getUint32(4 * i, true), "word");
+  const n = word(0);
+  const count = word(1);
+  const end = 4 * (HEAD + PER_COLUMN * count);
+  if (end > bytes.byteLength) throw cut();
+  let at = align(end);
+  const take = /* @__PURE__ */ __name((length) => {
+    if (at + length > bytes.byteLength) throw cut();
+    const part = bytes.subarray(at, at + length);
+    at += align(length);
+    return part;
+  }, "take");
+  const keysBytes = word(2);
+  const keys = keysBytes ? serializer.deserialize(take(keysBytes)) : void 0;
+  const cols = [];
+  for (let c = 0; c < count; c++) {
+    const h = HEAD + PER_COLUMN * c;
+    const [kind, values, length] = [
+      word(h),
+      word(h + 1),
+      word(h + 2)
+    ];
+    if (kind === F64) {
+      if (length !== 8 * values) throw cut();
+      cols.push(view(Float64Array, take(length), values));
+    } else if (kind === TEXT) {
+      const l = view(Uint32Array, take(4 * values), values);
+      cols.push({
+        j: decoder.decode(take(length)),
+        l
+      });
+    } else if (kind === VALUE) {
+      cols.push(serializer.deserialize(take(length)));
+    } else throw cut();
+  }
+  return keys ? {
+    keys,
+    cols,
+    n
+  } : {
+    cols,
+    n
+  };
+}
+__name(readChunk, "readChunk");
+function view(Type, part, n) {
+  const aligned = part.byteOffset % Type.BYTES_PER_ELEMENT === 0 ? part : part.slice();
+  return new Type(aligned.buffer, aligned.byteOffset, n);
+}
+__name(view, "view");
+
 // lib/protocol/byte_streams.ts
 var CLOSED = "Job runtime channel closed in the middle of a message";
 async function writeAll(conn, bytes) {
@@ -134,10 +286,7 @@ function makeExtractor(keys) {
     ...keys.map((_, i) => `const c${i} = cols[${i}]; let k${i} = 0, u${i} = true, d${i} = true, s${i} = true, p${i} = NaN;`),
     "for (let i = 0; i < rows.length; i++) {",
     "  const r = rows[i];",
-    "  if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== proto) return false;",
-    "  let n = 0;",
-    `  for (const key in r) { if (n >= ${k} || key !== KEYS[n]) return false; n++; }`,
-    `  if (n !== ${k}) return false;`
+    ...rowCheck(k, "false")
   ];
   keys.forEach((key, i) => {
     lines.push(`  const v${i} = r[${JSON.stringify(key)}];`, `  if (typeof v${i} === 'number') {`, `    s${i} = false;`, `    if (i > 0) {`, `      if (!(v${i} > p${i})) u${i} = false;`, `      if (!(v${i} < p${i})) d${i} = false;`, `    }`, `  } else if (typeof v${i} === 'string') {`, `    k${i} = k${i} || 1;`, `  } else {`, `    if (typeof v${i} === 'function' || typeof v${i} === 'symbol') return false;`, `    s${i} = false;`, `    k${i} = typeof v${i} === 'object' && v${i} !== null ? 2 : k${i} || 1;`, `  }`, `  p${i} = v${i};`, `  c${i}.push(v${i});`);
@@ -146,6 +295,15 @@ function makeExtractor(keys) {
   return new Function("rows", "cols", "kinds", "proto", "monotonic", lines.join("\n"));
 }
 __name(makeExtractor, "makeExtractor");
+function rowCheck(count, fail2) {
+  return [
+    `  if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== proto) return ${fail2};`,
+    "  let m = 0;",
+    `  for (const key in r) { if (m >= ${count} || key !== KEYS[m]) return ${fail2}; m++; }`,
+    `  if (m !== ${count}) return ${fail2};`
+  ];
+}
+__name(rowCheck, "rowCheck");
 function makeBuilder(keys) {
   const fields = keys.map((key, i) => key === "__proto__" ? `["__proto__"]: c${i}[i]` : `${JSON.stringify(key)}: c${i}[i]`);
   const body = [
@@ -179,6 +337,8 @@ var TableChunks = class {
   #rows;
   #chunks;
   #order;
+  #taker;
+  #texts;
   constructor(rows, first, lazy) {
     this.keys = first.keys;
     this.n = rows.length;
@@ -217,12 +377,60 @@ var TableChunks = class {
   /** The chunk from row `at`, or `undefined` when it does not fit the first. */
   #take(at) {
     const count = Math.min(TABLE_CHUNK, this.n - at);
+    this.#taker ??= takerFor(this.keys, this.#chunks[0].cols);
+    this.#texts ??= this.keys.map(() => []);
+    const cols = this.#taker(this.#rows, at, count, Object.prototype, this.#texts);
+    if (cols) {
+      return !this.#order || this.#order.holds(cols) ? {
+        cols,
+        n: count
+      } : void 0;
+    }
     const rows = this.#rows.slice(at, at + count);
     const columns = rows.length === count ? toColumns(rows) : void 0;
     if (!columns || columns.nested.some(Boolean) || !sameKeys(this.keys, columns.keys) || this.#order && !this.#order.holds(columns.cols)) return void 0;
     return chunkOf(columns);
   }
 };
+var takers = /* @__PURE__ */ new Map();
+function takerFor(keys, first) {
+  const kinds = first.map((col) => col instanceof Float64Array ? "f" : Array.isArray(col) ? "p" : "s");
+  const signature = JSON.stringify([
+    keys,
+    kinds
+  ]);
+  let taker = takers.get(signature);
+  if (!taker) takers.set(signature, taker = makeTaker(keys, kinds));
+  return taker;
+}
+__name(takerFor, "takerFor");
+function makeTaker(keys, kinds) {
+  const lines = [
+    `const KEYS = ${JSON.stringify(keys)};`,
+    ...kinds.map((kind, i) => kind === "f" ? `const c${i} = new Float64Array(count);` : kind === "s" ? `const t${i} = texts[${i}]; if (t${i}.length > count) t${i}.length = count; const l${i} = new Uint32Array(count);` : `const c${i} = [];`),
+    "for (let i = 0; i < count; i++) {",
+    "  const r = rows[at + i];",
+    ...rowCheck(keys.length, "undefined")
+  ];
+  kinds.forEach((kind, i) => {
+    const v = `v${i}`;
+    lines.push(`  const ${v} = r[${JSON.stringify(keys[i])}];`);
+    if (kind === "f") {
+      lines.push(`  if (typeof ${v} !== 'number') return undefined;`);
+      lines.push(`  c${i}[i] = ${v};`);
+    } else if (kind === "s") {
+      lines.push(`  if (typeof ${v} !== 'string') return undefined;`);
+      lines.push(`  t${i}[i] = ${v}; l${i}[i] = ${v}.length;`);
+    } else {
+      lines.push(`  if ((typeof ${v} === 'object' && ${v} !== null) || typeof ${v} === 'function' || typeof ${v} === 'symbol') return undefined;`);
+      lines.push(`  c${i}.push(${v});`);
+    }
+  });
+  const cols = kinds.map((kind, i) => kind === "s" ? `{ j: t${i}.join(""), l: l${i} }` : `c${i}`);
+  lines.push("}", `return [${cols.join(", ")}];`);
+  return new Function("rows", "at", "count", "proto", "texts", lines.join("\n"));
+}
+__name(makeTaker, "makeTaker");
 function chunkOf(columns) {
   const cols = columns.cols.map((col, c) => columns.strings[c] ? join(col) : col);
   return {
@@ -334,7 +542,8 @@ var { serialize, deserialize } = serializer;
 var CHUNKED = -1;
 var HEADER = 4;
 var PIPE_BUF = 4096;
-function* frameBytes(parts) {
+function* frameBytes(parts, reuse = false) {
+  let writer;
   for (const part of parts) {
     if (part instanceof Uint8Array) {
       yield part;
@@ -350,7 +559,8 @@ function* frameBytes(parts) {
         throw error;
       }
       if (next.done) break;
-      const bytes = checkSize(serialize(next.value));
+      writer ??= new ChunkWriter(reuse);
+      const bytes = checkSize(writer.bytes(next.value));
       yield lengthWord(bytes.byteLength);
       yield bytes;
     }
@@ -431,10 +641,10 @@ function frameHead(bodyLength, raw, bulk2) {
     return head2;
   }
   const head = new Uint8Array(HEADER * 2 + 8 * raw.length);
-  const view = new DataView(head.buffer);
-  view.setUint32(0, (bodyLength | ATTACHED) >>> 0);
-  view.setUint32(HEADER, (raw.length | (bulk2 ? ON_BULK : 0)) >>> 0);
-  raw.forEach((part, i) => view.setFloat64(HEADER * 2 + 8 * i, sizeOf(part)));
+  const view2 = new DataView(head.buffer);
+  view2.setUint32(0, (bodyLength | ATTACHED) >>> 0);
+  view2.setUint32(HEADER, (raw.length | (bulk2 ? ON_BULK : 0)) >>> 0);
+  raw.forEach((part, i) => view2.setFloat64(HEADER * 2 + 8 * i, sizeOf(part)));
   return head;
 }
 __name(frameHead, "frameHead");
@@ -454,10 +664,10 @@ async function* readFrames(conn, bulk2) {
       }
       const table = new Uint8Array(8 * ((counted & ~ON_BULK) >>> 0));
       await readInto(conn, table);
-      const view = new DataView(table.buffer);
+      const view2 = new DataView(table.buffer);
       sizes = Array.from({
         length: table.length / 8
-      }, (_, i) => view.getFloat64(8 * i));
+      }, (_, i) => view2.getFloat64(8 * i));
     }
     const length = (word & ~ATTACHED) >>> 0;
     let body;
@@ -524,7 +734,7 @@ async function readTable(from) {
     await readInto(from, bytes);
     if (failed !== void 0) continue;
     try {
-      receiver.add(deserialize(bytes));
+      receiver.add(readChunk(bytes));
     } catch (error) {
       failed = error;
     }
@@ -570,7 +780,7 @@ function bulky(parts) {
 __name(bulky, "bulky");
 async function writeBulk(conn, parts) {
   let writing = Promise.resolve();
-  for (const bytes of frameBytes(parts)) {
+  for (const bytes of frameBytes(parts, true)) {
     await writing;
     writing = writeAll(conn, bytes);
   }
@@ -2178,7 +2388,7 @@ var [dir, revokeRead, revokeWrite, bulkGrants, jobWaiting] = Deno.args;
 var input;
 var output;
 function send(message) {
-  for (const bytes of frameBytes(encodeFrameParts(message))) {
+  for (const bytes of frameBytes(encodeFrameParts(message), true)) {
     writeAllSync(output, bytes);
   }
 }
@@ -2291,7 +2501,7 @@ function deliver(parts, whole) {
 __name(deliver, "deliver");
 function sendLast(parts, again) {
   try {
-    for (const bytes of frameBytes(parts)) writeAllSync(output, bytes);
+    for (const bytes of frameBytes(parts, true)) writeAllSync(output, bytes);
   } catch (error) {
     return again(error);
   }

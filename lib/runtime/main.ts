@@ -49,7 +49,7 @@ let output: Deno.FsFile;
 
 // Synchronous, so progress() and share() reach the kernel from a busy loop.
 function send(message: RuntimeMessage): void {
-  for (const bytes of frameBytes(encodeFrameParts(message))) {
+  for (const bytes of frameBytes(encodeFrameParts(message), true)) {
     writeAllSync(output, bytes);
   }
 }
@@ -169,7 +169,7 @@ function deliver(parts: FrameParts, whole?: () => EndMessage): void {
 /** Writes the last frame to the FIFO, then exits. */
 function sendLast(parts: FramePart[], again: (error: unknown) => void): void {
   try {
-    for (const bytes of frameBytes(parts)) writeAllSync(output, bytes);
+    for (const bytes of frameBytes(parts, true)) writeAllSync(output, bytes);
   } catch (error) {
     return again(error);
   }
