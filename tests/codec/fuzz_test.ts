@@ -414,6 +414,23 @@ jobTest(
   },
 );
 
+jobTest(
+  "a big table of records keeps its named properties",
+  async () => {
+    const got = await job(() => {
+      const rows: Record<string, unknown>[] & { meta?: string } = Array.from(
+        { length: 20_000 },
+        (_, i) => ({ id: i, s: `r${i}` }),
+      );
+      rows.meta = "kept";
+      return rows;
+    }) as Record<string, unknown>[] & { meta?: string };
+    assert.equal(got.length, 20_000);
+    assert.equal(got.meta, "kept");
+    assert.deepEqual(got[19_999], { id: 19_999, s: "r19999" });
+  },
+);
+
 jobTest("fuzz tests leave no runtime behind", async () => {
   await jobs.shutdown();
 });
