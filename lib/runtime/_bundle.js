@@ -316,7 +316,7 @@ function makeBuilder(keys) {
 __name(makeBuilder, "makeBuilder");
 
 // lib/codec/table_chunks.ts
-var TABLE_CHUNK = 8192;
+var TABLE_CHUNK = 2048;
 var TableChanged = class extends Error {
   static {
     __name(this, "TableChanged");
