@@ -24,6 +24,7 @@ import {
   SILENCE_MS,
 } from "./cluster_options.ts";
 import type { JetStream, KV, NatsConnection } from "./nats.ts";
+import { within } from "./within.ts";
 import {
   askRunner,
   type ClusterLink,
@@ -328,19 +329,6 @@ export class ClusterBackend implements ClusterLink {
 
 /** How long each step of closing a cluster connection may take, in ms. */
 const CLOSE_MS = 2000;
-
-/** Whether `promise` settled without error within `ms`. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise.then(() => true, () => false),
-      new Promise<boolean>((r) => timer = setTimeout(() => r(false), ms)),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function resolved(
   max: Record<string, boolean | string[]>,

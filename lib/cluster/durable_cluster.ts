@@ -196,8 +196,7 @@ function secret(dir: string): string {
     return Deno.readTextFileSync(`${dir}/token`).trim();
   } catch {
     const bytes = crypto.getRandomValues(new Uint8Array(24));
-    const token = [...bytes].map((b) => b.toString(16).padStart(2, "0"))
-      .join("");
+    const token = bytes.toHex();
     const write = (file: string, text: string) =>
       Deno.writeTextFileSync(`${dir}/${file}`, text, { mode: 0o600 });
     write("token", token);

@@ -13,6 +13,7 @@ import type { ClusterBackend } from "../cluster/cluster_backend.ts";
 import type { DetachedStore } from "../cluster/detached_store.ts";
 import type { KeptEvents } from "../cluster/events.ts";
 import { durableClusterRunning } from "../cluster/durable_cluster.ts";
+import { within } from "../cluster/within.ts";
 import { receiveRestored } from "../capture/capture.ts";
 import { type Job, jobLabel, type JobState, makeJob } from "./job_state.ts";
 import { jobList } from "./job_list.ts";
@@ -146,12 +147,7 @@ async function listNew(): Promise<Listed[]> {
     follow(job.id, state, link, ready.resolve);
     found.push({ job, state, receiver });
   }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    Promise.all(caughtUp),
-    new Promise((r) => timer = setTimeout(r, CATCH_UP_MS)),
-  ]);
-  clearTimeout(timer);
+  await within(Promise.all(caughtUp), CATCH_UP_MS);
   return found;
 }
 

@@ -47,8 +47,7 @@ export async function notebookKey(): Promise<string> {
     "SHA-256",
     new TextEncoder().encode(Deno.cwd()),
   );
-  return [...new Uint8Array(digest).slice(0, 8)]
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  return new Uint8Array(digest, 0, 8).toHex();
 }
 
 /** A cluster for detached jobs, and its store. */
