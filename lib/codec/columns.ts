@@ -98,9 +98,10 @@ const NUMBERS = 0;
 const OBJECTS = 2;
 const STRINGS = 3;
 
-// The generated loop checks each row's keys (`rowCheck`) and records what each column holds: only numbers (0), only
-// strings (3), only primitives (1), or objects too (2); and whether its
-// numbers only rise or only fall (`u` and `d`, against the last number `p`).
+// The generated loop checks each row's keys (`rowCheck`) and records what
+// each column holds: only numbers (0), only strings (3), only primitives
+// (1), or objects too (2); and whether its numbers only rise or only fall
+// (`u` and `d`, against the last number `p`).
 function makeExtractor(keys: string[]): Extractor {
   const k = keys.length;
   const lines = [

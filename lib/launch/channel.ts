@@ -23,7 +23,7 @@ export function channelDirPath(): string {
         "granted"
     ) tmp = Deno.env.get("TMPDIR") || tmp;
   } catch { /* no env access: /tmp */ }
-  const hex = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+  const hex = crypto.getRandomValues(new Uint8Array(8)).toHex();
   return `${tmp.replace(/\/+$/, "") || "/"}/bgjobs-${hex}`;
 }
 

@@ -262,7 +262,11 @@ export class Runner implements AsyncDisposable {
   async #request(data: Uint8Array, js: JetStream): Promise<RunnerReply> {
     const request = checkRequest(await fromPayload<RunnerRequest>(data));
     if (request.t === "kill") {
+      const ended = this.#running.get(request.rid)?.ended;
       await this.#kill(request.rid, "a kernel asked");
+      // Confirmed once the job's end is stored: a kernel that reads the job
+      // next (an attach, after a restart too) must see it killed.
+      await ended;
       return { t: "killed" };
     }
     return await this.#start(request, js);
@@ -395,9 +399,6 @@ export class Runner implements AsyncDisposable {
     if (!running) return;
     running.killed ??= why;
     await running.runtime.kill();
-    // The kill is confirmed once the job's end is stored: a kernel that
-    // reads the job next (an attach after a restart) must see it killed.
-    await running.ended;
     this.#end(rid);
   }
 
