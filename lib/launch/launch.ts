@@ -2,7 +2,7 @@
 // of the channel, the process from its launcher, and the wait until it is
 // ready (or the reason it never was).
 import { readFrames } from "../protocol/frames.ts";
-import { killGroup, markStarting } from "./process_group.ts";
+import { endGroup, killGroup, markStarting } from "./process_group.ts";
 import { grantChannel, holdFifo, StreamReader, untilExit } from "./channel.ts";
 import { dropLauncher, makeSpare, takeLauncher } from "./spare.ts";
 import { primeRuntime, startScript } from "./launcher.ts";
@@ -16,7 +16,7 @@ const GO = new TextEncoder().encode("go\n");
 /** A started runtime's process and the kernel's ends of its channel. */
 export interface Launched {
   child: Deno.ChildProcess;
-  /** The kernel's end of the runtime's stdin: closing it kills the group. */
+  /** The kernel's end of the launcher's stdin (its word). */
   stdin: WritableStreamDefaultWriter<Uint8Array>;
   /** Control messages from the runtime. */
   reader: StreamReader;
@@ -115,7 +115,7 @@ export async function launch(
     if (status.success && sent && came && isReady(came)) {
       return started();
     }
-    killGroup(child.pid);
+    endGroup(child.pid);
     reader.close();
     writer.close();
     await bulk?.close();

@@ -1,12 +1,12 @@
 // How a job runtime process is started: a launcher (a tiny shell, made ahead
-// of need, see `launch/spare.ts`) that sets up its file descriptors and helpers,
+// of need, see `launch/spare.ts`) that sets up its file descriptors and relay,
 // waits for the kernel's word, then becomes the runtime.
 
 // The launcher, run as `sh -c LAUNCHER bgjobs-runtime OUT START`, leading a
 // process group of its own (so one kill reaches the runtime and all it
-// started). It keeps the kernel's end of stdin (fd 3) for a watcher and the
-// stderr pipe (fd 4) for a relay, and merges its stderr into stdout, so the
-// job's output keeps its order. Then:
+// started; the kernel's watcher, `launch/watcher.ts`, kills the group if the
+// kernel dies). It keeps the stderr pipe (fd 4) for a relay, and merges its
+// stderr into stdout, so the job's output keeps its order. Then:
 // - It waits for a first line: the channel directory is made. The launcher
 //   is started before its directory, so from the moment the directory exists
 //   something is there to remove it: end of file instead (the kernel died)
@@ -20,26 +20,21 @@
 // - It waits for a line on stdin: the kernel's word to start. End of file
 //   instead (the kernel died, or dropped it) removes the channel directory
 //   and kills the group.
-// - The watcher (a subshell using the shell's own `read`) reads stdin until
-//   end-of-file (the kernel closed it, or the kernel died), then SIGKILLs the
-//   process group: the runtime and all it started.
 // - It runs START, which the kernel wrote before its word (the working
 //   directory, the environment and the command line of the runtime, see
 //   startScript()), and becomes the runtime (`exec`, so the runtime keeps
 //   its pid and leads the group), its stdin /dev/null.
-// The shell and the relay are made ahead; after the word come only the
-// watcher's fork (~0.3 ms) and the exec, so a cold start costs about what
-// starting `deno run` costs.
+// The shell and the relay are made ahead; after the word comes only the
+// exec, so a cold start costs about what starting `deno run` costs.
 import { currentProject } from "../project/project.ts";
 
 const LAUNCHER = [
-  "exec 3<&0 4>&2 2>&1",
+  "exec 4>&2 2>&1",
   'read -r _ || { rm -rf "${1%/out}"; exit 0; }',
-  'cat "$1" >&4 3<&- </dev/null 2>/dev/null &',
+  'cat "$1" >&4 </dev/null 2>/dev/null &',
   'read -r _ || { rm -rf "${1%/out}"; kill -KILL 0; }',
-  '(while read -r _; do :; done; rm -rf "${1%/out}"; kill -KILL 0) <&3 >/dev/null 2>&1 4>&- &',
   '. "$2"',
-  'exec "$@" 3<&- 4>&- </dev/null',
+  'exec "$@" 4>&- </dev/null',
 ].join("\n");
 
 // The job runtime is `runtime/main.ts`, run as one bundled file (`deno task
@@ -57,7 +52,11 @@ const NO_CONFIG = ["--no-config"];
 // copying its page tables takes: ~45 ms with 1 GB of notebook data. `setsid`
 // (util-linux) makes the group after a cheap posix_spawn, and keeps the pid.
 let setsidPath: string | false | undefined;
-function setsid(): string | undefined {
+/**
+ * The path of `setsid`, or `undefined` where there is none (then Deno's
+ * `detached` makes the group).
+ */
+export function setsid(): string | undefined {
   setsidPath ??= ["/usr/bin/setsid", "/bin/setsid"].find((path) => {
     try {
       return Deno.statSync(path).isFile;
@@ -70,8 +69,8 @@ function setsid(): string | undefined {
 
 /**
  * Spawns a launcher for a runtime whose control FIFO is `out` and whose
- * start script will be `start`. Its stdin is the kernel's word and the
- * watcher's, its stdout the job's output, its stderr the control messages.
+ * start script will be `start`. Its stdin is the kernel's word, its stdout
+ * the job's output, its stderr the control messages.
  * Its environment is empty: the start script sets the runtime's.
  */
 export function spawnLauncher(out: string, start: string): Deno.ChildProcess {

@@ -1,5 +1,6 @@
 // Processes of a job runtime as the kernel sees them: killing a process
 // group, finding what is left of it in /proc, and reading how it ended.
+import { unwatchGroup } from "./watcher.ts";
 
 const SIGNALS: Record<number, string> = {
   1: "SIGHUP",
@@ -19,6 +20,16 @@ export function killGroup(pid: number): void {
   try {
     Deno.kill(-pid, "SIGKILL");
   } catch { /* already gone */ }
+}
+
+/**
+ * SIGKILLs what is left of a runtime's process group once its leader has
+ * ended (or is being dropped), and takes the group off the watcher's list:
+ * from here on its id may be another's.
+ */
+export function endGroup(pid: number): void {
+  killGroup(pid);
+  unwatchGroup(pid);
 }
 
 /** The processes below `pid`, from /proc (none where there is no /proc). */
@@ -120,8 +131,8 @@ export function markStarting(pid: number, on: boolean): void {
  * Stops (SIGSTOP) every runtime being started, for as long as a big result
  * comes in: a runtime loading takes a core for tens of ms, and receiving
  * takes both (the copy on the event loop, faulting the pages in on another).
- * Only the runtime itself stops, not its watcher, which still kills it if the
- * kernel dies meanwhile.
+ * Only the runtime itself stops, not the kernel's watcher, which still kills
+ * it if the kernel dies meanwhile.
  *
  * @returns Resumes (SIGCONT) them; call it once the result is in.
  */

@@ -1,16 +1,16 @@
 /**
  * The kernel's handle on one job runtime: a `deno run` process leading its
- * own process group, with a watcher that kills the whole group once the
- * kernel closes the runtime's stdin, or dies (see `launch/launcher.ts`; starting
- * one is in `launch/launch.ts`).
+ * own process group, which the kernel's watcher kills if the kernel dies
+ * (see `launch/launcher.ts` and `launch/watcher.ts`; starting one is in
+ * `launch/launch.ts`).
  *
  * @module
  */
 import { encodeFrame, readFrames } from "../protocol/frames.ts";
 import { writeAll } from "../protocol/byte_streams.ts";
 import {
+  endGroup,
   exitOf,
-  killGroup,
   killTree,
   pauseStarting,
   running,
@@ -44,6 +44,7 @@ export class RuntimeProcess {
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
   #bulk: BulkSocket | undefined;
   #killed = false;
+  #released = false;
   #sending: Promise<void> = Promise.resolve();
   readonly #marker: string;
   readonly #sentFirst: RunMessage | undefined;
@@ -184,14 +185,18 @@ export class RuntimeProcess {
       killTree(this.pid);
     }
     const status = await this.exited;
-    killGroup(this.pid);
     await this.#release();
     await Promise.race([drained, delay(1000)]);
     return status;
   }
 
-  /** Kills the runtime and everything it started; resolves once gone. */
+  /**
+   * Kills the runtime and everything it started; resolves once gone. Nothing
+   * to do once a run has ended and released it (the engine kills every
+   * runtime of an attempt, ended or not).
+   */
   async kill(): Promise<void> {
+    if (this.#released) return;
     this.#killed = true;
     this.#child.ref(); // an idle runtime is unref'd: wait for it all the same
     const members = killTree(this.pid);
@@ -209,7 +214,12 @@ export class RuntimeProcess {
     return this.#bulk.reader();
   }
 
+  // Once the runtime has exited: what is left of its group goes (a job's
+  // leftovers, the relay once it has passed everything on), and the channel.
   async #release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    endGroup(this.pid);
     for (const file of [this.#reader, this.#writer]) {
       try {
         file.close();

@@ -3,15 +3,16 @@
 // it until a runtime is asked for: a runtime started cold then costs what
 // starting `deno run` costs.
 import { channelDirPath, makeChannelDir } from "./channel.ts";
-import { killGroup, leftGroup } from "./process_group.ts";
-import { spawnLauncher } from "./launcher.ts";
+import { endGroup, leftGroup } from "./process_group.ts";
+import { setsid, spawnLauncher } from "./launcher.ts";
+import { watchGroup } from "./watcher.ts";
 
 /** A launcher, waiting for the kernel's word in its channel directory. */
 export interface Launcher {
   /** The channel directory: `in`, `out`, and the start script to write. */
   dir: string;
   child: Deno.ChildProcess;
-  /** The kernel's end of the launcher's stdin: its word, then the watcher's. */
+  /** The kernel's end of the launcher's stdin: its word. */
   stdin: WritableStreamDefaultWriter<Uint8Array>;
   /** Whether the launcher has exited (killed, or the kernel dropped it). */
   gone: boolean;
@@ -38,6 +39,8 @@ async function makeLauncher(): Promise<Launcher> {
     for (let i = 0; i < 1000 && !leftGroup(child.pid); i++) {
       await new Promise((r) => setTimeout(r, 0));
     }
+    // Dropped from the list once its group is killed (`endGroup`).
+    if (!launcher.gone) watchGroup(child.pid, dir, setsid());
     await makeChannelDir(dir);
     await launcher.stdin.write(MADE);
   } catch (error) {
@@ -99,7 +102,7 @@ export function dropLauncher(launcher: Launcher): void {
       Deno.kill(launcher.child.pid, "SIGKILL");
     } catch { /* exited meanwhile */ }
   }
-  killGroup(launcher.child.pid);
+  endGroup(launcher.child.pid);
 }
 
 /** Kills the spare launcher and removes its directory (at shutdown). */

@@ -15,8 +15,7 @@ const MOD = new URL("../../mod.ts", import.meta.url).href;
 
 /**
  * The launchers waiting below `pid`: shells named `bgjobs-runtime` that lead
- * their group (a running runtime's watcher has the same name, in the group
- * its `deno` leads).
+ * their group (a running runtime is `deno`).
  */
 function launchers(pid = Deno.pid): number[] {
   const leaders = descendantsOf(pid).filter((p) => p.pgid === p.pid);
