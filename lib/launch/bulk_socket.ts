@@ -88,6 +88,11 @@ export class BulkSocket {
     }, () => {});
   }
 
+  /** Whether the channel directory is removed, or being removed. */
+  get unlinked(): boolean {
+    return this.#dir === undefined;
+  }
+
   /** The runtime's connection, as the frame reader reads attachments. */
   async reader(): Promise<AttachmentReader> {
     const conn = await this.#conn;

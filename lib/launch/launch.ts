@@ -134,10 +134,17 @@ export async function launch(
     // early stays in it without this end.
     held.end.close();
     markStarting(child.pid, false);
-    // The socket's directory goes once the runtime connected (bulk.close).
-    const names = bulk ? [toJob, fromJob, `${dir}/start`] : [dir];
+    // The socket's directory goes once the runtime connected (bulk.close),
+    // often before this; without a socket, the directory goes now.
+    const names = !bulk
+      ? [dir]
+      : bulk.unlinked
+      ? []
+      : [toJob, fromJob, `${dir}/start`];
     for (const name of names) {
-      await Deno.remove(name, { recursive: true }).catch(() => {});
+      try {
+        Deno.removeSync(name, { recursive: true });
+      } catch { /* removed with the directory meanwhile */ }
     }
   }
 }
