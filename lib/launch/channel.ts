@@ -1,6 +1,7 @@
 // The control channel between the kernel and a job runtime: two FIFOs the
 // runtime is allowed to open, waiting for the runtime, and reading what it
-// sends (through its launcher's relay, see `launch/launcher.ts`).
+// sends (from its FIFO, or through its launcher's relay, see
+// `launch/launcher.ts`).
 import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
 import { extendGrant } from "../sandbox/permissions.ts";
 import { encodeFrame, PIPE_BUF } from "../protocol/frames.ts";
@@ -103,11 +104,19 @@ export async function untilExit<T>(
   }
 }
 
+/** What the kernel reads a runtime's control messages from. */
+export interface ChannelReader {
+  /** Reads into `p`; `null` at the end. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Stops reading. */
+  close(): void;
+}
+
 /**
  * Reads a byte stream (a child process's pipe, which Deno reads on its event
  * loop) as a `read(p)` reader, keeping what a chunk holds beyond one read.
  */
-export class StreamReader {
+export class StreamReader implements ChannelReader {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #chunk: Uint8Array = new Uint8Array(0);
 
@@ -169,4 +178,74 @@ export function holdFifo(
   if (frame.byteLength > PIPE_BUF) return held;
   writeAllSync(writer, frame);
   return { ...held, sent: true };
+}
+
+// A FIFO read by the kernel itself holds one of Deno's threads for file
+// operations (32 in all) while a read waits: at most this many runtimes are
+// read so at once; the others' launchers relay their FIFO into a pipe.
+const DIRECT_MAX = 12;
+let direct = 0;
+
+/**
+ * Opens the runtime's FIFO `path` for the kernel to read directly, unless
+ * that many are read so already (then `undefined`: take the relay). The
+ * FIFO is held open for writing too until {@linkcode FifoReader.release} (the
+ * runtime's ready message, or its failed start): so this open and the
+ * runtime's do not wait for each other, and a runtime that never opens it
+ * leaves no read waiting forever; from then on its end is the runtime's.
+ *
+ * @throws When the FIFO cannot be opened.
+ */
+export function readFifo(path: string): FifoReader | undefined {
+  if (direct >= DIRECT_MAX) return undefined;
+  const hold = Deno.openSync(path, { read: true, write: true });
+  try {
+    return new FifoReader(hold, Deno.openSync(path, { read: true }));
+  } catch (error) {
+    hold.close();
+    throw error;
+  }
+}
+
+/** A runtime's FIFO as the kernel reads it (see {@linkcode readFifo}). */
+export class FifoReader implements ChannelReader {
+  #hold: Deno.FsFile | undefined;
+  #file: Deno.FsFile | undefined;
+
+  constructor(hold: Deno.FsFile, file: Deno.FsFile) {
+    this.#hold = hold;
+    this.#file = file;
+    direct++;
+  }
+
+  /** Lets the FIFO end once the runtime closes it. */
+  release(): void {
+    try {
+      this.#hold?.close();
+    } catch { /* closed */ }
+    this.#hold = undefined;
+  }
+
+  /** Reads what the FIFO has, up to `p`'s length; `null` once it ended. */
+  async read(p: Uint8Array): Promise<number | null> {
+    const file = this.#file;
+    if (!file) return null;
+    try {
+      return await file.read(p);
+    } catch (error) {
+      if (!this.#file) return null; // closed meanwhile
+      throw error;
+    }
+  }
+
+  /** Stops reading: the FIFO is closed. */
+  close(): void {
+    this.release();
+    if (!this.#file) return;
+    try {
+      this.#file.close();
+    } catch { /* closed */ }
+    this.#file = undefined;
+    direct--;
+  }
 }

@@ -3,7 +3,15 @@
 // ready (or the reason it never was).
 import { readFrames } from "../protocol/frames.ts";
 import { endGroup, killGroup, markStarting } from "./process_group.ts";
-import { grantChannel, holdFifo, StreamReader, untilExit } from "./channel.ts";
+import {
+  type ChannelReader,
+  type FifoReader,
+  grantChannel,
+  holdFifo,
+  readFifo,
+  StreamReader,
+  untilExit,
+} from "./channel.ts";
 import { dropLauncher, makeSpare, takeLauncher } from "./spare.ts";
 import { primeRuntime, startScript } from "./launcher.ts";
 import { isReady, type RuntimeMessage } from "../protocol/messages.ts";
@@ -11,7 +19,9 @@ import { type BulkSocket, grantBulk, listenBulk } from "./bulk_socket.ts";
 import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
 import type { RunMessage } from "../protocol/messages.ts";
 
+// The word: the kernel reads the runtime's FIFO itself, or through a relay.
 const GO = new TextEncoder().encode("go\n");
+const RELAY = new TextEncoder().encode("relay\n");
 
 /** A started runtime's process and the kernel's ends of its channel. */
 export interface Launched {
@@ -19,7 +29,7 @@ export interface Launched {
   /** The kernel's end of the launcher's stdin (its word). */
   stdin: WritableStreamDefaultWriter<Uint8Array>;
   /** Control messages from the runtime. */
-  reader: StreamReader;
+  reader: ChannelReader;
   /** Messages to the runtime. */
   writer: Deno.FsFile;
   /** The socket for big results, when one could be made. */
@@ -56,7 +66,9 @@ export async function launch(
   // the runtime opens it some 15 ms from now, and waits for that message
   // first (a big one comes with run()).
   let held: ReturnType<typeof holdFifo>;
+  let fifo: FifoReader | undefined;
   try {
+    fifo = readFifo(fromJob);
     Deno.writeTextFileSync(
       `${dir}/start`,
       startScript({
@@ -72,17 +84,24 @@ export async function launch(
       }),
     );
     child.ref();
-    launcher.stdin.write(GO).catch(() => {}); // if it is gone, its status says so
+    // If it is gone, its status says so.
+    launcher.stdin.write(fifo ? GO : RELAY).catch(() => {});
     held = holdFifo(toJob, first);
   } catch (error) {
+    fifo?.close();
     dropLauncher(launcher);
     throw error;
   }
   const writer = held.writer;
-  // Control messages come through the launcher's relay (see there).
-  const reader = new StreamReader(child.stderr);
+  // Control messages come from the FIFO, or through the launcher's relay.
+  let reader: ChannelReader;
+  if (fifo) {
+    reader = fifo;
+    child.stderr.cancel().catch(() => {});
+  } else reader = new StreamReader(child.stderr);
   const ready = readFrames<RuntimeMessage>(reader).next();
-  ready.catch(() => {});
+  // Once the runtime has said it is ready, its FIFO ends with it.
+  ready.then(() => fifo?.release(), () => {});
   let exited: Deno.CommandStatus | undefined;
   child.status.then((status) => exited = status);
   markStarting(child.pid, true);
@@ -105,12 +124,14 @@ export async function launch(
     return started();
   } catch (error) {
     // A runtime given its job early can run it and exit (0: it sent its
-    // end) before this side has seen it ready: what it sent is on its way
-    // through the relay, which ends once it has passed it all on, and run()
-    // reads it. Any other early exit, or the time limit, is a failed start:
-    // the group is killed (the relay with it, so `ready` settles).
+    // end) before this side has seen it ready: what it sent is in its FIFO,
+    // or on its way through the relay, which ends once it has passed it all
+    // on, and run() reads it. Any other early exit, or the time limit, is a
+    // failed start: the group is killed (the relay with it), and the FIFO
+    // ends, so `ready` settles.
     if (exited?.success !== true || !sent) killGroup(child.pid);
     const status = await child.status;
+    fifo?.release(); // what it sent is in its FIFO, then the end
     const came = await ready.catch(() => undefined);
     if (status.success && sent && came && isReady(came)) {
       return started();
@@ -133,6 +154,7 @@ export async function launch(
     // The runtime has the FIFO open now (or is gone): what was put there
     // early stays in it without this end.
     held.end.close();
+    fifo?.release();
     markStarting(child.pid, false);
     // The socket's directory goes once the runtime connected (bulk.close),
     // often before this; without a socket, the directory goes now.

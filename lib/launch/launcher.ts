@@ -1,6 +1,6 @@
 // How a job runtime process is started: a launcher (a tiny shell, made ahead
-// of need, see `launch/spare.ts`) that sets up its file descriptors and relay,
-// waits for the kernel's word, then becomes the runtime.
+// of need, see `launch/spare.ts`) that sets up its file descriptors, waits for
+// the kernel's word, then becomes the runtime.
 
 // The launcher, run as `sh -c LAUNCHER bgjobs-runtime OUT START`, leading a
 // process group of its own (so one kill reaches the runtime and all it
@@ -11,28 +11,29 @@
 //   is started before its directory, so from the moment the directory exists
 //   something is there to remove it: end of file instead (the kernel died)
 //   removes the directory, made or not, and ends the launcher.
-// - The relay (`cat`) copies the FIFO the runtime writes its control messages
-//   to (OUT) into the stderr pipe, which the kernel reads on its event loop.
-//   Read directly, a FIFO takes one of Deno's 32 threads for file operations
-//   per waiting read, for as long as a job runs: some 30 running jobs would
-//   hold them all and stall every file operation of the kernel. Until the
-//   runtime opens OUT, the relay waits in open().
 // - It waits for a line on stdin: the kernel's word to start. End of file
 //   instead (the kernel died, or dropped it) removes the channel directory
 //   and kills the group.
+// - The word is `go` when the kernel reads the FIFO the runtime writes its
+//   control messages to (OUT) itself, `relay` when it has as many FIFOs to
+//   read as it reads at once (see `readFifo()`): then a relay (`cat`) copies
+//   OUT into the stderr pipe, which the kernel reads on its event loop. (A
+//   FIFO read waits on one of Deno's 32 threads for file operations; some 30
+//   running jobs read directly would stall every file operation of the
+//   kernel. A relay costs a fork and an exec, ~4 ms of CPU here.)
 // - It runs START, which the kernel wrote before its word (the working
 //   directory, the environment and the command line of the runtime, see
 //   startScript()), and becomes the runtime (`exec`, so the runtime keeps
 //   its pid and leads the group), its stdin /dev/null.
-// The shell and the relay are made ahead; after the word comes only the
-// exec, so a cold start costs about what starting `deno run` costs.
+// The shell is made ahead; after the word comes only the exec, so a cold
+// start costs about what starting `deno run` costs.
 import { currentProject } from "../project/project.ts";
 
 const LAUNCHER = [
   "exec 4>&2 2>&1",
   'read -r _ || { rm -rf "${1%/out}"; exit 0; }',
-  'cat "$1" >&4 </dev/null 2>/dev/null &',
-  'read -r _ || { rm -rf "${1%/out}"; kill -KILL 0; }',
+  'read -r word || { rm -rf "${1%/out}"; kill -KILL 0; }',
+  'if [ "$word" = relay ]; then cat "$1" >&4 </dev/null 2>/dev/null & fi',
   '. "$2"',
   'exec "$@" 4>&- </dev/null',
 ].join("\n");

@@ -15,7 +15,7 @@ import {
   pauseStarting,
   running,
 } from "./process_group.ts";
-import type { StreamReader } from "./channel.ts";
+import type { ChannelReader } from "./channel.ts";
 import { launch, type Launched } from "./launch.ts";
 import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
 import {
@@ -39,7 +39,7 @@ export class RuntimeProcess {
   readonly spec: RuntimeSpec;
   readonly exited: Promise<Deno.CommandStatus>;
   #child: Deno.ChildProcess;
-  #reader: StreamReader;
+  #reader: ChannelReader;
   #writer: Deno.FsFile;
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
   #bulk: BulkSocket | undefined;

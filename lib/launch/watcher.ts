@@ -17,7 +17,7 @@ const WATCHER = [
   "nl='\n'",
   "list=",
   "while read -r op pid dir; do",
-  '  case $op in',
+  "  case $op in",
   '  +) list="$list$nl$pid $dir" ;;',
   '  -) case $list in *"$nl$pid "*)',
   '      pre=${list%%"$nl$pid "*}',

@@ -70,8 +70,9 @@ function openChannel(): void {
   if (revokeWrite === "1") {
     Deno.permissions.revokeSync({ name: "write", path: `${dir}/out` });
   }
-  // The kernel takes this runtime as started once this arrives: it has come
-  // through the relay (see lib/launch/launcher.ts), so the whole channel works.
+  // The kernel takes this runtime as started once this arrives (from the
+  // FIFO, or through the relay, see lib/launch/launcher.ts): the whole
+  // channel works.
   send({ t: "ready" });
   // After the FIFOs, so the kernel is not kept waiting: the socket for big
   // results. Its grants are revoked at once (connectBulk), before any

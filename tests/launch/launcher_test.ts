@@ -350,3 +350,31 @@ Deno.test("the runtime run with no arguments only loads", async () => {
   assert.equal(new TextDecoder().decode(out.stdout), "");
   assert.equal(new TextDecoder().decode(out.stderr), "");
 });
+
+jobTest(
+  "a runtime that cannot start fails its job with Deno's reason, and the next job runs",
+  async () => {
+    jobs.configure({ warm: 0 });
+    const home = Deno.cwd();
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(`${dir}/deno.json`, '{ "imports": ');
+      Deno.chdir(dir);
+      // Deno refuses the notebook's configuration before the runtime opens
+      // its channel: its FIFO must end all the same.
+      const broken = job(() => 1);
+      const done = await Promise.race([
+        broken.done,
+        new Promise((r) => setTimeout(() => r("hung"), 20_000)),
+      ]);
+      assert.equal(done, "failed");
+      assert.match(broken.error!.message, /deno\.json/);
+      Deno.chdir(home);
+      assert.equal(await job(() => 2), 2);
+    } finally {
+      Deno.chdir(home);
+      jobs.configure({ warm: 1 });
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
