@@ -100,8 +100,7 @@ export async function launch(
     child.stderr.cancel().catch(() => {});
   } else reader = new StreamReader(child.stderr);
   const ready = readFrames<RuntimeMessage>(reader).next();
-  // Once the runtime has said it is ready, its FIFO ends with it.
-  ready.then(() => fifo?.release(), () => {});
+  ready.catch(() => {});
   let exited: Deno.CommandStatus | undefined;
   child.status.then((status) => exited = status);
   markStarting(child.pid, true);
@@ -154,6 +153,7 @@ export async function launch(
     // The runtime has the FIFO open now (or is gone): what was put there
     // early stays in it without this end.
     held.end.close();
+    // The runtime has said it is ready (or is gone): its FIFO ends with it.
     fifo?.release();
     markStarting(child.pid, false);
     // The socket's directory goes once the runtime connected (bulk.close),

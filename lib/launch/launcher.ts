@@ -53,11 +53,7 @@ const NO_CONFIG = ["--no-config"];
 // copying its page tables takes: ~45 ms with 1 GB of notebook data. `setsid`
 // (util-linux) makes the group after a cheap posix_spawn, and keeps the pid.
 let setsidPath: string | false | undefined;
-/**
- * The path of `setsid`, or `undefined` where there is none (then Deno's
- * `detached` makes the group).
- */
-export function setsid(): string | undefined {
+function setsid(): string | undefined {
   setsidPath ??= ["/usr/bin/setsid", "/bin/setsid"].find((path) => {
     try {
       return Deno.statSync(path).isFile;
@@ -69,26 +65,43 @@ export function setsid(): string | undefined {
 }
 
 /**
+ * Spawns `command` (a program, then its arguments) leading a session, and so
+ * a process group, of its own: through `setsid` where there is one, else
+ * Deno's `detached`.
+ *
+ * @param command The program and its arguments.
+ * @param options The rest of the command's options.
+ * @returns The child.
+ */
+export function spawnInSession(
+  command: string[],
+  options: Omit<Deno.CommandOptions, "args" | "detached">,
+): Deno.ChildProcess {
+  const leader = setsid();
+  const [program, ...args] = leader ? [leader, ...command] : command;
+  return new Deno.Command(program, { ...options, args, detached: !leader })
+    .spawn();
+}
+
+/**
  * Spawns a launcher for a runtime whose control FIFO is `out` and whose
  * start script will be `start`. Its stdin is the kernel's word, its stdout
  * the job's output, its stderr the control messages.
  * Its environment is empty: the start script sets the runtime's.
  */
 export function spawnLauncher(out: string, start: string): Deno.ChildProcess {
-  const shell = ["/bin/sh", "-c", LAUNCHER, "bgjobs-runtime", out, start];
-  const leader = setsid();
-  const [program, ...rest] = leader ? [leader, ...shell] : shell;
-  return new Deno.Command(program, {
-    args: rest,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    detached: !leader,
-    clearEnv: true,
-    // Not the kernel's directory, which may be gone by the time the shell
-    // asks for it (it would say so on the control pipe): START moves there.
-    cwd: "/",
-  }).spawn();
+  return spawnInSession(
+    ["/bin/sh", "-c", LAUNCHER, "bgjobs-runtime", out, start],
+    {
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      clearEnv: true,
+      // Not the kernel's directory, which may be gone by the time the shell
+      // asks for it (it would say so on the control pipe): START moves there.
+      cwd: "/",
+    },
+  );
 }
 
 /** What a runtime process is started with. */

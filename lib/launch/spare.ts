@@ -4,7 +4,7 @@
 // starting `deno run` costs.
 import { channelDirPath, makeChannelDir } from "./channel.ts";
 import { endGroup, leftGroup } from "./process_group.ts";
-import { setsid, spawnLauncher } from "./launcher.ts";
+import { spawnLauncher } from "./launcher.ts";
 import { watchGroup } from "./watcher.ts";
 
 /** A launcher, waiting for the kernel's word in its channel directory. */
@@ -40,7 +40,7 @@ async function makeLauncher(): Promise<Launcher> {
       await new Promise((r) => setTimeout(r, 0));
     }
     // Dropped from the list once its group is killed (`endGroup`).
-    if (!launcher.gone) watchGroup(child.pid, dir, setsid());
+    if (!launcher.gone) watchGroup(child.pid, dir);
     await makeChannelDir(dir);
     await launcher.stdin.write(MADE);
   } catch (error) {

@@ -12,6 +12,8 @@
 // an unrelated process is never killed. The shell ignores the signals a
 // terminal or a supervisor sends a group (it is not in ours anyway).
 
+import { spawnInSession } from "./launcher.ts";
+
 const WATCHER = [
   "trap '' INT HUP TERM QUIT",
   "nl='\n'",
@@ -46,18 +48,14 @@ let watcher: Watcher | undefined;
 const listed = new Map<number, string>();
 const encoder = new TextEncoder();
 
-function start(leader: string | undefined): Watcher {
-  const shell = ["/bin/sh", "-c", WATCHER, "bgjobs-watcher"];
-  const [program, ...args] = leader ? [leader, ...shell] : shell;
-  const child = new Deno.Command(program, {
-    args,
+function start(): Watcher {
+  const child = spawnInSession(["/bin/sh", "-c", WATCHER, "bgjobs-watcher"], {
     stdin: "piped",
     stdout: "null",
     stderr: "null",
-    detached: !leader,
     clearEnv: true,
     cwd: "/",
-  }).spawn();
+  });
   child.unref();
   const started = { child, stdin: child.stdin.getWriter() };
   child.status.then(() => {
@@ -78,16 +76,10 @@ function send(to: Watcher, line: string): void {
  *
  * @param pid The launcher's pid, its group's id.
  * @param dir Its channel directory (no newline in it).
- * @param leader How to start the watcher in a session of its own: the path
- * of `setsid`, or `undefined` for Deno's `detached`.
  */
-export function watchGroup(
-  pid: number,
-  dir: string,
-  leader: string | undefined,
-): void {
+export function watchGroup(pid: number, dir: string): void {
   listed.set(pid, dir);
-  watcher ??= start(leader);
+  watcher ??= start();
   send(watcher, `+ ${pid} ${dir}\n`);
 }
 

@@ -7,14 +7,12 @@ import assert from "node:assert/strict";
 import { eventually, isAlive } from "../_procs.ts";
 
 const WATCHER = new URL("../../lib/launch/watcher.ts", import.meta.url).href;
-const LAUNCHER = new URL("../../lib/launch/launcher.ts", import.meta.url).href;
 
 // A process that starts three groups (`setsid sleep`), lists them with the
 // watcher (their directories hold a space, as a TMPDIR may), drops the
 // second, prints their pids and waits to be killed.
 const owner = `
 import { unwatchGroup, watchGroup } from "${WATCHER}";
-import { setsid } from "${LAUNCHER}";
 const [base] = Deno.args;
 const pids = [];
 for (let i = 0; i < 3; i++) {
@@ -23,7 +21,7 @@ for (let i = 0; i < 3; i++) {
   const child = new Deno.Command("setsid", { args: ["sleep", "1000"] }).spawn();
   child.unref();
   pids.push(child.pid);
-  watchGroup(child.pid, dir, setsid());
+  watchGroup(child.pid, dir);
 }
 unwatchGroup(pids[1]);
 console.log(JSON.stringify(pids));
