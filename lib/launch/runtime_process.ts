@@ -13,7 +13,9 @@ import {
   exitOf,
   killTree,
   pauseStarting,
+  RECENT_MS,
   running,
+  threadCount,
 } from "./process_group.ts";
 import type { ChannelReader } from "./channel.ts";
 import { launch, type Launched } from "./launch.ts";
@@ -45,9 +47,15 @@ export class RuntimeProcess {
   #bulk: BulkSocket | undefined;
   #killed = false;
   #released = false;
+  // Once its run ended: the kill of what is left, until released.
+  #ending: Promise<void> | undefined;
+  #treeKilled = false;
   #sending: Promise<void> = Promise.resolve();
   readonly #marker: string;
   readonly #sentFirst: RunMessage | undefined;
+  // Its threads once ready, and when: see killTree().
+  readonly #threads: number | undefined;
+  readonly #readyAt = performance.now();
 
   private constructor(
     { child, stdin, reader, writer, bulk }: Launched,
@@ -65,6 +73,7 @@ export class RuntimeProcess {
     this.pid = child.pid;
     this.#stdin = stdin;
     this.exited = child.status;
+    this.#threads = threadCount(this.pid);
     this.idle();
   }
 
@@ -179,10 +188,17 @@ export class RuntimeProcess {
   ): Promise<Deno.CommandStatus> {
     // Without an end the runtime died by itself: let its status tell how.
     if (ended) {
-      // A result read behind (a runner passing it on) is read first: the
-      // runtime exits by itself once it has sent it.
-      await this.#bulk?.behind();
-      killTree(this.pid);
+      this.#ending = (async () => {
+        // A result read behind (a runner passing it on) is read first: the
+        // runtime exits by itself once it has sent it.
+        await this.#bulk?.behind();
+        const recent = performance.now() - this.#readyAt < RECENT_MS;
+        killTree(this.pid, recent ? this.#threads : undefined);
+        this.#treeKilled = true;
+        await this.exited;
+        await this.#release();
+      })();
+      await this.#ending;
     }
     const status = await this.exited;
     await this.#release();
@@ -192,11 +208,14 @@ export class RuntimeProcess {
 
   /**
    * Kills the runtime and everything it started; resolves once gone. Nothing
-   * to do once a run has ended and released it (the engine kills every
+   * more to do once a run has ended and killed it (the engine kills every
    * runtime of an attempt, ended or not).
    */
   async kill(): Promise<void> {
     if (this.#released) return;
+    // Killed already once its result is in; else (a result stuck half-way)
+    // killed here.
+    if (this.#treeKilled) return await this.#ending;
     this.#killed = true;
     this.#child.ref(); // an idle runtime is unref'd: wait for it all the same
     const members = killTree(this.pid);

@@ -2474,6 +2474,16 @@ function finish(message, whole) {
   deliver(parts, whole);
 }
 __name(finish, "finish");
+function awaitKill() {
+  const one = new Uint8Array(1);
+  try {
+    while (input.readSync(one) !== null) {
+    }
+  } catch {
+  }
+  Deno.exit(0);
+}
+__name(awaitKill, "awaitKill");
 function deliver(parts, whole) {
   const again = /* @__PURE__ */ __name((error) => {
     if (!(error instanceof TableChanged) || !whole) Deno.exit(1);
@@ -2494,7 +2504,7 @@ function deliver(parts, whole) {
       if (!conn) return sendLast(parts, again);
       const framed = onBulk(parts);
       writeAllSync(output, framed[0]);
-      writeBulk(conn, framed.slice(1)).then(() => Deno.exit(0), again);
+      writeBulk(conn, framed.slice(1)).then(awaitKill, again);
     });
   } else sendLast(parts, again);
 }
@@ -2505,7 +2515,7 @@ function sendLast(parts, again) {
   } catch (error) {
     return again(error);
   }
-  Deno.exit(0);
+  awaitKill();
 }
 __name(sendLast, "sendLast");
 function fail(error) {

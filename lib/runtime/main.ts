@@ -109,7 +109,7 @@ const { flushProgress } = installJobHooks(send);
 let finished = false;
 let endMarker = "";
 /**
- * Sends the job's end, then exits. `whole` encodes the result again without
+ * Sends the job's end, then awaits the kill. `whole` encodes the result again without
  * chunked tables, for when a big table changed while it was taken apart
  * (see `codec/table_chunks.ts`): the frame sent so far is dropped.
  */
@@ -143,7 +143,21 @@ function finish(message: EndMessage, whole?: () => EndMessage): void {
   deliver(parts, whole);
 }
 
-/** Writes the last frame (on the socket when big), then exits. */
+/**
+ * Waits, once the end is sent, for the kernel to kill this process with what
+ * the job left running: it stops the group first and then reads which
+ * processes are below this one, which this process exiting meanwhile would
+ * hand to init. Ends by itself if the kernel closes the channel instead.
+ */
+function awaitKill(): never {
+  const one = new Uint8Array(1);
+  try {
+    while (input.readSync(one) !== null) { /* the kernel's word, if any */ }
+  } catch { /* closed */ }
+  Deno.exit(0);
+}
+
+/** Writes the last frame (on the socket when big), then awaits the kill. */
 function deliver(parts: FrameParts, whole?: () => EndMessage): void {
   const again = (error: unknown): void => {
     if (!(error instanceof TableChanged) || !whole) Deno.exit(1);
@@ -162,19 +176,19 @@ function deliver(parts: FrameParts, whole?: () => EndMessage): void {
       // The head on the FIFO, the body and the attachments on the socket.
       const framed = onBulk(parts);
       writeAllSync(output, framed[0]);
-      writeBulk(conn, framed.slice(1)).then(() => Deno.exit(0), again);
+      writeBulk(conn, framed.slice(1)).then(awaitKill, again);
     });
   } else sendLast(parts, again);
 }
 
-/** Writes the last frame to the FIFO, then exits. */
+/** Writes the last frame to the FIFO, then awaits the kill. */
 function sendLast(parts: FramePart[], again: (error: unknown) => void): void {
   try {
     for (const bytes of frameBytes(parts, true)) writeAllSync(output, bytes);
   } catch (error) {
     return again(error);
   }
-  Deno.exit(0);
+  awaitKill();
 }
 
 function fail(error: unknown): void {

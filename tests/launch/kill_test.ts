@@ -52,21 +52,48 @@ for (const [mode, body] of Object.entries(MODES)) {
   );
 }
 
-jobTest(
-  "a subprocess left running by a finished job is killed with its runtime",
-  async () => {
-    const j = pidJob(`
-    const child = new Deno.Command("sleep", { args: ["1000"] }).spawn();
-    share("child", child.pid);
-    child.unref();`);
-    await j;
-    const child = j.exports.child as number;
-    assert.ok(
-      await eventually(() => !isAlive(child), 1000),
-      "sleep was killed",
-    );
-  },
-);
+// A `sleep` the job leaves running, as `child`: in the runtime's group, or
+// `detached` (a group of its own, found below the runtime in /proc), from
+// the main thread or from a Worker, still running or ended. The kernel reads
+// only the main thread's children when the runtime has no more threads than
+// when it started (see killTree()): each of these must still be found.
+const SPAWN = (detached: boolean) =>
+  `const c = new Deno.Command("sleep", { args: ["1000"], detached: ${detached} }).spawn(); c.unref();`;
+const IN_WORKER = (code: string) =>
+  `const w = new Worker("data:text/javascript," + encodeURIComponent(${
+    JSON.stringify(`${code} postMessage(c.pid);`)
+  }), { type: "module" });
+  const pid = await new Promise((r) => w.onmessage = (e) => r(e.data));`;
+const LEFT: Record<string, string> = {
+  "a subprocess": `${SPAWN(false)} share("child", c.pid);`,
+  "a detached subprocess": `${SPAWN(true)} share("child", c.pid);`,
+  "a detached subprocess of a running Worker": `${
+    IN_WORKER(SPAWN(true))
+  } share("child", pid);`,
+  "a detached subprocess of an ended Worker": `${
+    IN_WORKER(SPAWN(true))
+  } w.terminate(); share("child", pid);`,
+};
+
+for (const [what, body] of Object.entries(LEFT)) {
+  jobTest(
+    `${what} left running by a finished job is killed with its runtime`,
+    async () => {
+      const j = pidJob(body);
+      await j;
+      const child = j.exports.child as number;
+      assert.ok(Number.isInteger(child), "the job shared its child");
+      try {
+        assert.ok(
+          await eventually(() => !isAlive(child), 1000),
+          "sleep was killed",
+        );
+      } finally {
+        if (isAlive(child)) Deno.kill(child, "SIGKILL");
+      }
+    },
+  );
+}
 
 jobTest(
   "jobs.kill() and killAll() stop jobs and reject unknown ids",
