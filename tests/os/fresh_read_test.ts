@@ -1,9 +1,17 @@
 // Reading behind (a runner passing a big result on): the buffer comes back
 // at once and fills as the bytes come through a real Unix socket, in
 // order with the next read behind; a stream that stops half-way fails both
-// and says so to whoever waits.
+// and says so to whoever waits. Reading fresh (a kernel keeping a big
+// result): the next result of the same size comes into a buffer made ready
+// meanwhile, whole, and only once it is ready.
 import assert from "node:assert/strict";
-import { fillingOf, readBehind, whenFilled } from "../../lib/os/fresh_read.ts";
+import {
+  fillingOf,
+  preparedStats,
+  readBehind,
+  readFresh,
+  whenFilled,
+} from "../../lib/os/fresh_read.ts";
 
 const MIB = 2 ** 20;
 
@@ -79,4 +87,53 @@ Deno.test("a stream that stops half-way fails the buffer being read and the ones
   await assert.rejects(whenFilled([b]));
   assert.equal(fillingOf(a)!.filled, 2 * MIB, "what came, in whole steps");
   assert.equal(a[2 * MIB - 1], 3);
+});
+
+Deno.test("after a big result, the next of its size comes into a buffer made ready meanwhile, whole; other sizes are read fresh", async () => {
+  await using pair = await socketPair();
+  const size = 9 * MIB + 3;
+  const results: Uint8Array[] = [];
+  const base = preparedStats();
+  for (let round = 0; round < 3; round++) {
+    const sent = new Uint8Array(size).map((_, i) => (i * 31 + round) & 255);
+    const [got] = await Promise.all([
+      readFresh(pair.reader, size),
+      send(pair.writer, sent),
+    ]);
+    assert.deepEqual(got, sent, `round ${round} arrived whole`);
+    assert.ok(!results.includes(got), "a buffer of its own each time");
+    results.push(got);
+    // The buffer for the next is being made ready (faulted on blocking
+    // threads): wait until it is, as the time a cell runs again gives it.
+    await new Promise((r) => setTimeout(r, 1500));
+  }
+  const after = preparedStats();
+  assert.equal(after.made - base.made, 3, "one made ready after each");
+  assert.equal(after.used - base.used, 2, "the second and third took one");
+  // Earlier results are the notebook's, untouched by what came after.
+  assert.equal(results[0][size - 1], ((size - 1) * 31) & 255);
+  // Another size is read into a fresh buffer, and leaves the ready one be.
+  const other = new Uint8Array(5 * MIB).fill(9);
+  const [got] = await Promise.all([
+    readFresh(pair.reader, other.length),
+    send(pair.writer, other),
+  ]);
+  assert.deepEqual(got, other);
+  assert.equal(preparedStats().used - base.used, 2);
+});
+
+Deno.test("a result that comes before its ready buffer is done is read fresh, whole", async () => {
+  await using pair = await socketPair();
+  const size = 6 * MIB;
+  const base = preparedStats();
+  for (let round = 0; round < 2; round++) {
+    const sent = new Uint8Array(size).fill(round + 1);
+    // No pause: the second comes while its buffer is still being faulted.
+    const [got] = await Promise.all([
+      readFresh(pair.reader, size),
+      send(pair.writer, sent),
+    ]);
+    assert.ok(got.every((b) => b === round + 1), `round ${round} whole`);
+  }
+  assert.equal(preparedStats().used - base.used, 0);
 });

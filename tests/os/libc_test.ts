@@ -2,7 +2,11 @@
 // may (the ffi permission, glibc, transparent huge pages on request), never
 // prompting, and never changing what the buffer holds.
 import assert from "node:assert/strict";
-import { adviseHugePages, makeFifo } from "../../lib/os/libc.ts";
+import {
+  adviseHugePages,
+  makeFifo,
+  touchOffThread,
+} from "../../lib/os/libc.ts";
 
 function thpOnRequest(): boolean {
   try {
@@ -40,14 +44,25 @@ Deno.test("a FIFO made through libc is a FIFO with the mode asked for; an existi
   }
 });
 
+Deno.test("a buffer touched on a blocking thread is zeroed there; an empty one is not asked for", async () => {
+  const bytes = new Uint8Array(32 * 2 ** 20).fill(7);
+  const touching = touchOffThread(bytes);
+  assert.ok(touching instanceof Promise, "the call does not block");
+  assert.equal(await touching, true);
+  assert.ok(bytes.every((b) => b === 0));
+  assert.equal(await touchOffThread(new Uint8Array(0)), false);
+});
+
 Deno.test("without the ffi permission nothing is asked, and nothing prompts", async () => {
   const mod = new URL("../../lib/os/libc.ts", import.meta.url).href;
   const script = await Deno.makeTempFile({ suffix: ".ts" });
   try {
     await Deno.writeTextFile(
       script,
-      `import { adviseHugePages, makeFifo } from ${JSON.stringify(mod)};
-       console.log(adviseHugePages(new Uint8Array(2 ** 24)), makeFifo("/nowhere/f", 0o600));`,
+      `import { adviseHugePages, makeFifo, touchOffThread } from ${
+        JSON.stringify(mod)
+      };
+       console.log(adviseHugePages(new Uint8Array(2 ** 24)), makeFifo("/nowhere/f", 0o600), await touchOffThread(new Uint8Array(8)));`,
     );
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "--no-prompt", "--no-config", script],
@@ -55,7 +70,10 @@ Deno.test("without the ffi permission nothing is asked, and nothing prompts", as
       stderr: "piped",
     }).output();
     assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    assert.equal(new TextDecoder().decode(out.stdout).trim(), "false false");
+    assert.equal(
+      new TextDecoder().decode(out.stdout).trim(),
+      "false false false",
+    );
   } finally {
     await Deno.remove(script);
   }
