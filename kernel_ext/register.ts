@@ -1,7 +1,8 @@
 /**
  * Turns on the notebook experience when, and only when, bgjobs is imported
  * inside a `deno jupyter` kernel: every new job gets a live panel in the
- * launching cell, and `jobs` as a cell's value renders as a table. Elsewhere
+ * launching cell, `jobs` as a cell's value renders as a table, and after a
+ * big result one of its size is made ready for the next. Elsewhere
  * (a plain script, a job runtime, tests) importing this does nothing.
  *
  * `mod.ts` imports it for its effect. In a kernel, when this machine's
@@ -14,6 +15,7 @@ import { JobRegistry, RunnerList, settleHooks } from "../lib/api/jobs.ts";
 import { JobKill } from "../lib/engine/job_state.ts";
 import { jobObservers } from "../lib/api/job.ts";
 import { listAtImport } from "../lib/engine/attach.ts";
+import { prepareAhead } from "../lib/engine/backend.ts";
 import { inKernel, sendDisplay } from "./_jupyter.ts";
 import { panelsSettled, showPanel } from "./panel.ts";
 import { renderJobsTable, renderRunnersTable } from "./table.ts";
@@ -60,6 +62,8 @@ export function registerKernelExtension(): boolean {
     configurable: true,
   });
   settleHooks.add(panelsSettled);
+  // The next big result of a size comes into a buffer made ready meanwhile.
+  prepareAhead(true);
   return true;
 }
 

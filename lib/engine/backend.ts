@@ -9,6 +9,8 @@
  * @module
  */
 import { RuntimePool } from "../launch/pool.ts";
+// For a notebook's kernel (`kernel_ext/register.ts`): results made ready for.
+export { prepareAhead } from "../launch/bulk_socket.ts";
 import type {
   KernelMessage,
   RunEnd,

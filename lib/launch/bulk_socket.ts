@@ -12,6 +12,10 @@ import { BULK_NAME } from "../protocol/attachments.ts";
 import type { AttachmentReader } from "../protocol/byte_streams.ts";
 import { fillingOf, readBehind, readFresh } from "../os/fresh_read.ts";
 
+// Turned on by a notebook's kernel: the next big result of a size comes into
+// a buffer made ready meanwhile.
+export { prepareAhead } from "../os/fresh_read.ts";
+
 /**
  * Set once by a process that only passes big results on (a runner): the
  * attachments of a result are read behind (`os/fresh_read.ts`), so its end

@@ -8,8 +8,9 @@
  * reads copy into pieces already faulted; a piece is read from the stream
  * only once its zeroing is done, so the zeroes never land on data.
  *
- * After a big result, a buffer of its size is made ready in the background
- * for the next (a cell run again): faulted from user code and by Linux both,
+ * In a notebook (see {@linkcode prepareAhead}), after a big result a buffer
+ * of its size is made ready in the background for the next (a cell run
+ * again): faulted from user code and by Linux both,
  * as this VM faults a page once for each (~5 µs each time), it takes the
  * next result of that size in a few ms instead of ~150 ms for 50 MiB.
  *
@@ -60,7 +61,7 @@ export async function readFresh(
   const ready = takeSpare(size) ?? takePrepared(size);
   if (ready) {
     await readInto(reader, ready);
-    if (size > PIECE) prepare(size);
+    prepare(size);
     return ready;
   }
   const bytes = new Uint8Array(size);
@@ -114,6 +115,20 @@ interface Prepared {
 }
 let prepared: Prepared | undefined;
 const preparing = { made: 0, used: 0 };
+let ahead = false;
+
+/**
+ * Whether buffers are made ready ahead of big results: on in a notebook's
+ * kernel, which never exits by itself. Off elsewhere, where the blocking
+ * threads that fault one would keep a script alive for as long (~0.3 s for
+ * 50 MiB here).
+ *
+ * @param on Whether to.
+ */
+export function prepareAhead(on: boolean): void {
+  ahead = on;
+  if (!on) dropPrepared();
+}
 
 /**
  * How many buffers were made ready ahead of a big result, and how many took
@@ -143,7 +158,7 @@ function takePrepared(size: number): Uint8Array | undefined {
 // on a blocking thread (where this process may call libc), then /dev/zero
 // read into it on blocking threads, which faults it for Linux's writes.
 function prepare(size: number): void {
-  if (size > SPARE_MAX) return;
+  if (!ahead || size <= PIECE || size > SPARE_MAX) return;
   if (prepared?.bytes.byteLength === size) return;
   dropPrepared();
   const entry: Prepared = {

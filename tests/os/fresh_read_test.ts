@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import {
   fillingOf,
+  prepareAhead,
   preparedStats,
   readBehind,
   readFresh,
@@ -91,6 +92,7 @@ Deno.test("a stream that stops half-way fails the buffer being read and the ones
 
 Deno.test("after a big result, the next of its size comes into a buffer made ready meanwhile, whole; other sizes are read fresh", async () => {
   await using pair = await socketPair();
+  prepareAhead(true);
   const size = 9 * MIB + 3;
   const results: Uint8Array[] = [];
   const base = preparedStats();
@@ -120,10 +122,12 @@ Deno.test("after a big result, the next of its size comes into a buffer made rea
   ]);
   assert.deepEqual(got, other);
   assert.equal(preparedStats().used - base.used, 2);
+  prepareAhead(false);
 });
 
 Deno.test("a result that comes before its ready buffer is done is read fresh, whole", async () => {
   await using pair = await socketPair();
+  prepareAhead(true);
   const size = 6 * MIB;
   const base = preparedStats();
   for (let round = 0; round < 2; round++) {
@@ -136,4 +140,20 @@ Deno.test("a result that comes before its ready buffer is done is read fresh, wh
     assert.ok(got.every((b) => b === round + 1), `round ${round} whole`);
   }
   assert.equal(preparedStats().used - base.used, 0);
+  prepareAhead(false);
+});
+
+Deno.test("outside a notebook no buffer is made ready ahead", async () => {
+  await using pair = await socketPair();
+  const base = preparedStats();
+  for (let round = 0; round < 2; round++) {
+    const sent = new Uint8Array(6 * MIB).fill(round + 5);
+    const [got] = await Promise.all([
+      readFresh(pair.reader, sent.length),
+      send(pair.writer, sent),
+    ]);
+    assert.deepEqual(got, sent);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  assert.deepEqual(preparedStats(), base);
 });
