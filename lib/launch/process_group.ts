@@ -69,9 +69,10 @@ function descendants(pid: number, mainOnly: boolean): number[] {
  * those started `detached` (in a group of their own). The group is stopped
  * first, so nothing new starts while the tree is read.
  *
- * With `threads`, the number of threads the runtime had when it started
- * moments ago ({@linkcode RECENT_MS}): if it has no more now, only its main
- * thread's children are read. Listing every thread costs the kernel ~2.5 ms
+ * With `threads`, the number of threads the runtime had as its job began,
+ * which it sends with its end when the job was short (`JOB_THREADS_MS` in
+ * `protocol/messages.ts`): if it has no more now, only its main thread's
+ * children are read. Listing every thread costs the kernel ~2.5 ms
  * a runtime here (Linux drops those /proc entries again as it reaps the
  * runtime), a tenth of a job's overhead. A thread that came and went left
  * its children to the main thread; one that came and stayed raised the
@@ -94,18 +95,6 @@ export function killTree(pid: number, threads?: number): number[] {
     } catch { /* already gone */ }
   }
   return members;
-}
-
-/**
- * How long after its start a runtime's thread count still tells whether a
- * thread came and stayed: Deno's file-operation threads end only after 10 s
- * idle, so before then none leaves to make room for a new one unseen.
- */
-export const RECENT_MS = 5_000;
-
-/** How many threads a process has (`undefined`: gone, or no /proc). */
-export function threadCount(pid: number): number | undefined {
-  return stat(pid)?.threads;
 }
 
 // A process's state, group and thread count from /proc (`undefined`: gone, or no /proc).

@@ -13,9 +13,7 @@ import {
   exitOf,
   killTree,
   pauseStarting,
-  RECENT_MS,
   running,
-  threadCount,
 } from "./process_group.ts";
 import type { ChannelReader } from "./channel.ts";
 import { launch, type Launched } from "./launch.ts";
@@ -53,9 +51,8 @@ export class RuntimeProcess {
   #sending: Promise<void> = Promise.resolve();
   readonly #marker: string;
   readonly #sentFirst: RunMessage | undefined;
-  // Its threads once ready, and when: see killTree().
-  readonly #threads: number | undefined;
-  readonly #readyAt = performance.now();
+  // Its threads as the job began, when the job was short: see killTree().
+  #jobThreads: number | undefined;
 
   private constructor(
     { child, stdin, reader, writer, bulk }: Launched,
@@ -73,7 +70,6 @@ export class RuntimeProcess {
     this.pid = child.pid;
     this.#stdin = stdin;
     this.exited = child.status;
-    this.#threads = threadCount(this.pid);
     this.idle();
   }
 
@@ -162,6 +158,7 @@ export class RuntimeProcess {
       ) {
         if (isEnd(msg)) {
           end = endOf(msg);
+          if (msg.t !== "unreadable") this.#jobThreads = msg.threads;
           break;
         }
         if (msg.t !== "ready") handlers.onMessage(msg);
@@ -192,8 +189,7 @@ export class RuntimeProcess {
         // A result read behind (a runner passing it on) is read first: the
         // runtime exits by itself once it has sent it.
         await this.#bulk?.behind();
-        const recent = performance.now() - this.#readyAt < RECENT_MS;
-        killTree(this.pid, recent ? this.#threads : undefined);
+        killTree(this.pid, this.#jobThreads);
         this.#treeKilled = true;
         await this.exited;
         await this.#release();

@@ -98,13 +98,26 @@ export interface ShareMessage {
 export interface ResultMessage {
   t: "result";
   value: Packet | null;
+  /** See {@linkcode JOB_THREADS_MS}. */
+  threads?: number;
 }
 
 /** The job threw: its end. */
 export interface ErrorMessage {
   t: "error";
   error: SentError;
+  /** See {@linkcode JOB_THREADS_MS}. */
+  threads?: number;
 }
+
+/**
+ * An end says how many threads its runtime had as the job began (from
+ * /proc, where the job may read it) when the job ran for less than this:
+ * Deno's file-operation threads end only after 10 s idle, so none of those
+ * went meanwhile, and a count that did not rise means no thread came and
+ * stayed but in the place of a Worker's that went (see `killTree()`).
+ */
+export const JOB_THREADS_MS = 5_000;
 
 /** A frame from the runtime that the kernel could not read: its end. */
 export interface UnreadableMessage {

@@ -35,12 +35,13 @@ import {
 } from "./scope.ts";
 import type { FunctionInfo } from "../codec/packet.ts";
 import { TableChanged } from "../codec/table_chunks.ts";
-import type {
-  AnalysisMessage,
-  EndMessage,
-  KernelMessage,
-  RunMessage,
-  RuntimeMessage,
+import {
+  type AnalysisMessage,
+  type EndMessage,
+  JOB_THREADS_MS,
+  type KernelMessage,
+  type RunMessage,
+  type RuntimeMessage,
 } from "../protocol/messages.ts";
 
 const [dir, revokeRead, revokeWrite, bulkGrants, jobWaiting] = Deno.args;
@@ -108,6 +109,35 @@ const { flushProgress } = installJobHooks(send);
 
 let finished = false;
 let endMarker = "";
+
+// The threads this process had as the job began, and when: sent with its
+// end if the job was short (JOB_THREADS_MS), so the kernel knows whether to
+// read every thread's children.
+let atStart: { threads: number; at: number } | undefined;
+function countThreads(): void {
+  try {
+    const path = "/proc/self/stat";
+    if (
+      Deno.permissions.querySync({ name: "read", path }).state !== "granted"
+    ) {
+      return;
+    }
+    const line = Deno.readTextFileSync(path);
+    const threads = Number(
+      line.slice(line.lastIndexOf(")") + 2).split(" ")[17],
+    );
+    if (Number.isInteger(threads)) atStart = { threads, at: performance.now() };
+  } catch { /* no /proc: the kernel reads every thread's children */ }
+}
+
+function withThreads(message: EndMessage): EndMessage {
+  if (!atStart || performance.now() - atStart.at >= JOB_THREADS_MS) {
+    return message;
+  }
+  return message.t === "unreadable"
+    ? message
+    : { ...message, threads: atStart.threads };
+}
 /**
  * Sends the job's end, then awaits the kill. `whole` encodes the result again without
  * chunked tables, for when a big table changed while it was taken apart
@@ -117,7 +147,7 @@ function finish(message: EndMessage, whole?: () => EndMessage): void {
   if (finished) return;
   let parts: FrameParts;
   try {
-    parts = encodeFrameParts(message);
+    parts = encodeFrameParts(withThreads(message));
   } catch (error) {
     // The result cannot be sent (too deep, too big): the job fails with why.
     if (message.t !== "error") return fail(error);
@@ -161,7 +191,7 @@ function awaitKill(): never {
 function deliver(parts: FrameParts, whole?: () => EndMessage): void {
   const again = (error: unknown): void => {
     if (!(error instanceof TableChanged) || !whole) Deno.exit(1);
-    let message = whole!();
+    let message = withThreads(whole!());
     try {
       parts = encodeFrameParts(message);
     } catch (error) {
@@ -220,6 +250,7 @@ function importCode(source: string): Promise<Record<string, unknown>> {
 async function execute(message: RunMessage): Promise<void> {
   try {
     let value: unknown;
+    countThreads();
     installScope(message.value);
     if (message.kind === "map") {
       return startMap((0, eval)(`(${message.source}\n)`));
