@@ -97,7 +97,8 @@ export function killTree(pid: number, threads?: number): number[] {
   return members;
 }
 
-// A process's state, group and thread count from /proc (`undefined`: gone, or no /proc).
+// A process's state, group and thread count from /proc (`undefined`: gone,
+// or no /proc).
 function stat(
   pid: number,
 ): { ended: boolean; group: number; threads: number } | undefined {

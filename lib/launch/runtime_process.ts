@@ -45,8 +45,7 @@ export class RuntimeProcess {
   #bulk: BulkSocket | undefined;
   #killed = false;
   #released = false;
-  // Once its run ended: the kill of what is left, until released.
-  #ending: Promise<void> | undefined;
+  // Its run ended and what was left of it is killed: only its exit to wait.
   #treeKilled = false;
   #sending: Promise<void> = Promise.resolve();
   readonly #marker: string;
@@ -185,16 +184,11 @@ export class RuntimeProcess {
   ): Promise<Deno.CommandStatus> {
     // Without an end the runtime died by itself: let its status tell how.
     if (ended) {
-      this.#ending = (async () => {
-        // A result read behind (a runner passing it on) is read first: the
-        // runtime exits by itself once it has sent it.
-        await this.#bulk?.behind();
-        killTree(this.pid, this.#jobThreads);
-        this.#treeKilled = true;
-        await this.exited;
-        await this.#release();
-      })();
-      await this.#ending;
+      // A result read behind (a runner passing it on) is read first: the
+      // runtime waits for this kill once it has sent it.
+      await this.#bulk?.behind();
+      killTree(this.pid, this.#jobThreads);
+      this.#treeKilled = true;
     }
     const status = await this.exited;
     await this.#release();
@@ -211,7 +205,10 @@ export class RuntimeProcess {
     if (this.#released) return;
     // Killed already once its result is in; else (a result stuck half-way)
     // killed here.
-    if (this.#treeKilled) return await this.#ending;
+    if (this.#treeKilled) {
+      await this.exited;
+      return await this.#release();
+    }
     this.#killed = true;
     this.#child.ref(); // an idle runtime is unref'd: wait for it all the same
     const members = killTree(this.pid);

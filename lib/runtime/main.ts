@@ -138,10 +138,12 @@ function withThreads(message: EndMessage): EndMessage {
     ? message
     : { ...message, threads: atStart.threads };
 }
+
 /**
- * Sends the job's end, then awaits the kill. `whole` encodes the result again without
- * chunked tables, for when a big table changed while it was taken apart
- * (see `codec/table_chunks.ts`): the frame sent so far is dropped.
+ * Sends the job's end, then awaits the kill. `whole` encodes the result
+ * again without chunked tables, for when a big table changed while it was
+ * taken apart (see `codec/table_chunks.ts`): the frame sent so far is
+ * dropped.
  */
 function finish(message: EndMessage, whole?: () => EndMessage): void {
   if (finished) return;
