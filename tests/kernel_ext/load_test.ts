@@ -60,8 +60,8 @@ Deno.test(`${JOBS} jobs from one cell with maxRunning ${MAX_RUNNING}: all comple
   await using k = await startBgjobsKernel({
     env: { DENO_V8_FLAGS: "--expose-gc" },
     timeout: 300_000,
-    // The submitting cell sends 1,000 panels before its value, which the
-    // Deno kernel may publish after the cell's idle status: wait longer.
+    // Cells here run beside 1,000 panels' updates, which the Deno kernel may
+    // publish ahead of a cell's output after its idle status.
     linger: 1000,
   });
   const { pid, gc } = await value<{ pid: number; gc: string }>(
@@ -97,6 +97,12 @@ Deno.test(`${JOBS} jobs from one cell with maxRunning ${MAX_RUNNING}: all comple
     globalThis.refs = ${SAMPLED}.map((i) => new WeakRef(load[i]));
     load.length`);
   assert.equal(submit.status, "ok", submit.describe());
+  // Its value follows 1,000 panels and may come well after its idle status
+  // on a slow machine: wait for it by its execution count.
+  const count = submit.reply?.execution_count;
+  await k.waitFor((m) =>
+    m.msgType === "execute_result" && m.content.execution_count === count
+  );
   assert.equal(submit.text, String(JOBS));
 
   const outcome = await value<Record<string, unknown>>(
