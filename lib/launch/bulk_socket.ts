@@ -9,8 +9,13 @@
 import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
 import { extendGrant } from "../sandbox/permissions.ts";
 import { BULK_NAME } from "../protocol/attachments.ts";
-import type { AttachmentReader } from "../protocol/byte_streams.ts";
+import {
+  type Marks,
+  type PullReader,
+  writeAll,
+} from "../protocol/byte_streams.ts";
 import { fillingOf, readBehind, readFresh } from "../os/fresh_read.ts";
+import { canPull, locate, pullFrom } from "../os/pull.ts";
 
 // Turned on by a notebook's kernel: the next big result of a size comes into
 // a buffer made ready meanwhile.
@@ -22,6 +27,17 @@ export { prepareAhead } from "../os/fresh_read.ts";
  * is known, and offered, while its bytes still come.
  */
 export const passOn: { readBehind: boolean } = { readBehind: false };
+
+/**
+ * Whether a runtime about to start may mark its big results to be pulled
+ * from its memory (`os/pull.ts`): where this process can, and does not only
+ * pass results on.
+ *
+ * @returns Whether to tell the runtime so.
+ */
+export function pullingAllowed(): boolean {
+  return !passOn.readBehind && canPull();
+}
 
 /**
  * Adds what the runtime needs to connect to the bulk socket (read, write and
@@ -56,10 +72,13 @@ export function grantBulk(
  * Listens on the bulk socket in `dir`, or returns `undefined` when a Unix
  * socket cannot be made there (the runtime then sends all through the FIFO).
  */
-export function listenBulk(dir: string): BulkSocket | undefined {
+export function listenBulk(
+  dir: string,
+  pid: number,
+): BulkSocket | undefined {
   try {
     const path = `${dir}/${BULK_NAME}`;
-    return new BulkSocket(Deno.listen({ transport: "unix", path }), dir);
+    return new BulkSocket(Deno.listen({ transport: "unix", path }), dir, pid);
   } catch {
     return undefined;
   }
@@ -77,10 +96,12 @@ export class BulkSocket {
   #conn: Promise<Deno.UnixConn>;
   #accepted: Deno.UnixConn | undefined;
   #closed = false;
+  #pid: number;
   // The last read behind: the next one starts after it (one stream).
   #behind: Promise<void> = Promise.resolve();
 
-  constructor(listener: Deno.UnixListener, dir: string) {
+  constructor(listener: Deno.UnixListener, dir: string, pid: number) {
+    this.#pid = pid;
     this.#listener = listener;
     this.#dir = dir;
     this.#conn = listener.accept();
@@ -98,9 +119,9 @@ export class BulkSocket {
   }
 
   /** The runtime's connection, as the frame reader reads attachments. */
-  async reader(): Promise<AttachmentReader> {
+  async reader(): Promise<PullReader> {
     const conn = await this.#conn;
-    if (!passOn.readBehind) return new BulkReader(conn);
+    if (!passOn.readBehind) return new BulkReader(conn, this.#pid);
     // Whatever else is read comes after what is read behind: one stream.
     return {
       read: async (p) => {
@@ -115,6 +136,11 @@ export class BulkSocket {
         const bytes = readBehind(conn, size, this.#behind);
         this.#behind = fillingOf(bytes)!.done;
         return bytes;
+      },
+      // Its runtimes are not told to mark (pullingAllowed): all come here.
+      find: async (marks) => {
+        await writeAll(conn, new Uint8Array(marks.size));
+        return new Map();
       },
     };
   }
@@ -156,11 +182,13 @@ function closeQuietly(conn: Deno.UnixConn | undefined): void {
 }
 
 /** The bulk socket as the frame reader reads it: attachments faulted ahead. */
-class BulkReader {
+class BulkReader implements PullReader {
   #conn: Deno.UnixConn;
+  #pid: number;
 
-  constructor(conn: Deno.UnixConn) {
+  constructor(conn: Deno.UnixConn, pid: number) {
     this.#conn = conn;
+    this.#pid = pid;
   }
 
   /** Reads what the socket has, up to `p`'s length. */
@@ -171,5 +199,27 @@ class BulkReader {
   /** Reads the next `size` bytes into a buffer of their own, faulted ahead. */
   fill(size: number): Promise<Uint8Array> {
     return readFresh(this.#conn, size);
+  }
+
+  /** Pulls the marked attachments from the runtime's memory (`os/pull.ts`). */
+  async find(
+    marks: Marks,
+    sizes: number[],
+  ): Promise<Map<number, Uint8Array | undefined>> {
+    const found = new Map<number, bigint>();
+    const answers = new Uint8Array(marks.size);
+    let k = 0;
+    for (const [i, mark] of marks) {
+      const at = canPull() ? locate(this.#pid, mark, sizes[i]) : undefined;
+      if (at !== undefined) found.set(i, at);
+      answers[k++] = at === undefined ? 0 : 1;
+    }
+    await writeAll(this.#conn, answers);
+    const pulled = new Map<number, Uint8Array | undefined>();
+    for (const [i, at] of found) {
+      const { saved } = marks.get(i)!;
+      pulled.set(i, await pullFrom(this.#pid, at, sizes[i], saved));
+    }
+    return pulled;
   }
 }

@@ -15,7 +15,12 @@ import {
 import { dropLauncher, makeSpare, takeLauncher } from "./spare.ts";
 import { primeRuntime, startScript } from "./launcher.ts";
 import { isReady, type RuntimeMessage } from "../protocol/messages.ts";
-import { type BulkSocket, grantBulk, listenBulk } from "./bulk_socket.ts";
+import {
+  type BulkSocket,
+  grantBulk,
+  listenBulk,
+  pullingAllowed,
+} from "./bulk_socket.ts";
 import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
 import type { RunMessage } from "../protocol/messages.ts";
 
@@ -79,6 +84,7 @@ export async function launch(
           spec.writeAll ? "0" : "1",
           granted.added,
           first ? "1" : "0",
+          pullingAllowed() ? "1" : "0",
         ],
         env: spec.env,
       }),
@@ -105,7 +111,7 @@ export async function launch(
   child.status.then((status) => exited = status);
   markStarting(child.pid, true);
   // While the runtime loads: it connects only after opening the FIFOs.
-  const bulk = listenBulk(dir);
+  const bulk = listenBulk(dir, child.pid);
   const { sent } = held;
   const started = () => ({
     child,

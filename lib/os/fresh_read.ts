@@ -54,13 +54,30 @@ function zeroFiles(): Promise<Deno.FsFile[] | undefined> {
  * @returns The buffer.
  * @throws {Error} When the stream ends first, or fails.
  */
-export async function readFresh(
+export function readFresh(
   reader: ByteReader,
   size: number,
 ): Promise<Uint8Array> {
+  return fillFresh(size, (bytes, at, end) => readInto(reader, bytes, at, end));
+}
+
+/**
+ * Fills a buffer of its own, `size` bytes, its pages faulted ahead, a piece
+ * at a time in order: `copy` puts bytes `at` to `end` of what is coming into
+ * `bytes` at the same place.
+ *
+ * @param size How many bytes.
+ * @param copy Copies a piece in; rejects when it cannot.
+ * @returns The buffer.
+ * @throws {Error} What `copy` throws.
+ */
+export async function fillFresh(
+  size: number,
+  copy: (bytes: Uint8Array, at: number, end: number) => Promise<unknown>,
+): Promise<Uint8Array> {
   const ready = takeSpare(size) ?? takePrepared(size);
   if (ready) {
-    await readInto(reader, ready);
+    await copy(ready, 0, size);
     prepare(size);
     return ready;
   }
@@ -68,15 +85,15 @@ export async function readFresh(
   if (size > PIECE) adviseHugePages(bytes);
   const files = size > PIECE ? await zeroFiles() : undefined;
   if (!files) {
-    await readInto(reader, bytes);
+    await copy(bytes, 0, size);
     return bytes;
   }
-  let stop = false; // the stream failed: no more zeroing
+  let stop = false; // the copy failed: no more zeroing
   const zeroed = zeroAhead(bytes, files, () => stop);
   try {
     for (let at = 0, i = 0; at < size; at += PIECE, i++) {
       await zeroed[i];
-      await readInto(reader, bytes, at, Math.min(size, at + PIECE));
+      await copy(bytes, at, Math.min(size, at + PIECE));
     }
   } finally {
     stop = true;

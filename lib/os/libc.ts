@@ -12,6 +12,9 @@
 //   each runtime (a process costs ~3 ms of CPU here, a call microseconds).
 // - A buffer's first touch from user code on a blocking thread (`memset`,
 //   non-blocking), for a buffer made ready ahead of a big result.
+// - Another process's memory, read and written (`process_vm_readv`,
+//   `process_vm_writev`): a big result pulled from its runtime (see
+//   `os/pull.ts`).
 
 const MADV_HUGEPAGE = 14;
 const PAGE = 4096n;
@@ -24,7 +27,24 @@ type Libc = {
     value: number,
     length: bigint,
   ): Promise<Deno.PointerValue>;
+  process_vm_readv: VmCall;
+  process_vm_writev: VmCall;
+  process_vm_readv_async: (...args: Parameters<VmCall>) => Promise<bigint>;
 };
+
+type VmCall = (
+  pid: number,
+  local: BufferSource,
+  localCount: bigint,
+  remote: BufferSource,
+  remoteCount: bigint,
+  flags: bigint,
+) => bigint;
+
+const VM_CALL = {
+  parameters: ["i32", "buffer", "u64", "buffer", "u64", "u64"],
+  result: "i64",
+} as const;
 
 let libc: Libc | null | undefined;
 
@@ -40,7 +60,14 @@ function open(): Libc | null {
         result: "pointer",
         nonblocking: true,
       },
-    }).symbols as Libc;
+      process_vm_readv: VM_CALL,
+      process_vm_writev: VM_CALL,
+      process_vm_readv_async: {
+        ...VM_CALL,
+        name: "process_vm_readv",
+        nonblocking: true,
+      },
+    }).symbols as unknown as Libc;
   } catch {
     return null;
   }
@@ -60,7 +87,7 @@ export function adviseHugePages(bytes: Uint8Array): boolean {
   const c = symbols();
   if (!c) return false;
   try {
-    const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
+    const at = addressOf(bytes);
     const start = (at + PAGE - 1n) / PAGE * PAGE;
     const end = (at + BigInt(bytes.byteLength)) / PAGE * PAGE;
     if (end <= start) return false;
@@ -106,4 +133,108 @@ export function makeFifo(path: string, mode: number): boolean {
     throw new Error(`Cannot make the FIFO ${path}`);
   }
   return true;
+}
+
+/** Where bytes are, in this process or another: an address and a length. */
+export interface Span {
+  /** The address. */
+  at: bigint;
+  /** The length in bytes. */
+  length: number;
+}
+
+function iovecs(spans: readonly Span[]): BigUint64Array<ArrayBuffer> {
+  const vec = new BigUint64Array(2 * spans.length);
+  spans.forEach((span, i) => {
+    vec[2 * i] = span.at;
+    vec[2 * i + 1] = BigInt(span.length);
+  });
+  return vec;
+}
+
+/** The address of `bytes`' first byte in this process. */
+export function addressOf(bytes: Uint8Array): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
+}
+
+/**
+ * Whether this process may call {@linkcode readOtherProcess} and
+ * {@linkcode writeOtherProcess} at all (whether the other process lets it is
+ * known only by trying).
+ *
+ * @returns `true` on Linux with the `ffi` permission and glibc.
+ */
+export function canReachOtherProcesses(): boolean {
+  return symbols() !== null;
+}
+
+/**
+ * Reads the other process `pid`'s memory at `remote` into `into`, in one
+ * call, synchronously (`process_vm_readv`).
+ *
+ * @param pid The other process.
+ * @param into Where to, in this process.
+ * @param remote Where from, in the other: as many spans as `into` holds.
+ * @returns How many bytes were read (fewer when a span is not mapped there),
+ * or -1 when refused.
+ */
+export function readOtherProcess(
+  pid: number,
+  into: Uint8Array,
+  remote: readonly Span[],
+): number {
+  const c = symbols();
+  if (!c) return -1;
+  const local = iovecs([{ at: addressOf(into), length: into.byteLength }]);
+  return Number(c.process_vm_readv(
+    pid,
+    local,
+    1n,
+    iovecs(remote),
+    BigInt(remote.length),
+    0n,
+  ));
+}
+
+/**
+ * {@linkcode readOtherProcess} of one span on one of Deno's blocking
+ * threads. `into` must stay referenced until it settles.
+ *
+ * @param pid The other process.
+ * @param into Where to, in this process.
+ * @param at Where from, in the other (`into.byteLength` bytes).
+ * @returns How many bytes were read, or -1 when refused.
+ */
+export async function readOtherProcessOffThread(
+  pid: number,
+  into: Uint8Array,
+  at: bigint,
+): Promise<number> {
+  const c = symbols();
+  if (!c) return -1;
+  const local = iovecs([{ at: addressOf(into), length: into.byteLength }]);
+  const remote = iovecs([{ at, length: into.byteLength }]);
+  return Number(await c.process_vm_readv_async(pid, local, 1n, remote, 1n, 0n));
+}
+
+/**
+ * Writes `bytes` into the other process `pid`'s memory at `at`
+ * (`process_vm_writev`).
+ *
+ * @param pid The other process.
+ * @param bytes What to write.
+ * @param at Where, in the other process.
+ * @returns Whether all of it was written.
+ */
+export function writeOtherProcess(
+  pid: number,
+  bytes: Uint8Array,
+  at: bigint,
+): boolean {
+  const c = symbols();
+  if (!c) return false;
+  const local = iovecs([{ at: addressOf(bytes), length: bytes.byteLength }]);
+  const remote = iovecs([{ at, length: bytes.byteLength }]);
+  return Number(c.process_vm_writev(pid, local, 1n, remote, 1n, 0n)) ===
+    bytes.byteLength;
 }

@@ -14,14 +14,28 @@
 // `share()` and `progress()`, which must work from a busy loop, keep the
 // FIFO. Without the socket (it could not be made or reached) everything goes
 // through the FIFO, as before.
-import { writeAll } from "./byte_streams.ts";
-import { frameBytes, type FramePart, frameSize } from "./frames.ts";
+import { MARK, type Marks, readInto, writeAll } from "./byte_streams.ts";
+import {
+  frameBytes,
+  type FrameParts,
+  type FramePart,
+  frameSize,
+} from "./frames.ts";
 
 /** The socket's name in the channel directory. */
 export const BULK_NAME = "bulk";
 
 /** A frame whose body and attachments are this many bytes or more takes the socket. */
 export const BULK_MIN = 1024 * 1024;
+
+/**
+ * An attachment this big or bigger is marked to be pulled from the
+ * runtime's memory, where the kernel says it can (see `os/pull.ts`).
+ */
+export const PULL_MIN = 4 * 1024 * 1024;
+
+/** How long a runtime waits for the kernel to find its marks, at most. */
+export const MARKED_MS = 2000;
 
 /**
  * The runtime's side: connects to the bulk socket in `dir`, then revokes the
@@ -53,19 +67,89 @@ export function bulky(parts: FramePart[]): boolean {
 }
 
 /**
+ * Marks the big attachments of a frame's parts to be pulled: their first
+ * bytes (saved in the marks) become random ones the kernel looks for. Not a
+ * `SharedArrayBuffer`'s (other threads could see the mark) nor a resizable
+ * buffer's.
+ *
+ * @param parts The frame's parts, `[head, body, ...attachments]`.
+ * @returns The marks, by attachment.
+ */
+export function markForPull(parts: FrameParts): Marks {
+  const marks: Marks = new Map();
+  parts.slice(2).forEach((part, i) => {
+    if (!(part instanceof Uint8Array) || part.byteLength < PULL_MIN) return;
+    const buffer = part.buffer as ArrayBuffer;
+    if (!(buffer instanceof ArrayBuffer) || buffer.resizable) return;
+    const mark = crypto.getRandomValues(new Uint8Array(MARK));
+    marks.set(i, { offset: part.byteOffset, mark, saved: part.slice(0, MARK) });
+    part.set(mark);
+  });
+  return marks;
+}
+
+/**
+ * Waits, blocking this thread so no code of the job runs meanwhile, until
+ * the kernel has put every mark's bytes back, or `ms` have passed: then puts
+ * back itself those it has not.
+ *
+ * @param parts The frame's parts, as marked.
+ * @param marks The marks.
+ * @param ms How long at most.
+ */
+export function awaitUnmarked(
+  parts: FrameParts,
+  marks: Marks,
+  ms: number = MARKED_MS,
+): void {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  const until = performance.now() + ms;
+  for (;;) {
+    const left = [...marks].filter(([i, { mark }]) =>
+      starts(parts[i + 2] as Uint8Array, mark)
+    );
+    if (left.length === 0) return;
+    if (performance.now() >= until) {
+      for (const [i, { saved }] of left) (parts[i + 2] as Uint8Array).set(saved);
+      return;
+    }
+    Atomics.wait(nap, 0, 0, 0.05);
+  }
+}
+
+function starts(bytes: Uint8Array, mark: Uint8Array): boolean {
+  for (let i = 0; i < mark.length; i++) if (bytes[i] !== mark[i]) return false;
+  return true;
+}
+
+/**
  * Writes parts of a frame to the socket, in order, each in full; a table's
- * next chunk is serialized while the last one is being written.
+ * next chunk is serialized while the last one is being written. A marked
+ * attachment is written only if the kernel's answer says it was not found.
+ *
+ * @param conn The bulk socket.
+ * @param parts The frame's parts after its head: `[body, ...attachments]`.
+ * @param marks The attachments marked, by index.
  */
 export async function writeBulk(
   conn: Deno.UnixConn,
   parts: FramePart[],
+  marks?: Marks,
 ): Promise<void> {
   let writing = Promise.resolve();
-  // Reused buffers: a chunk's bytes are written before the one after the
-  // next is taken (each write is awaited before the next is started).
-  for (const bytes of frameBytes(parts, true)) {
-    await writing;
-    writing = writeAll(conn, bytes);
+  for (const [k, part] of parts.entries()) {
+    if (marks?.has(k - 1)) {
+      await writing;
+      const answer = new Uint8Array(1);
+      await readInto(conn, answer);
+      if (answer[0] === 1) continue; // pulled
+    }
+    // Reused buffers: a chunk's bytes are written before the one after the
+    // next is taken (each write is awaited before the next is started).
+    for (const bytes of frameBytes([part], true)) {
+      await writing;
+      writing = writeAll(conn, bytes);
+    }
   }
   await writing;
 }

@@ -30,6 +30,48 @@ export interface AttachmentReader extends ByteReader {
   behind?(size: number): Uint8Array;
 }
 
+/**
+ * Attachments marked to be pulled from the sender's memory instead of sent
+ * (see `protocol/attachments.ts`), by their index among a frame's
+ * attachments.
+ */
+export type Marks = Map<number, PullMark>;
+
+/** What the reader needs to find a marked attachment, and put it right. */
+export interface PullMark {
+  /** The attachment's offset in its `ArrayBuffer`. */
+  offset: number;
+  /** The random bytes written over its first {@linkcode MARK} bytes. */
+  mark: Uint8Array;
+  /** Its first {@linkcode MARK} bytes. */
+  saved: Uint8Array;
+}
+
+/** How many bytes a mark covers. */
+export const MARK = 32;
+
+/**
+ * A bulk socket's reader that can pull marked attachments from the sender's
+ * memory.
+ */
+export interface PullReader extends AttachmentReader {
+  /**
+   * Finds the marked attachments in the sender's memory and puts their first
+   * bytes back, at once; then tells the sender, one byte per mark in order,
+   * which were found (1) and which it must send after all (0); then reads
+   * those found. Every mark is answered, whatever happens.
+   *
+   * @param marks The frame's marks.
+   * @param sizes Each attachment's size, by index.
+   * @returns The attachments read, by index; `undefined` for those that
+   * come on the socket.
+   */
+  find(
+    marks: Marks,
+    sizes: number[],
+  ): Promise<Map<number, Uint8Array | undefined>>;
+}
+
 const CLOSED = "Job runtime channel closed in the middle of a message";
 
 /** Writes all of `bytes` to `conn`, however many writes it takes. */

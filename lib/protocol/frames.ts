@@ -12,6 +12,9 @@ import type {
 import {
   type ByteReader,
   concat,
+  MARK,
+  type Marks,
+  type PullReader,
   readAttachment,
   readInto,
   readOrEnd,
@@ -150,10 +153,12 @@ function sizeOf(part: FramePart): number {
  * says the body and the attachments travel on the bulk socket: the caller
  * writes the head to the stream and the rest to the socket.
  */
-export function onBulk(parts: FrameParts): FrameParts {
+export function onBulk(parts: FrameParts, marks?: Marks): FrameParts {
   const [, body, ...raw] = parts;
-  return [frameHead(sizeOf(body), raw, true), ...parts.slice(1)];
+  return [frameHead(sizeOf(body), raw, true, marks), ...parts.slice(1)];
 }
+
+const MARK_BYTES = 8 + 2 * MARK;
 
 /**
  * Bytes of a frame's parts after its head: what the bulk socket would carry
@@ -168,21 +173,34 @@ export function frameSize(parts: FramePart[]): number {
   return bytes;
 }
 
+// A marked attachment's size is negative in the head, and its mark follows
+// the sizes: the reader finds it before it reads anything else of the frame.
 function frameHead(
   bodyLength: number,
   raw: FramePart[],
   bulk: boolean,
+  marks?: Marks,
 ): Uint8Array {
   if (raw.length === 0 && !bulk) {
     const head = new Uint8Array(HEADER);
     new DataView(head.buffer).setUint32(0, bodyLength);
     return head;
   }
-  const head = new Uint8Array(HEADER * 2 + 8 * raw.length);
+  const table = HEADER * 2 + 8 * raw.length;
+  const head = new Uint8Array(table + MARK_BYTES * (marks?.size ?? 0));
   const view = new DataView(head.buffer);
   view.setUint32(0, (bodyLength | ATTACHED) >>> 0);
   view.setUint32(HEADER, (raw.length | (bulk ? ON_BULK : 0)) >>> 0);
-  raw.forEach((part, i) => view.setFloat64(HEADER * 2 + 8 * i, sizeOf(part)));
+  let at = table;
+  raw.forEach((part, i) => {
+    const marked = marks?.get(i);
+    view.setFloat64(HEADER * 2 + 8 * i, (marked ? -1 : 1) * sizeOf(part));
+    if (!marked) return;
+    view.setFloat64(at, marked.offset);
+    head.set(marked.mark, at + 8);
+    head.set(marked.saved, at + 8 + MARK);
+    at += MARK_BYTES;
+  });
   return head;
 }
 
@@ -202,6 +220,8 @@ export async function* readFrames<M extends KernelMessage | RuntimeMessage>(
     const word = new DataView(header.buffer).getUint32(0);
     let sizes: number[] = [];
     let from = conn;
+    let marked: Marks = new Map();
+    let pulls: Promise<Map<number, Uint8Array | undefined>> | undefined;
     if (word & ATTACHED) {
       const count = new Uint8Array(HEADER);
       await readInto(conn, count);
@@ -217,6 +237,11 @@ export async function* readFrames<M extends KernelMessage | RuntimeMessage>(
         { length: table.length / 8 },
         (_, i) => view.getFloat64(8 * i),
       );
+      marked = await readMarks(conn, sizes);
+      if (marked.size) {
+        pulls = pullable(from).find(marked, sizes.map(Math.abs));
+        pulls.catch(() => {});
+      }
     }
     const length = (word & ~ATTACHED) >>> 0;
     let body: Uint8Array;
@@ -231,9 +256,12 @@ export async function* readFrames<M extends KernelMessage | RuntimeMessage>(
     } catch (error) {
       // The stream is still in step (the whole body was read): report it.
       let dropped = false;
-      for (const size of sizes) {
+      const pulled = await pulls?.catch(() => undefined);
+      for (const [i, size] of sizes.entries()) {
         if (dropped) break;
-        await readPart(from, size).catch((e) => dropped = e instanceof Dropped);
+        if (marked.has(i) && pulled?.get(i)) continue;
+        await readPart(from, marked.has(i) ? -size : size)
+          .catch((e) => dropped = e instanceof Dropped);
       }
       if (!dropped) yield unreadable(error);
       continue;
@@ -241,10 +269,23 @@ export async function* readFrames<M extends KernelMessage | RuntimeMessage>(
     if (sizes.length) {
       const raw: (Uint8Array | unknown[])[] = [];
       let failed: unknown;
-      for (const size of sizes) {
+      let pulled: Map<number, Uint8Array | undefined> | undefined;
+      try {
+        pulled = await pulls;
+      } catch (error) {
+        // The sender's memory could not be read (it is gone): so is the frame.
+        yield unreadable(error);
+        continue;
+      }
+      for (const [i, size] of sizes.entries()) {
         // A bad table's chunks are all read, so the stream stays in step;
-        // a dropped frame has no more parts (it comes again whole).
-        const part = await readPart(from, size).catch((e) => failed ??= e);
+        // a dropped frame has no more parts (it comes again whole). A marked
+        // attachment not found comes on the socket after all.
+        const found = pulled?.get(i);
+        const part = await (found
+          ? Promise.resolve(found)
+          : readPart(from, marked.has(i) ? -size : size))
+          .catch((e) => failed ??= e);
         if (failed instanceof Dropped) break;
         raw.push(part);
       }
@@ -257,6 +298,29 @@ export async function* readFrames<M extends KernelMessage | RuntimeMessage>(
     }
     yield message;
   }
+}
+
+// The marks a head carries after its sizes, by attachment.
+async function readMarks(conn: ByteReader, sizes: number[]): Promise<Marks> {
+  const marks: Marks = new Map();
+  for (const [i, size] of sizes.entries()) {
+    if (size >= 0 || size === CHUNKED) continue;
+    const bytes = new Uint8Array(MARK_BYTES);
+    await readInto(conn, bytes);
+    marks.set(i, {
+      offset: new DataView(bytes.buffer).getFloat64(0),
+      mark: bytes.slice(8, 8 + MARK),
+      saved: bytes.slice(8 + MARK),
+    });
+  }
+  return marks;
+}
+
+function pullable(from: ByteReader): PullReader {
+  if (!("find" in from)) {
+    throw new Error("Job runtime marked attachments where none can be pulled");
+  }
+  return from as PullReader;
 }
 
 function unreadable(error: unknown): UnreadableMessage {

@@ -190,6 +190,7 @@ function view(Type, part, n) {
 __name(view, "view");
 
 // lib/protocol/byte_streams.ts
+var MARK = 32;
 var CLOSED = "Job runtime channel closed in the middle of a message";
 async function writeAll(conn, bytes) {
   let off = 0;
@@ -617,14 +618,15 @@ function sizeOf(part) {
   return part instanceof Uint8Array ? part.byteLength : CHUNKED;
 }
 __name(sizeOf, "sizeOf");
-function onBulk(parts) {
+function onBulk(parts, marks) {
   const [, body, ...raw] = parts;
   return [
-    frameHead(sizeOf(body), raw, true),
+    frameHead(sizeOf(body), raw, true, marks),
     ...parts.slice(1)
   ];
 }
 __name(onBulk, "onBulk");
+var MARK_BYTES = 8 + 2 * MARK;
 function frameSize(parts) {
   let bytes = 0;
   for (let i = 1; i < parts.length; i++) {
@@ -634,17 +636,27 @@ function frameSize(parts) {
   return bytes;
 }
 __name(frameSize, "frameSize");
-function frameHead(bodyLength, raw, bulk2) {
+function frameHead(bodyLength, raw, bulk2, marks) {
   if (raw.length === 0 && !bulk2) {
     const head2 = new Uint8Array(HEADER);
     new DataView(head2.buffer).setUint32(0, bodyLength);
     return head2;
   }
-  const head = new Uint8Array(HEADER * 2 + 8 * raw.length);
+  const table = HEADER * 2 + 8 * raw.length;
+  const head = new Uint8Array(table + MARK_BYTES * (marks?.size ?? 0));
   const view2 = new DataView(head.buffer);
   view2.setUint32(0, (bodyLength | ATTACHED) >>> 0);
   view2.setUint32(HEADER, (raw.length | (bulk2 ? ON_BULK : 0)) >>> 0);
-  raw.forEach((part, i) => view2.setFloat64(HEADER * 2 + 8 * i, sizeOf(part)));
+  let at = table;
+  raw.forEach((part, i) => {
+    const marked = marks?.get(i);
+    view2.setFloat64(HEADER * 2 + 8 * i, (marked ? -1 : 1) * sizeOf(part));
+    if (!marked) return;
+    view2.setFloat64(at, marked.offset);
+    head.set(marked.mark, at + 8);
+    head.set(marked.saved, at + 8 + MARK);
+    at += MARK_BYTES;
+  });
   return head;
 }
 __name(frameHead, "frameHead");
@@ -654,6 +666,8 @@ async function* readFrames(conn, bulk2) {
     const word = new DataView(header.buffer).getUint32(0);
     let sizes = [];
     let from = conn;
+    let marked = /* @__PURE__ */ new Map();
+    let pulls;
     if (word & ATTACHED) {
       const count = new Uint8Array(HEADER);
       await readInto(conn, count);
@@ -668,6 +682,12 @@ async function* readFrames(conn, bulk2) {
       sizes = Array.from({
         length: table.length / 8
       }, (_, i) => view2.getFloat64(8 * i));
+      marked = await readMarks(conn, sizes);
+      if (marked.size) {
+        pulls = pullable(from).find(marked, sizes.map(Math.abs));
+        pulls.catch(() => {
+        });
+      }
     }
     const length = (word & ~ATTACHED) >>> 0;
     let body;
@@ -680,9 +700,11 @@ async function* readFrames(conn, bulk2) {
       message = deserialize(body);
     } catch (error) {
       let dropped = false;
-      for (const size of sizes) {
+      const pulled = await pulls?.catch(() => void 0);
+      for (const [i, size] of sizes.entries()) {
         if (dropped) break;
-        await readPart(from, size).catch((e) => dropped = e instanceof Dropped);
+        if (marked.has(i) && pulled?.get(i)) continue;
+        await readPart(from, marked.has(i) ? -size : size).catch((e) => dropped = e instanceof Dropped);
       }
       if (!dropped) yield unreadable(error);
       continue;
@@ -690,8 +712,16 @@ async function* readFrames(conn, bulk2) {
     if (sizes.length) {
       const raw = [];
       let failed;
-      for (const size of sizes) {
-        const part = await readPart(from, size).catch((e) => failed ??= e);
+      let pulled;
+      try {
+        pulled = await pulls;
+      } catch (error) {
+        yield unreadable(error);
+        continue;
+      }
+      for (const [i, size] of sizes.entries()) {
+        const found = pulled?.get(i);
+        const part = await (found ? Promise.resolve(found) : readPart(from, marked.has(i) ? -size : size)).catch((e) => failed ??= e);
         if (failed instanceof Dropped) break;
         raw.push(part);
       }
@@ -706,6 +736,28 @@ async function* readFrames(conn, bulk2) {
   }
 }
 __name(readFrames, "readFrames");
+async function readMarks(conn, sizes) {
+  const marks = /* @__PURE__ */ new Map();
+  for (const [i, size] of sizes.entries()) {
+    if (size >= 0 || size === CHUNKED) continue;
+    const bytes = new Uint8Array(MARK_BYTES);
+    await readInto(conn, bytes);
+    marks.set(i, {
+      offset: new DataView(bytes.buffer).getFloat64(0),
+      mark: bytes.slice(8, 8 + MARK),
+      saved: bytes.slice(8 + MARK)
+    });
+  }
+  return marks;
+}
+__name(readMarks, "readMarks");
+function pullable(from) {
+  if (!("find" in from)) {
+    throw new Error("Job runtime marked attachments where none can be pulled");
+  }
+  return from;
+}
+__name(pullable, "pullable");
 function unreadable(error) {
   return {
     t: "unreadable",
@@ -747,6 +799,8 @@ __name(readTable, "readTable");
 // lib/protocol/attachments.ts
 var BULK_NAME = "bulk";
 var BULK_MIN = 1024 * 1024;
+var PULL_MIN = 4 * 1024 * 1024;
+var MARKED_MS = 2e3;
 async function connectBulk(dir2, added) {
   const path = `${dir2}/${BULK_NAME}`;
   const connecting = Deno.connect({
@@ -778,11 +832,59 @@ function bulky(parts) {
   return frameSize(parts) >= BULK_MIN;
 }
 __name(bulky, "bulky");
-async function writeBulk(conn, parts) {
+function markForPull(parts) {
+  const marks = /* @__PURE__ */ new Map();
+  parts.slice(2).forEach((part, i) => {
+    if (!(part instanceof Uint8Array) || part.byteLength < PULL_MIN) return;
+    const buffer = part.buffer;
+    if (!(buffer instanceof ArrayBuffer) || buffer.resizable) return;
+    const mark = crypto.getRandomValues(new Uint8Array(MARK));
+    marks.set(i, {
+      offset: part.byteOffset,
+      mark,
+      saved: part.slice(0, MARK)
+    });
+    part.set(mark);
+  });
+  return marks;
+}
+__name(markForPull, "markForPull");
+function awaitUnmarked(parts, marks, ms = MARKED_MS) {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  const until = performance.now() + ms;
+  for (; ; ) {
+    const left = [
+      ...marks
+    ].filter(([i, { mark }]) => starts(parts[i + 2], mark));
+    if (left.length === 0) return;
+    if (performance.now() >= until) {
+      for (const [i, { saved }] of left) parts[i + 2].set(saved);
+      return;
+    }
+    Atomics.wait(nap, 0, 0, 0.05);
+  }
+}
+__name(awaitUnmarked, "awaitUnmarked");
+function starts(bytes, mark) {
+  for (let i = 0; i < mark.length; i++) if (bytes[i] !== mark[i]) return false;
+  return true;
+}
+__name(starts, "starts");
+async function writeBulk(conn, parts, marks) {
   let writing = Promise.resolve();
-  for (const bytes of frameBytes(parts, true)) {
-    await writing;
-    writing = writeAll(conn, bytes);
+  for (const [k, part] of parts.entries()) {
+    if (marks?.has(k - 1)) {
+      await writing;
+      const answer = new Uint8Array(1);
+      await readInto(conn, answer);
+      if (answer[0] === 1) continue;
+    }
+    for (const bytes of frameBytes([
+      part
+    ], true)) {
+      await writing;
+      writing = writeAll(conn, bytes);
+    }
   }
   await writing;
 }
@@ -2387,7 +2489,7 @@ __name(runItems, "runItems");
 var JOB_THREADS_MS = 5e3;
 
 // lib/runtime/main.ts
-var [dir, revokeRead, revokeWrite, bulkGrants, jobWaiting] = Deno.args;
+var [dir, revokeRead, revokeWrite, bulkGrants, jobWaiting, pull] = Deno.args;
 var input;
 var output;
 function send(message) {
@@ -2535,9 +2637,15 @@ function deliver(parts, whole) {
   if (bulk && bulky(parts)) {
     bulk.then((conn) => {
       if (!conn) return sendLast(parts, again);
-      const framed = onBulk(parts);
-      writeAllSync(output, framed[0]);
-      writeBulk(conn, framed.slice(1)).then(awaitKill, again);
+      const marks = pull === "1" ? markForPull(parts) : void 0;
+      try {
+        writeAllSync(output, onBulk(parts, marks)[0]);
+      } catch (error) {
+        if (marks) awaitUnmarked(parts, marks, 0);
+        throw error;
+      }
+      if (marks?.size) awaitUnmarked(parts, marks);
+      writeBulk(conn, parts.slice(1), marks).then(awaitKill, again);
     });
   } else sendLast(parts, again);
 }

@@ -18,7 +18,13 @@ import {
   withPrefix,
   writeAllSync,
 } from "../protocol/byte_streams.ts";
-import { bulky, connectBulk, writeBulk } from "../protocol/attachments.ts";
+import {
+  awaitUnmarked,
+  bulky,
+  connectBulk,
+  markForPull,
+  writeBulk,
+} from "../protocol/attachments.ts";
 import { installJobHooks } from "./hooks.ts";
 import { toRemoteError } from "./remote_error.ts";
 import { runItems, startMap } from "./map_worker.ts";
@@ -44,7 +50,7 @@ import {
   type RuntimeMessage,
 } from "../protocol/messages.ts";
 
-const [dir, revokeRead, revokeWrite, bulkGrants, jobWaiting] = Deno.args;
+const [dir, revokeRead, revokeWrite, bulkGrants, jobWaiting, pull] = Deno.args;
 let input: Deno.FsFile;
 let output: Deno.FsFile;
 
@@ -205,10 +211,18 @@ function deliver(parts: FrameParts, whole?: () => EndMessage): void {
   if (bulk && bulky(parts)) {
     bulk.then((conn) => {
       if (!conn) return sendLast(parts, again);
-      // The head on the FIFO, the body and the attachments on the socket.
-      const framed = onBulk(parts);
-      writeAllSync(output, framed[0]);
-      writeBulk(conn, framed.slice(1)).then(awaitKill, again);
+      // The head on the FIFO, the body and the attachments on the socket;
+      // big attachments marked, for the kernel to pull from this process's
+      // memory where it can: no code of the job runs while they are marked.
+      const marks = pull === "1" ? markForPull(parts) : undefined;
+      try {
+        writeAllSync(output, onBulk(parts, marks)[0]);
+      } catch (error) {
+        if (marks) awaitUnmarked(parts, marks, 0);
+        throw error;
+      }
+      if (marks?.size) awaitUnmarked(parts, marks);
+      writeBulk(conn, parts.slice(1), marks).then(awaitKill, again);
     });
   } else sendLast(parts, again);
 }
