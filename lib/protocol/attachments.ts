@@ -17,8 +17,8 @@
 import { MARK, type Marks, readInto, writeAll } from "./byte_streams.ts";
 import {
   frameBytes,
-  type FrameParts,
   type FramePart,
+  type FrameParts,
   frameSize,
 } from "./frames.ts";
 
@@ -110,7 +110,9 @@ export function awaitUnmarked(
     );
     if (left.length === 0) return;
     if (performance.now() >= until) {
-      for (const [i, { saved }] of left) (parts[i + 2] as Uint8Array).set(saved);
+      for (const [i, { saved }] of left) {
+        (parts[i + 2] as Uint8Array).set(saved);
+      }
       return;
     }
     Atomics.wait(nap, 0, 0, 0.05);

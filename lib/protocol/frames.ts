@@ -285,7 +285,9 @@ export async function* readFrames<M extends KernelMessage | RuntimeMessage>(
         const part = await (found
           ? Promise.resolve(found)
           : readPart(from, marked.has(i) ? -size : size))
-          .catch((e) => failed ??= e);
+          .catch((e) =>
+            failed ??= e
+          );
         if (failed instanceof Dropped) break;
         raw.push(part);
       }

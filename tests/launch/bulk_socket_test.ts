@@ -178,7 +178,7 @@ jobTest(
 
 Deno.test("a socket path too long for Unix sockets gives no listener, so the FIFO carries all", () => {
   const dir = `/tmp/${"x".repeat(120)}`;
-  assert.equal(listenBulk(dir), undefined);
+  assert.equal(listenBulk(dir, Deno.pid), undefined);
 });
 
 Deno.test("the bulk socket grants only what the job lacks", () => {
