@@ -4,7 +4,7 @@
 // not found; a notebook that cannot pull (no `ffi`) gets big results whole
 // through the socket; and no code of the job ever sees the mark.
 import assert from "node:assert/strict";
-import { job, jobs } from "../../mod.ts";
+import { job } from "../../mod.ts";
 import { locate, pullFrom, pullStats } from "../../lib/os/pull.ts";
 import { MARK } from "../../lib/protocol/byte_streams.ts";
 import { jobTest } from "../_util.ts";
@@ -28,7 +28,17 @@ function firstWrong(bytes: Uint8Array, seed: number): number {
  * of its own, the first {@linkcode MARK} marked; it prints the mark, then on
  * each line of input whether its bytes are the pattern again.
  */
-async function holder(size: number, offset: number, seed: number) {
+interface Holder extends AsyncDisposable {
+  pid: number;
+  mark: Uint8Array;
+  whole(): Promise<boolean>;
+}
+
+async function holder(
+  size: number,
+  offset: number,
+  seed: number,
+): Promise<Holder> {
   const source = `
     const pattern = ${PATTERN};
     const buffer = new ArrayBuffer(${size + offset});
