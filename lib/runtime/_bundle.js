@@ -858,7 +858,9 @@ function awaitUnmarked(parts, marks, ms = MARKED_MS) {
     ].filter(([i, { mark }]) => starts(parts[i + 2], mark));
     if (left.length === 0) return;
     if (performance.now() >= until) {
-      for (const [i, { saved }] of left) parts[i + 2].set(saved);
+      for (const [i, { saved }] of left) {
+        parts[i + 2].set(saved);
+      }
       return;
     }
     Atomics.wait(nap, 0, 0, 0.05);
