@@ -12,9 +12,8 @@
 //   each runtime (a process costs ~3 ms of CPU here, a call microseconds).
 // - A buffer's first touch from user code on a blocking thread (`memset`,
 //   non-blocking), for a buffer made ready ahead of a big result.
-// - Another process's memory, read and written (`process_vm_readv`,
-//   `process_vm_writev`): a big result pulled from its runtime (see
-//   `os/pull.ts`).
+// - Another process's memory, read (`process_vm_readv`): a big result
+//   pulled from its runtime (see `os/pull.ts`).
 
 const MADV_HUGEPAGE = 14;
 const PAGE = 4096n;
@@ -28,7 +27,6 @@ type Libc = {
     length: bigint,
   ): Promise<Deno.PointerValue>;
   process_vm_readv: VmCall;
-  process_vm_writev: VmCall;
   process_vm_readv_async: (...args: Parameters<VmCall>) => Promise<bigint>;
 };
 
@@ -61,7 +59,6 @@ function open(): Libc | null {
         nonblocking: true,
       },
       process_vm_readv: VM_CALL,
-      process_vm_writev: VM_CALL,
       process_vm_readv_async: {
         ...VM_CALL,
         name: "process_vm_readv",
@@ -158,9 +155,8 @@ export function addressOf(bytes: Uint8Array): bigint {
 }
 
 /**
- * Whether this process may call {@linkcode readOtherProcess} and
- * {@linkcode writeOtherProcess} at all (whether the other process lets it is
- * known only by trying).
+ * Whether this process may call {@linkcode readOtherProcess} at all (whether
+ * the other process lets it is known only by trying).
  *
  * @returns `true` on Linux with the `ffi` permission and glibc.
  */
@@ -215,26 +211,4 @@ export async function readOtherProcessOffThread(
   const local = iovecs([{ at: addressOf(into), length: into.byteLength }]);
   const remote = iovecs([{ at, length: into.byteLength }]);
   return Number(await c.process_vm_readv_async(pid, local, 1n, remote, 1n, 0n));
-}
-
-/**
- * Writes `bytes` into the other process `pid`'s memory at `at`
- * (`process_vm_writev`).
- *
- * @param pid The other process.
- * @param bytes What to write.
- * @param at Where, in the other process.
- * @returns Whether all of it was written.
- */
-export function writeOtherProcess(
-  pid: number,
-  bytes: Uint8Array,
-  at: bigint,
-): boolean {
-  const c = symbols();
-  if (!c) return false;
-  const local = iovecs([{ at: addressOf(bytes), length: bytes.byteLength }]);
-  const remote = iovecs([{ at, length: bytes.byteLength }]);
-  return Number(c.process_vm_writev(pid, local, 1n, remote, 1n, 0n)) ===
-    bytes.byteLength;
 }

@@ -2,8 +2,8 @@
  * Pulling a job's big result straight from its runtime's memory, where the
  * kernel may (`process_vm_readv`, through FFI): the runtime marks the
  * result's buffer (`protocol/attachments.ts`), the kernel finds the mark in
- * the runtime's writable mappings, puts the marked bytes back, and reads the
- * buffer into one of its own.
+ * the runtime's writable mappings and reads the buffer into one of its own,
+ * the marked bytes put right there. It only ever reads the runtime's memory.
  *
  * Why: sending a buffer through a socket makes Linux read pages the job has
  * only just written, which costs as much again as their first touch in a VM
@@ -21,7 +21,6 @@ import {
   readOtherProcess,
   readOtherProcessOffThread,
   type Span,
-  writeOtherProcess,
 } from "./libc.ts";
 
 // glibc serves a big allocation from a mapping of its own, the buffer 16
@@ -57,8 +56,7 @@ export function pullStats(): { pulled: number; missed: number } {
 }
 
 /**
- * Finds the buffer `mark` is on in process `pid` (`size` bytes), and puts
- * its first bytes back there.
+ * Finds the buffer `mark` is on in process `pid` (`size` bytes).
  *
  * @param pid The runtime's process.
  * @param mark The mark, as the head of the frame gave it.
@@ -71,6 +69,7 @@ export function locate(
   mark: PullMark,
   size: number,
 ): bigint | undefined {
+  const wanted = mark.key.map((k, b) => k ^ mark.masked[b]);
   const places = placesOf(pid, BigInt(mark.offset), BigInt(size));
   for (let b = 0; places && b < places.length; b += IOV_MAX) {
     const batch = places.slice(b, b + IOV_MAX);
@@ -81,11 +80,13 @@ export function locate(
       break;
     }
     for (let j = 0; (j + 1) * MARK <= read; j++) {
-      if (!same(seen.subarray(j * MARK, (j + 1) * MARK), mark.mark)) continue;
+      if (!same(seen.subarray(j * MARK, (j + 1) * MARK), wanted)) continue;
+      // And its end is the buffer's end: not some stray copy of the mark.
       const at = batch[j].at;
-      // Back at once: the runtime waits for its bytes before it goes on.
-      writeOtherProcess(pid, mark.saved, at);
-      return at;
+      const end = new Uint8Array(MARK);
+      const tail = { at: at + BigInt(size - MARK), length: MARK };
+      if (readOtherProcess(pid, end, [tail]) !== MARK) continue;
+      if (same(end, mark.tail)) return at;
     }
   }
   counts.missed++;
@@ -145,7 +146,6 @@ export async function pullFrom(
       throw new Error("The job's runtime ended before its result was read");
     }
   });
-  // Read before or after the runtime put them back: its own either way.
   bytes.set(saved);
   counts.pulled++;
   return bytes;

@@ -34,9 +34,6 @@ export const BULK_MIN = 1024 * 1024;
  */
 export const PULL_MIN = 4 * 1024 * 1024;
 
-/** How long a runtime waits for the kernel to find its marks, at most. */
-export const MARKED_MS = 2000;
-
 /**
  * The runtime's side: connects to the bulk socket in `dir`, then revokes the
  * grants `added` for it (letters `r`, `w`, `n`, from the kernel's
@@ -67,61 +64,44 @@ export function bulky(parts: FramePart[]): boolean {
 }
 
 /**
- * Marks the big attachments of a frame's parts to be pulled: their first
- * bytes (saved in the marks) become random ones the kernel looks for. Not a
- * `SharedArrayBuffer`'s (other threads could see the mark) nor a resizable
- * buffer's.
+ * Marks the big attachments of a frame's parts to be pulled: each is first
+ * moved out of the job's reach (`ArrayBuffer.prototype.transfer()`, which
+ * keeps its memory: the job's views of it are detached, as after a
+ * transfer), then its first bytes (saved in the mark) become random ones the
+ * kernel looks for. Not a `SharedArrayBuffer`'s nor a resizable buffer's, and
+ * none when the frame has a table's chunks (a table that changes as it is
+ * sent makes the value encoded again, buffers included).
  *
- * @param parts The frame's parts, `[head, body, ...attachments]`.
+ * @param parts The frame's parts, `[head, body, ...attachments]`; marked
+ * attachments are replaced by views of their moved buffers.
  * @returns The marks, by attachment.
  */
 export function markForPull(parts: FrameParts): Marks {
   const marks: Marks = new Map();
-  parts.slice(2).forEach((part, i) => {
-    if (!(part instanceof Uint8Array) || part.byteLength < PULL_MIN) return;
-    const buffer = part.buffer as ArrayBuffer;
-    if (!(buffer instanceof ArrayBuffer) || buffer.resizable) return;
-    const mark = crypto.getRandomValues(new Uint8Array(MARK));
-    marks.set(i, { offset: part.byteOffset, mark, saved: part.slice(0, MARK) });
-    part.set(mark);
-  });
-  return marks;
-}
-
-/**
- * Waits, blocking this thread so no code of the job runs meanwhile, until
- * the kernel has put every mark's bytes back, or `ms` have passed: then puts
- * back itself those it has not.
- *
- * @param parts The frame's parts, as marked.
- * @param marks The marks.
- * @param ms How long at most.
- */
-export function awaitUnmarked(
-  parts: FrameParts,
-  marks: Marks,
-  ms: number = MARKED_MS,
-): void {
-  const nap = new Int32Array(new SharedArrayBuffer(4));
-  const until = performance.now() + ms;
-  for (;;) {
-    const left = [...marks].filter(([i, { mark }]) =>
-      starts(parts[i + 2] as Uint8Array, mark)
-    );
-    if (left.length === 0) return;
-    if (performance.now() >= until) {
-      for (const [i, { saved }] of left) {
-        (parts[i + 2] as Uint8Array).set(saved);
-      }
-      return;
+  if (parts.some((part) => !(part instanceof Uint8Array))) return marks;
+  for (let i = 0; i + 2 < parts.length; i++) {
+    const { buffer, byteOffset, byteLength } = parts[i + 2] as Uint8Array;
+    if (
+      byteLength < PULL_MIN || !(buffer instanceof ArrayBuffer) ||
+      buffer.resizable || buffer.detached
+    ) continue;
+    let taken: ArrayBuffer;
+    try {
+      taken = buffer.transfer();
+    } catch {
+      continue; // not movable (a WebAssembly.Memory's): sent as it is
     }
-    Atomics.wait(nap, 0, 0, 0.05);
+    const moved = new Uint8Array(taken, byteOffset, byteLength);
+    parts[i + 2] = moved;
+    const saved = moved.slice(0, MARK);
+    const key = crypto.getRandomValues(new Uint8Array(MARK));
+    // Made in place: no other copy of the mark, which the kernel could find.
+    const mark = crypto.getRandomValues(moved.subarray(0, MARK));
+    const masked = key.map((k, b) => k ^ mark[b]);
+    const tail = moved.slice(byteLength - MARK);
+    marks.set(i, { offset: byteOffset, masked, key, saved, tail });
   }
-}
-
-function starts(bytes: Uint8Array, mark: Uint8Array): boolean {
-  for (let i = 0; i < mark.length; i++) if (bytes[i] !== mark[i]) return false;
-  return true;
+  return marks;
 }
 
 /**
@@ -138,14 +118,19 @@ export async function writeBulk(
   parts: FramePart[],
   marks?: Marks,
 ): Promise<void> {
+  // The kernel answers every mark as soon as it has read the head.
+  const pulled = new Set<number>();
+  if (marks?.size) {
+    const answers = new Uint8Array(marks.size);
+    await readInto(conn, answers);
+    [...marks.keys()].forEach((i, k) => answers[k] === 1 && pulled.add(i));
+  }
   let writing = Promise.resolve();
   for (const [k, part] of parts.entries()) {
-    if (marks?.has(k - 1)) {
-      await writing;
-      const answer = new Uint8Array(1);
-      await readInto(conn, answer);
-      if (answer[0] === 1) continue; // pulled
-    }
+    if (pulled.has(k - 1)) continue;
+    // Not found: its own bytes, after all.
+    const saved = marks?.get(k - 1)?.saved;
+    if (saved) (part as Uint8Array).set(saved);
     // Reused buffers: a chunk's bytes are written before the one after the
     // next is taken (each write is awaited before the next is started).
     for (const bytes of frameBytes([part], true)) {

@@ -37,15 +37,27 @@ export interface AttachmentReader extends ByteReader {
  */
 export type Marks = Map<number, PullMark>;
 
-/** What the reader needs to find a marked attachment, and put it right. */
+/**
+ * What the reader needs to find a marked attachment, and put it right. The
+ * mark itself is never in the frame, so no copy of it lies in the sender's
+ * memory besides the one on the attachment: the frame has it masked, and
+ * the mask.
+ */
 export interface PullMark {
   /** The attachment's offset in its `ArrayBuffer`. */
   offset: number;
-  /** The random bytes written over its first {@linkcode MARK} bytes. */
-  mark: Uint8Array;
-  /** Its first {@linkcode MARK} bytes. */
+  /** The mark (the random bytes over its first {@linkcode MARK}) XOR `key`. */
+  masked: Uint8Array;
+  /** The mask. */
+  key: Uint8Array;
+  /** Its first {@linkcode MARK} bytes, before the mark. */
   saved: Uint8Array;
+  /** Its last {@linkcode MARK} bytes: a place the mark is on is checked. */
+  tail: Uint8Array;
 }
+
+/** The fields of a {@linkcode PullMark} that are bytes, in the frame's order. */
+export const MARK_FIELDS = ["masked", "key", "saved", "tail"] as const;
 
 /** How many bytes a mark covers. */
 export const MARK = 32;
@@ -56,10 +68,10 @@ export const MARK = 32;
  */
 export interface PullReader extends AttachmentReader {
   /**
-   * Finds the marked attachments in the sender's memory and puts their first
-   * bytes back, at once; then tells the sender, one byte per mark in order,
-   * which were found (1) and which it must send after all (0); then reads
-   * those found. Every mark is answered, whatever happens.
+   * Finds the marked attachments in the sender's memory, at once; then tells
+   * the sender, one byte per mark in order, which were found (1) and which
+   * it must send after all (0); then reads those found. Every mark is
+   * answered, whatever happens.
    *
    * @param marks The frame's marks.
    * @param sizes Each attachment's size, by index.

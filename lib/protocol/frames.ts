@@ -13,7 +13,9 @@ import {
   type ByteReader,
   concat,
   MARK,
+  MARK_FIELDS,
   type Marks,
+  type PullMark,
   type PullReader,
   readAttachment,
   readInto,
@@ -158,7 +160,7 @@ export function onBulk(parts: FrameParts, marks?: Marks): FrameParts {
   return [frameHead(sizeOf(body), raw, true, marks), ...parts.slice(1)];
 }
 
-const MARK_BYTES = 8 + 2 * MARK;
+const MARK_BYTES = 8 + MARK_FIELDS.length * MARK;
 
 /**
  * Bytes of a frame's parts after its head: what the bulk socket would carry
@@ -197,8 +199,9 @@ function frameHead(
     view.setFloat64(HEADER * 2 + 8 * i, (marked ? -1 : 1) * sizeOf(part));
     if (!marked) return;
     view.setFloat64(at, marked.offset);
-    head.set(marked.mark, at + 8);
-    head.set(marked.saved, at + 8 + MARK);
+    MARK_FIELDS.forEach((field, f) =>
+      head.set(marked[field], at + 8 + f * MARK)
+    );
     at += MARK_BYTES;
   });
   return head;
@@ -309,11 +312,14 @@ async function readMarks(conn: ByteReader, sizes: number[]): Promise<Marks> {
     if (size >= 0 || size === CHUNKED) continue;
     const bytes = new Uint8Array(MARK_BYTES);
     await readInto(conn, bytes);
-    marks.set(i, {
-      offset: new DataView(bytes.buffer).getFloat64(0),
-      mark: bytes.slice(8, 8 + MARK),
-      saved: bytes.slice(8 + MARK),
-    });
+    const mark = { offset: new DataView(bytes.buffer).getFloat64(0) };
+    MARK_FIELDS.forEach((field, f) =>
+      (mark as Record<string, unknown>)[field] = bytes.slice(
+        8 + f * MARK,
+        8 + (f + 1) * MARK,
+      )
+    );
+    marks.set(i, mark as PullMark);
   }
   return marks;
 }

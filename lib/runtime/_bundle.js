@@ -190,6 +190,12 @@ function view(Type, part, n) {
 __name(view, "view");
 
 // lib/protocol/byte_streams.ts
+var MARK_FIELDS = [
+  "masked",
+  "key",
+  "saved",
+  "tail"
+];
 var MARK = 32;
 var CLOSED = "Job runtime channel closed in the middle of a message";
 async function writeAll(conn, bytes) {
@@ -626,7 +632,7 @@ function onBulk(parts, marks) {
   ];
 }
 __name(onBulk, "onBulk");
-var MARK_BYTES = 8 + 2 * MARK;
+var MARK_BYTES = 8 + MARK_FIELDS.length * MARK;
 function frameSize(parts) {
   let bytes = 0;
   for (let i = 1; i < parts.length; i++) {
@@ -653,8 +659,7 @@ function frameHead(bodyLength, raw, bulk2, marks) {
     view2.setFloat64(HEADER * 2 + 8 * i, (marked ? -1 : 1) * sizeOf(part));
     if (!marked) return;
     view2.setFloat64(at, marked.offset);
-    head.set(marked.mark, at + 8);
-    head.set(marked.saved, at + 8 + MARK);
+    MARK_FIELDS.forEach((field, f) => head.set(marked[field], at + 8 + f * MARK));
     at += MARK_BYTES;
   });
   return head;
@@ -742,11 +747,11 @@ async function readMarks(conn, sizes) {
     if (size >= 0 || size === CHUNKED) continue;
     const bytes = new Uint8Array(MARK_BYTES);
     await readInto(conn, bytes);
-    marks.set(i, {
-      offset: new DataView(bytes.buffer).getFloat64(0),
-      mark: bytes.slice(8, 8 + MARK),
-      saved: bytes.slice(8 + MARK)
-    });
+    const mark = {
+      offset: new DataView(bytes.buffer).getFloat64(0)
+    };
+    MARK_FIELDS.forEach((field, f) => mark[field] = bytes.slice(8 + f * MARK, 8 + (f + 1) * MARK));
+    marks.set(i, mark);
   }
   return marks;
 }
@@ -800,7 +805,6 @@ __name(readTable, "readTable");
 var BULK_NAME = "bulk";
 var BULK_MIN = 1024 * 1024;
 var PULL_MIN = 4 * 1024 * 1024;
-var MARKED_MS = 2e3;
 async function connectBulk(dir2, added) {
   const path = `${dir2}/${BULK_NAME}`;
   const connecting = Deno.connect({
@@ -834,53 +838,48 @@ function bulky(parts) {
 __name(bulky, "bulky");
 function markForPull(parts) {
   const marks = /* @__PURE__ */ new Map();
-  parts.slice(2).forEach((part, i) => {
-    if (!(part instanceof Uint8Array) || part.byteLength < PULL_MIN) return;
-    const buffer = part.buffer;
-    if (!(buffer instanceof ArrayBuffer) || buffer.resizable) return;
-    const mark = crypto.getRandomValues(new Uint8Array(MARK));
+  if (parts.some((part) => !(part instanceof Uint8Array))) return marks;
+  for (let i = 0; i + 2 < parts.length; i++) {
+    const { buffer, byteOffset, byteLength } = parts[i + 2];
+    if (byteLength < PULL_MIN || !(buffer instanceof ArrayBuffer) || buffer.resizable || buffer.detached) continue;
+    let taken;
+    try {
+      taken = buffer.transfer();
+    } catch {
+      continue;
+    }
+    const moved = new Uint8Array(taken, byteOffset, byteLength);
+    parts[i + 2] = moved;
+    const saved = moved.slice(0, MARK);
+    const key = crypto.getRandomValues(new Uint8Array(MARK));
+    const mark = crypto.getRandomValues(moved.subarray(0, MARK));
+    const masked = key.map((k, b) => k ^ mark[b]);
+    const tail = moved.slice(byteLength - MARK);
     marks.set(i, {
-      offset: part.byteOffset,
-      mark,
-      saved: part.slice(0, MARK)
+      offset: byteOffset,
+      masked,
+      key,
+      saved,
+      tail
     });
-    part.set(mark);
-  });
+  }
   return marks;
 }
 __name(markForPull, "markForPull");
-function awaitUnmarked(parts, marks, ms = MARKED_MS) {
-  const nap = new Int32Array(new SharedArrayBuffer(4));
-  const until = performance.now() + ms;
-  for (; ; ) {
-    const left = [
-      ...marks
-    ].filter(([i, { mark }]) => starts(parts[i + 2], mark));
-    if (left.length === 0) return;
-    if (performance.now() >= until) {
-      for (const [i, { saved }] of left) {
-        parts[i + 2].set(saved);
-      }
-      return;
-    }
-    Atomics.wait(nap, 0, 0, 0.05);
-  }
-}
-__name(awaitUnmarked, "awaitUnmarked");
-function starts(bytes, mark) {
-  for (let i = 0; i < mark.length; i++) if (bytes[i] !== mark[i]) return false;
-  return true;
-}
-__name(starts, "starts");
 async function writeBulk(conn, parts, marks) {
+  const pulled = /* @__PURE__ */ new Set();
+  if (marks?.size) {
+    const answers = new Uint8Array(marks.size);
+    await readInto(conn, answers);
+    [
+      ...marks.keys()
+    ].forEach((i, k) => answers[k] === 1 && pulled.add(i));
+  }
   let writing = Promise.resolve();
   for (const [k, part] of parts.entries()) {
-    if (marks?.has(k - 1)) {
-      await writing;
-      const answer = new Uint8Array(1);
-      await readInto(conn, answer);
-      if (answer[0] === 1) continue;
-    }
+    if (pulled.has(k - 1)) continue;
+    const saved = marks?.get(k - 1)?.saved;
+    if (saved) part.set(saved);
     for (const bytes of frameBytes([
       part
     ], true)) {
@@ -2639,15 +2638,13 @@ function deliver(parts, whole) {
   if (bulk && bulky(parts)) {
     bulk.then((conn) => {
       if (!conn) return sendLast(parts, again);
-      const marks = pull === "1" ? markForPull(parts) : void 0;
       try {
+        const marks = pull === "1" ? markForPull(parts) : void 0;
         writeAllSync(output, onBulk(parts, marks)[0]);
+        writeBulk(conn, parts.slice(1), marks).then(awaitKill, again);
       } catch (error) {
-        if (marks) awaitUnmarked(parts, marks, 0);
-        throw error;
+        again(error);
       }
-      if (marks?.size) awaitUnmarked(parts, marks);
-      writeBulk(conn, parts.slice(1), marks).then(awaitKill, again);
     });
   } else sendLast(parts, again);
 }

@@ -19,7 +19,6 @@ import {
   writeAllSync,
 } from "../protocol/byte_streams.ts";
 import {
-  awaitUnmarked,
   bulky,
   connectBulk,
   markForPull,
@@ -212,17 +211,15 @@ function deliver(parts: FrameParts, whole?: () => EndMessage): void {
     bulk.then((conn) => {
       if (!conn) return sendLast(parts, again);
       // The head on the FIFO, the body and the attachments on the socket;
-      // big attachments marked, for the kernel to pull from this process's
-      // memory where it can: no code of the job runs while they are marked.
-      const marks = pull === "1" ? markForPull(parts) : undefined;
+      // big attachments moved out of the job's reach and marked, for the
+      // kernel to pull from this process's memory where it can.
       try {
+        const marks = pull === "1" ? markForPull(parts) : undefined;
         writeAllSync(output, onBulk(parts, marks)[0]);
+        writeBulk(conn, parts.slice(1), marks).then(awaitKill, again);
       } catch (error) {
-        if (marks) awaitUnmarked(parts, marks, 0);
-        throw error;
+        again(error); // the kernel sees this process end without its result
       }
-      if (marks?.size) awaitUnmarked(parts, marks);
-      writeBulk(conn, parts.slice(1), marks).then(awaitKill, again);
     });
   } else sendLast(parts, again);
 }
