@@ -6,7 +6,7 @@
 // mark (its views of a pulled buffer are detached once it has returned).
 import assert from "node:assert/strict";
 import { job } from "../../mod.ts";
-import { locate, pullFrom, pullStats } from "../../lib/os/pull.ts";
+import { canPull, locate, pullFrom, pullStats } from "../../lib/os/pull.ts";
 import { MARK, type PullMark } from "../../lib/protocol/byte_streams.ts";
 import { jobTest } from "../_util.ts";
 
@@ -116,6 +116,13 @@ Deno.test("a marked buffer is found in another process and read whole, its first
     assert.equal(await other.whole(), false, "marked, as the runtime marks");
     const mark = markOf(other.mark, seed, size, offset);
     const at = locate(other.pid, mark, size);
+    if (at === undefined && !canPull()) {
+      // Linux refuses here (ptrace rules): nothing is found, and no runtime
+      // is told to mark again; results take the socket (tests below).
+      return console.log(
+        "process_vm_readv refused here: results take the socket",
+      );
+    }
     assert.notEqual(at, undefined, `a buffer of ${size} at ${offset}`);
     const bytes = await pullFrom(other.pid, at!, size, mark.saved);
     assert.equal(bytes.byteLength, size);
@@ -143,7 +150,9 @@ Deno.test("a mark that is not there, or not at its buffer's start, or in a proce
   await gone.status;
   assert.equal(locate(gone.pid, right, size), undefined);
   assert.equal(pullStats().missed, before + 5);
-  assert.notEqual(locate(other.pid, right, size), undefined, "but it is there");
+  if (canPull()) {
+    assert.notEqual(locate(other.pid, right, size), undefined, "it is there");
+  }
 });
 
 jobTest(
@@ -183,7 +192,9 @@ jobTest(
       assert.ok(value.b.every((x, i) => x === i * 0.25), "b whole");
       assert.deepEqual([...value.small], Array(100).fill(3));
       assert.equal(value.again, value.a, "one buffer twice is one buffer");
-      assert.equal(pullStats().pulled, before + 2, "both big buffers pulled");
+      // Both big buffers pulled, unless Linux refuses here.
+      const pulled = canPull() ? 2 : 0;
+      assert.equal(pullStats().pulled, before + pulled, "big buffers pulled");
       const seen = await Deno.readTextFile(`${dir}/seen`).catch(() => "");
       assert.doesNotMatch(seen, /marked/);
     } finally {
