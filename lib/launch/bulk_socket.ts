@@ -15,7 +15,7 @@ import {
   writeAll,
 } from "../protocol/byte_streams.ts";
 import { fillingOf, readBehind, readFresh } from "../os/fresh_read.ts";
-import { canPull, locate, pullFrom } from "../os/pull.ts";
+import { canPull, locate, mapsOf, pullFrom } from "../os/pull.ts";
 
 // Turned on by a notebook's kernel: the next big result of a size comes into
 // a buffer made ready meanwhile.
@@ -208,9 +208,12 @@ class BulkReader implements PullReader {
   ): Promise<Map<number, Uint8Array | undefined>> {
     const found = new Map<number, bigint>();
     const answers = new Uint8Array(marks.size);
+    const maps = canPull() ? mapsOf(this.#pid) : undefined;
     let k = 0;
     for (const [i, mark] of marks) {
-      const at = canPull() ? locate(this.#pid, mark, sizes[i]) : undefined;
+      const at = maps === undefined
+        ? undefined
+        : locate(this.#pid, mark, sizes[i], maps);
       if (at !== undefined) found.set(i, at);
       answers[k++] = at === undefined ? 0 : 1;
     }

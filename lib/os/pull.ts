@@ -61,6 +61,7 @@ export function pullStats(): { pulled: number; missed: number } {
  * @param pid The runtime's process.
  * @param mark The mark, as the head of the frame gave it.
  * @param size The buffer's size.
+ * @param maps The process's mappings ({@linkcode mapsOf}).
  * @returns Where the buffer starts in that process, or `undefined` when the
  * mark is not found (the runtime then sends the bytes).
  */
@@ -68,9 +69,12 @@ export function locate(
   pid: number,
   mark: PullMark,
   size: number,
+  maps: string | undefined = mapsOf(pid),
 ): bigint | undefined {
   const wanted = mark.key.map((k, b) => k ^ mark.masked[b]);
-  const places = placesOf(pid, BigInt(mark.offset), BigInt(size));
+  const places = maps === undefined
+    ? null
+    : placesOf(maps, BigInt(mark.offset), BigInt(size));
   for (let b = 0; places && b < places.length; b += IOV_MAX) {
     const batch = places.slice(b, b + IOV_MAX);
     const seen = new Uint8Array(MARK * batch.length);
@@ -93,16 +97,25 @@ export function locate(
   return undefined;
 }
 
+/**
+ * Process `pid`'s mappings, as {@linkcode locate} reads them: read once for
+ * all the marks of a frame.
+ *
+ * @param pid The runtime's process.
+ * @returns `/proc/<pid>/maps`, or `undefined` when it is gone.
+ */
+export function mapsOf(pid: number): string | undefined {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/maps`);
+  } catch {
+    return undefined;
+  }
+}
+
 // Where a buffer of `size` at `offset` in its allocation can start: in each
 // private writable anonymous mapping, at every page plus the allocation's
 // head, as far as the buffer fits.
-function placesOf(pid: number, offset: bigint, size: bigint): Span[] | null {
-  let maps: string;
-  try {
-    maps = Deno.readTextFileSync(`/proc/${pid}/maps`);
-  } catch {
-    return null;
-  }
+function placesOf(maps: string, offset: bigint, size: bigint): Span[] | null {
   const places: Span[] = [];
   for (const line of maps.split("\n")) {
     const [range, perms, , , inode] = line.split(" ", 5);

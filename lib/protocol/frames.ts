@@ -242,7 +242,9 @@ export async function* readFrames<M extends KernelMessage | RuntimeMessage>(
       );
       marked = await readMarks(conn, sizes);
       if (marked.size) {
-        pulls = pullable(from).find(marked, sizes.map(Math.abs));
+        // Marked or not, an attachment's size is its size from here on.
+        sizes = sizes.map((size, i) => marked.has(i) ? -size : size);
+        pulls = pullable(from).find(marked, sizes);
         pulls.catch(() => {});
       }
     }
@@ -262,9 +264,8 @@ export async function* readFrames<M extends KernelMessage | RuntimeMessage>(
       const pulled = await pulls?.catch(() => undefined);
       for (const [i, size] of sizes.entries()) {
         if (dropped) break;
-        if (marked.has(i) && pulled?.get(i)) continue;
-        await readPart(from, marked.has(i) ? -size : size)
-          .catch((e) => dropped = e instanceof Dropped);
+        if (pulled?.get(i)) continue;
+        await readPart(from, size).catch((e) => dropped = e instanceof Dropped);
       }
       if (!dropped) yield unreadable(error);
       continue;
@@ -285,12 +286,8 @@ export async function* readFrames<M extends KernelMessage | RuntimeMessage>(
         // a dropped frame has no more parts (it comes again whole). A marked
         // attachment not found comes on the socket after all.
         const found = pulled?.get(i);
-        const part = await (found
-          ? Promise.resolve(found)
-          : readPart(from, marked.has(i) ? -size : size))
-          .catch((e) =>
-            failed ??= e
-          );
+        const part = found ??
+          await readPart(from, size).catch((e) => failed ??= e);
         if (failed instanceof Dropped) break;
         raw.push(part);
       }

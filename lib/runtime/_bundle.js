@@ -689,7 +689,8 @@ async function* readFrames(conn, bulk2) {
       }, (_, i) => view2.getFloat64(8 * i));
       marked = await readMarks(conn, sizes);
       if (marked.size) {
-        pulls = pullable(from).find(marked, sizes.map(Math.abs));
+        sizes = sizes.map((size, i) => marked.has(i) ? -size : size);
+        pulls = pullable(from).find(marked, sizes);
         pulls.catch(() => {
         });
       }
@@ -708,8 +709,8 @@ async function* readFrames(conn, bulk2) {
       const pulled = await pulls?.catch(() => void 0);
       for (const [i, size] of sizes.entries()) {
         if (dropped) break;
-        if (marked.has(i) && pulled?.get(i)) continue;
-        await readPart(from, marked.has(i) ? -size : size).catch((e) => dropped = e instanceof Dropped);
+        if (pulled?.get(i)) continue;
+        await readPart(from, size).catch((e) => dropped = e instanceof Dropped);
       }
       if (!dropped) yield unreadable(error);
       continue;
@@ -726,7 +727,7 @@ async function* readFrames(conn, bulk2) {
       }
       for (const [i, size] of sizes.entries()) {
         const found = pulled?.get(i);
-        const part = await (found ? Promise.resolve(found) : readPart(from, marked.has(i) ? -size : size)).catch((e) => failed ??= e);
+        const part = found ?? await readPart(from, size).catch((e) => failed ??= e);
         if (failed instanceof Dropped) break;
         raw.push(part);
       }
