@@ -4,6 +4,7 @@
 // errors are in `codec/encode_data.ts`; functions, classes and instances in
 // `codec/encode_code.ts`.
 import { TABLE_MIN } from "./columns.ts";
+import { namedKeys } from "./named_keys.ts";
 import { GLOBAL, MISSING, Placeholder } from "./packet.ts";
 import { builtinRefusal, freeNameRefusal, moduleRefusal } from "./refusals.ts";
 import {
@@ -188,19 +189,6 @@ export function encodeArray(
     if (y instanceof Placeholder) enc.sites.push(out, key);
   }
   return out;
-}
-
-/** An array's own enumerable keys that are not indices (V8 lists them last). */
-function namedKeys(v: unknown[]): string[] {
-  const keys = Object.keys(v);
-  let first = keys.length;
-  while (first > 0 && !isIndex(keys[first - 1])) first--;
-  return keys.slice(first);
-}
-
-function isIndex(key: string): boolean {
-  const n = Number(key);
-  return Number.isInteger(n) && n >= 0 && String(n) === key;
 }
 
 function encodeSpecial(enc: Encoder, v: object, proto: object | null): unknown {

@@ -1654,6 +1654,48 @@ function substitute(enc, v, kind, arg) {
 }
 __name(substitute, "substitute");
 
+// lib/codec/named_keys.ts
+var INSPECT = {
+  iterableLimit: 0,
+  depth: 0
+};
+var QUICK_MIN = 1024;
+var CUSTOM = [
+  Symbol.for("Deno.customInspect"),
+  Symbol.for("Deno.privateCustomInspect"),
+  Symbol.for("nodejs.util.inspect.custom")
+];
+function proxyTest() {
+  const key = Deno.internal;
+  if (typeof key !== "symbol") return void 0;
+  const internal = Deno[key];
+  const isProxy2 = internal?.core?.isProxy;
+  return typeof isProxy2 === "function" ? isProxy2 : void 0;
+}
+__name(proxyTest, "proxyTest");
+var isProxy;
+function nothingNamed(v) {
+  isProxy ??= proxyTest() ?? null;
+  if (isProxy === null || isProxy(v) || CUSTOM.some((s) => s in v)) {
+    return false;
+  }
+  return Deno.inspect(v, INSPECT) === `[ ... ${v.length} more items ]`;
+}
+__name(nothingNamed, "nothingNamed");
+function namedKeys(v) {
+  if (v.length >= QUICK_MIN && nothingNamed(v)) return [];
+  const keys = Object.keys(v);
+  let first = keys.length;
+  while (first > 0 && !isIndex(keys[first - 1])) first--;
+  return keys.slice(first);
+}
+__name(namedKeys, "namedKeys");
+function isIndex(key) {
+  const n = Number(key);
+  return Number.isInteger(n) && n >= 0 && n < 2 ** 32 - 1 && String(n) === key;
+}
+__name(isIndex, "isIndex");
+
 // lib/codec/encode_data.ts
 var RAW_MIN = 64 * 1024;
 var ERROR_TYPES = [
@@ -2148,18 +2190,6 @@ function encodeArray(enc, v, asTable) {
   return out;
 }
 __name(encodeArray, "encodeArray");
-function namedKeys(v) {
-  const keys = Object.keys(v);
-  let first = keys.length;
-  while (first > 0 && !isIndex(keys[first - 1])) first--;
-  return keys.slice(first);
-}
-__name(namedKeys, "namedKeys");
-function isIndex(key) {
-  const n = Number(key);
-  return Number.isInteger(n) && n >= 0 && String(n) === key;
-}
-__name(isIndex, "isIndex");
 function encodeSpecial(enc, v, proto) {
   if (proto === null) {
     if (Object.prototype.toString.call(v) === "[object Module]") {

@@ -157,6 +157,38 @@ Deno.test("codec sends a big table in chunks: rows, row references and repeats c
   assert.deepEqual(await roundTrip(texts), texts);
 });
 
+Deno.test("codec keeps a big array's named properties, however they are hidden from a quick look", async () => {
+  const rows = () =>
+    Array.from({ length: 5_000 }, (_, i) => ({ n: i, s: `r${i}` }));
+  // As d3's csvParse makes them: rows, and the columns' names.
+  const parsed = Object.assign(rows(), { columns: ["n", "s"] });
+  assert.deepEqual(await roundTrip(parsed), parsed);
+  // Inspection made to show nothing by the array's own code.
+  const custom = Object.assign(rows(), { hidden: 1 });
+  Object.assign(custom, {
+    [Symbol.for("Deno.customInspect")]: () => "[ ... 5000 more items ]",
+  });
+  assert.equal((await roundTrip(custom) as typeof custom).hidden, 1);
+  // A proxy inspected as its target, which lacks the key its traps add.
+  const proxy = new Proxy(rows(), {
+    ownKeys: (t) => [...Reflect.ownKeys(t), "extra"],
+    getOwnPropertyDescriptor: (t, k) =>
+      k === "extra"
+        ? { value: 1, enumerable: true, configurable: true, writable: true }
+        : Reflect.getOwnPropertyDescriptor(t, k),
+    get: (t, k, r) => k === "extra" ? 1 : Reflect.get(t, k, r),
+  });
+  assert.equal((await roundTrip(proxy) as { extra?: number }).extra, 1);
+  // Not an index, though all digits: a name (2 ** 32 - 1).
+  const past = Object.assign(rows(), { "4294967295": 7 });
+  assert.equal((await roundTrip(past) as typeof past)["4294967295"], 7);
+  // And none where there are none.
+  const plain = rows();
+  const back = await roundTrip(plain) as typeof plain;
+  assert.deepEqual(back, plain);
+  assert.equal(Object.keys(back).length, 5_000);
+});
+
 Deno.test("codec sends functions as source with the values they use", async () => {
   const packet = encodeValue({ scale: (x: number) => x * 3 }, "result", {
     to: "notebook",
