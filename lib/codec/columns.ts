@@ -42,6 +42,7 @@ type Builder = (
   cols: ArrayLike<unknown>[],
   n: number,
   out: unknown[],
+  at: number,
 ) => unknown[];
 
 const extractors = new Map<string, Extractor>();
@@ -81,8 +82,15 @@ export function toColumns(rows: unknown[]): Extracted | undefined {
   };
 }
 
-/** Rebuilds the records of {@linkcode toColumns}, after those in `out`. */
-export function fromColumns(columns: Columns, out: unknown[] = []): unknown[] {
+/**
+ * Rebuilds the records of {@linkcode toColumns} into `out`, from index `at`
+ * (by default after what it holds).
+ */
+export function fromColumns(
+  columns: Columns,
+  out: unknown[] = [],
+  at: number = out.length,
+): unknown[] {
   const { keys } = columns;
   if (
     !Array.isArray(keys) || keys.length > MAX_KEYS ||
@@ -91,7 +99,7 @@ export function fromColumns(columns: Columns, out: unknown[] = []): unknown[] {
   const signature = JSON.stringify(columns.keys);
   let build = builders.get(signature);
   if (!build) builders.set(signature, build = makeBuilder(columns.keys));
-  return build(columns.cols, columns.n, out);
+  return build(columns.cols, columns.n, out, at);
 }
 
 const NUMBERS = 0;
@@ -172,8 +180,8 @@ function makeBuilder(keys: string[]): Builder {
   );
   const body = [
     ...keys.map((_, i) => `const c${i} = cols[${i}];`),
-    `for (let i = 0; i < n; i++) out.push({ ${fields.join(", ")} });`,
+    `for (let i = 0; i < n; i++) out[at + i] = { ${fields.join(", ")} };`,
     "return out;",
   ];
-  return new Function("cols", "n", "out", body.join("\n")) as Builder;
+  return new Function("cols", "n", "out", "at", body.join("\n")) as Builder;
 }

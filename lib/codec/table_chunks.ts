@@ -37,15 +37,19 @@ export interface Joined {
 /** A column as it travels. */
 export type Column = Float64Array | unknown[] | Joined;
 
-/** A chunk as it travels: its columns, and the table's keys in the first. */
+/**
+ * A chunk as it travels: its columns, and in the first the table's keys and
+ * how many rows it has in all.
+ */
 export interface TableChunk {
   keys?: string[];
+  total?: number;
   cols: Column[];
   n: number;
 }
 
 /** Columns of some rows of a table. */
-type Chunk = Omit<TableChunk, "keys">;
+type Chunk = Omit<TableChunk, "keys" | "total">;
 
 /**
  * Thrown while a table's chunks are taken, when its rows are no longer what
@@ -99,7 +103,7 @@ export class TableChunks {
    * @throws {TableChanged} When a chunk taken now does not fit the first.
    */
   *travel(): Generator<TableChunk> {
-    yield { keys: this.keys, ...this.#chunks[0] };
+    yield { keys: this.keys, total: this.n, ...this.#chunks[0] };
     for (let i = 1; i < this.#chunks.length; i++) yield this.#chunks[i];
     if (!this.#rows) return;
     for (
@@ -308,10 +312,29 @@ function steps(
   return true;
 }
 
-/** Rebuilds a big table's rows chunk by chunk, as the chunks arrive. */
+/**
+ * The most rows a receiver makes room for at once, from what the first chunk
+ * says (beyond it, rows are added one by one): a sender's word alone is
+ * trusted with 32 MB at most.
+ */
+const ROOM_MAX = 1 << 22;
+
+/**
+ * Rebuilds a big table's rows chunk by chunk, as the chunks arrive, into an
+ * array made the table's length at once (growing one row at a time copies
+ * it again and again, into fresh memory).
+ */
 export class TableReceiver {
-  readonly rows: unknown[] = [];
+  #rows: unknown[] = [];
+  #count = 0;
   #keys: string[] | undefined;
+
+  /** The rows so far. */
+  get rows(): unknown[] {
+    // Room made for rows that did not come (a sender's miscount) is cut.
+    if (this.#rows.length > this.#count) this.#rows.length = this.#count;
+    return this.#rows;
+  }
 
   /**
    * Adds a chunk's rows.
@@ -319,8 +342,14 @@ export class TableReceiver {
    * @throws {TypeError} When the chunk is not one a table's sender makes.
    */
   add(chunk: unknown): void {
-    const { keys, cols, n } = (chunk ?? {}) as Partial<TableChunk>;
-    if (this.#keys === undefined) this.#keys = keys;
+    const { keys, total, cols, n } = (chunk ?? {}) as Partial<TableChunk>;
+    if (this.#keys === undefined) {
+      this.#keys = keys;
+      if (
+        Number.isInteger(total) && total! > 0 && total! <= ROOM_MAX &&
+        this.#count === 0
+      ) this.#rows = new Array(total);
+    }
     if (
       !Array.isArray(cols) || typeof n !== "number" || !(n >= 0) ||
       this.#keys === undefined
@@ -333,7 +362,8 @@ export class TableReceiver {
     if (arrays.some((col) => !(col?.length >= n))) {
       throw new TypeError("A table's columns are shorter than its rows");
     }
-    fromColumns({ keys: this.#keys, cols: arrays, n }, this.rows);
+    fromColumns({ keys: this.#keys, cols: arrays, n }, this.#rows, this.#count);
+    this.#count += n;
   }
 }
 

@@ -14,9 +14,10 @@ const F64 = 1;
 const TEXT = 2;
 const VALUE = 3;
 
-// The head: rows, columns, bytes of the serialized keys (0: none), then
-// per column its kind, its count (values or lengths) and its bytes.
-const HEAD = 3;
+// The head: rows, columns, bytes of the serialized keys (0: none), the
+// table's rows in all (in the first chunk, else 0), then per column its
+// kind, its count (values or lengths) and its bytes.
+const HEAD = 4;
 const PER_COLUMN = 3;
 
 const align = (n: number) => (n + 7) & ~7;
@@ -84,6 +85,7 @@ export class ChunkWriter {
     put(0, chunk.n);
     put(1, cols.length);
     put(2, keys?.byteLength ?? 0);
+    put(3, chunk.total ?? 0);
     let at = align(4 * (HEAD + PER_COLUMN * cols.length));
     if (keys) {
       out.set(keys, at);
@@ -160,7 +162,8 @@ export function readChunk(bytes: Uint8Array): TableChunk {
       cols.push(serializer.deserialize(take(length)) as Column);
     } else throw cut();
   }
-  return keys ? { keys, cols, n } : { cols, n };
+  const total = word(3);
+  return keys ? { keys, total, cols, n } : { cols, n };
 }
 
 function view<T extends Float64Array | Uint32Array>(

@@ -41,7 +41,7 @@ var serializer = builtin() ?? await nodeV8();
 var F64 = 1;
 var TEXT = 2;
 var VALUE = 3;
-var HEAD = 3;
+var HEAD = 4;
 var PER_COLUMN = 3;
 var align = /* @__PURE__ */ __name((n) => n + 7 & ~7, "align");
 var encoder = new TextEncoder();
@@ -101,6 +101,7 @@ var ChunkWriter = class {
     put(0, chunk.n);
     put(1, cols.length);
     put(2, keys?.byteLength ?? 0);
+    put(3, chunk.total ?? 0);
     let at = align(4 * (HEAD + PER_COLUMN * cols.length));
     if (keys) {
       out.set(keys, at);
@@ -173,8 +174,10 @@ function readChunk(bytes) {
       cols.push(serializer.deserialize(take(length)));
     } else throw cut();
   }
+  const total = word(3);
   return keys ? {
     keys,
+    total,
     cols,
     n
   } : {
@@ -274,13 +277,13 @@ function toColumns(rows) {
   };
 }
 __name(toColumns, "toColumns");
-function fromColumns(columns, out = []) {
+function fromColumns(columns, out = [], at = out.length) {
   const { keys } = columns;
   if (!Array.isArray(keys) || keys.length > MAX_KEYS || !keys.every((key) => typeof key === "string")) throw new TypeError("A table's keys are not a list of names");
   const signature = JSON.stringify(columns.keys);
   let build = builders.get(signature);
   if (!build) builders.set(signature, build = makeBuilder(columns.keys));
-  return build(columns.cols, columns.n, out);
+  return build(columns.cols, columns.n, out, at);
 }
 __name(fromColumns, "fromColumns");
 var NUMBERS = 0;
@@ -315,10 +318,10 @@ function makeBuilder(keys) {
   const fields = keys.map((key, i) => key === "__proto__" ? `["__proto__"]: c${i}[i]` : `${JSON.stringify(key)}: c${i}[i]`);
   const body = [
     ...keys.map((_, i) => `const c${i} = cols[${i}];`),
-    `for (let i = 0; i < n; i++) out.push({ ${fields.join(", ")} });`,
+    `for (let i = 0; i < n; i++) out[at + i] = { ${fields.join(", ")} };`,
     "return out;"
   ];
-  return new Function("cols", "n", "out", body.join("\n"));
+  return new Function("cols", "n", "out", "at", body.join("\n"));
 }
 __name(makeBuilder, "makeBuilder");
 
@@ -371,6 +374,7 @@ var TableChunks = class {
   *travel() {
     yield {
       keys: this.keys,
+      total: this.n,
       ...this.#chunks[0]
     };
     for (let i = 1; i < this.#chunks.length; i++) yield this.#chunks[i];
@@ -511,20 +515,30 @@ function steps(col, sign, last, from) {
   return true;
 }
 __name(steps, "steps");
+var ROOM_MAX = 1 << 22;
 var TableReceiver = class {
   static {
     __name(this, "TableReceiver");
   }
-  rows = [];
+  #rows = [];
+  #count = 0;
   #keys;
+  /** The rows so far. */
+  get rows() {
+    if (this.#rows.length > this.#count) this.#rows.length = this.#count;
+    return this.#rows;
+  }
   /**
    * Adds a chunk's rows.
    *
    * @throws {TypeError} When the chunk is not one a table's sender makes.
    */
   add(chunk) {
-    const { keys, cols, n } = chunk ?? {};
-    if (this.#keys === void 0) this.#keys = keys;
+    const { keys, total, cols, n } = chunk ?? {};
+    if (this.#keys === void 0) {
+      this.#keys = keys;
+      if (Number.isInteger(total) && total > 0 && total <= ROOM_MAX && this.#count === 0) this.#rows = new Array(total);
+    }
     if (!Array.isArray(cols) || typeof n !== "number" || !(n >= 0) || this.#keys === void 0) throw new TypeError("A table's chunk is not columns of rows");
     const arrays = cols.map((col) => col instanceof Float64Array || Array.isArray(col) ? col : split(col, n));
     if (arrays.some((col) => !(col?.length >= n))) {
@@ -534,7 +548,8 @@ var TableReceiver = class {
       keys: this.#keys,
       cols: arrays,
       n
-    }, this.rows);
+    }, this.#rows, this.#count);
+    this.#count += n;
   }
 };
 function rowsOf(table) {

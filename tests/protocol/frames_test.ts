@@ -11,6 +11,8 @@ import {
 import {
   TABLE_CHUNK,
   TableChanged,
+  type TableChunk,
+  TableReceiver,
   takeApart,
 } from "../../lib/codec/table_chunks.ts";
 import {
@@ -115,6 +117,25 @@ Deno.test("a big table's chunks are serialized as they are written and its rows 
     { t: "result", value: { v: 1, raw: [rows] } },
     { t: "ready" },
   ]);
+});
+
+Deno.test("a table's rows are rebuilt into one array made its length at once, whatever count its first chunk gives", () => {
+  const rows = Array.from(
+    { length: 3 * TABLE_CHUNK + 5 },
+    (_, i) => ({ id: i, s: `r${i}` }),
+  );
+  const chunks: TableChunk[] = [...takeApart(rows, false)!.travel()];
+  assert.equal(chunks[0].total, rows.length, "the first chunk counts them");
+  for (const total of [rows.length, rows.length * 2, 7, 0, -1, 2.5, 2 ** 40]) {
+    const receiver = new TableReceiver();
+    chunks.forEach((chunk, i) =>
+      receiver.add(i === 0 ? { ...chunk, total } : chunk)
+    );
+    const got = receiver.rows;
+    assert.equal(got.length, rows.length, `told ${total}`);
+    for (let i = 0; i < got.length; i++) assert.ok(i in got, `a hole at ${i}`);
+    assert.deepEqual(got, rows, `told ${total}`);
+  }
 });
 
 Deno.test("a table taken lazily into reused buffers comes back exact, whatever its later rows hold", async () => {
