@@ -15,14 +15,15 @@ import {
 } from "./columns.ts";
 
 /**
- * Rows per chunk: 2,048 `{ url, title, n }` make ~120 KB of bytes, which fit
- * in a Unix socket's default send buffer (208 KiB), so the sender writes a
- * whole chunk while the receiver rebuilds the last (with 8,192 rows, 470 KB,
- * each waited for the other; 174-203 against 209-235 ms for 200,000 rows in
- * a kernel, A/B), and whose joined strings stay under V8's large-object size
- * (a large object is fresh memory, its pages faulted one by one).
+ * Rows per chunk: 1,024 `{ url, title, n }` make ~60 KB of bytes, three to a
+ * Unix socket's default send buffer (208 KiB), so the sender writes while
+ * the receiver rebuilds, and a pause on one side (a scavenge) stalls the
+ * other less. 200,000 rows in a kernel, A/B in four bench runs each: 1,024
+ * rows, medians 177-194 ms and p90s 242-294; 2,048 rows, 176-206 and
+ * 295-319; 512 rows, 215-216 (and earlier 8,192 rows, 470 KB a chunk, each
+ * side waiting for the other: 209-235 against 174-203 for 2,048).
  */
-export const TABLE_CHUNK = 2048;
+export const TABLE_CHUNK = 1024;
 
 /**
  * A column of strings as it travels: joined into one string, with each

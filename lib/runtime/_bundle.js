@@ -326,7 +326,7 @@ function makeBuilder(keys) {
 __name(makeBuilder, "makeBuilder");
 
 // lib/codec/table_chunks.ts
-var TABLE_CHUNK = 2048;
+var TABLE_CHUNK = 1024;
 var TableChanged = class extends Error {
   static {
     __name(this, "TableChanged");
