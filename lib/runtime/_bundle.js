@@ -1728,7 +1728,7 @@ function encodeTable(enc, rows) {
   let columns = rows.length > TABLE_CHUNK && chunked !== false ? takeApart(rows, snapshot === false) : void 0;
   columns ??= toColumns(rows);
   if (!columns) return void 0;
-  for (let i = 0; i < rows.length; i++) {
+  for (let i = 0; enc.memo.size > 0 && i < rows.length; i++) {
     if (enc.memo.has(rows[i])) return void 0;
   }
   if (!columns.distinct && new Set(rows).size !== rows.length) return void 0;
