@@ -86,8 +86,10 @@ export function* frameBytes(
       }
       if (next.done) break;
       writer ??= new ChunkWriter(reuse);
-      const bytes = checkSize(writer.bytes(next.value));
-      yield lengthWord(bytes.byteLength);
+      // The length word and the chunk in one piece: one write.
+      const bytes = writer.bytes(next.value, HEADER);
+      const length = checkSize(bytes.subarray(HEADER)).byteLength;
+      new DataView(bytes.buffer, bytes.byteOffset).setUint32(0, length);
       yield bytes;
     }
     yield lengthWord(0);

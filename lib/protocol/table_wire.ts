@@ -67,8 +67,11 @@ export class ChunkWriter {
     this.#reuse = reuse;
   }
 
-  /** The chunk's bytes. */
-  bytes(chunk: TableChunk): Uint8Array {
+  /**
+   * The chunk's bytes, behind `lead` bytes left for the caller (a length
+   * word: one write for both).
+   */
+  bytes(chunk: TableChunk, lead = 0): Uint8Array {
     const cols = chunk.cols.map(plan);
     const keys = chunk.keys ? serializer.serialize(chunk.keys) : undefined;
     let size = align(4 * (HEAD + PER_COLUMN * cols.length)) +
@@ -78,15 +81,16 @@ export class ChunkWriter {
         ? align(4 * col.count) + align(3 * col.text.length)
         : align(col.bytes.byteLength);
     }
-    const out = this.#buffer(size);
-    const head = new DataView(out.buffer, out.byteOffset);
+    const out = this.#buffer(lead + size);
+    const head = new DataView(out.buffer, out.byteOffset + lead);
     const put = (i: number, value: number) =>
       head.setUint32(4 * i, value, true);
     put(0, chunk.n);
     put(1, cols.length);
     put(2, keys?.byteLength ?? 0);
     put(3, chunk.total ?? 0);
-    let at = align(4 * (HEAD + PER_COLUMN * cols.length));
+    // Offsets from the buffer's start (its own: offset 0), 4-aligned.
+    let at = lead + align(4 * (HEAD + PER_COLUMN * cols.length));
     if (keys) {
       out.set(keys, at);
       at += align(keys.byteLength);

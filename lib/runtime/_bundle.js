@@ -87,22 +87,25 @@ var ChunkWriter = class {
   constructor(reuse) {
     this.#reuse = reuse;
   }
-  /** The chunk's bytes. */
-  bytes(chunk) {
+  /**
+   * The chunk's bytes, behind `lead` bytes left for the caller (a length
+   * word: one write for both).
+   */
+  bytes(chunk, lead = 0) {
     const cols = chunk.cols.map(plan);
     const keys = chunk.keys ? serializer.serialize(chunk.keys) : void 0;
     let size = align(4 * (HEAD + PER_COLUMN * cols.length)) + align(keys?.byteLength ?? 0);
     for (const col of cols) {
       size += col.kind === TEXT ? align(4 * col.count) + align(3 * col.text.length) : align(col.bytes.byteLength);
     }
-    const out = this.#buffer(size);
-    const head = new DataView(out.buffer, out.byteOffset);
+    const out = this.#buffer(lead + size);
+    const head = new DataView(out.buffer, out.byteOffset + lead);
     const put = /* @__PURE__ */ __name((i, value) => head.setUint32(4 * i, value, true), "put");
     put(0, chunk.n);
     put(1, cols.length);
     put(2, keys?.byteLength ?? 0);
     put(3, chunk.total ?? 0);
-    let at = align(4 * (HEAD + PER_COLUMN * cols.length));
+    let at = lead + align(4 * (HEAD + PER_COLUMN * cols.length));
     if (keys) {
       out.set(keys, at);
       at += align(keys.byteLength);
@@ -582,8 +585,9 @@ function* frameBytes(parts, reuse = false) {
       }
       if (next.done) break;
       writer ??= new ChunkWriter(reuse);
-      const bytes = checkSize(writer.bytes(next.value));
-      yield lengthWord(bytes.byteLength);
+      const bytes = writer.bytes(next.value, HEADER);
+      const length = checkSize(bytes.subarray(HEADER)).byteLength;
+      new DataView(bytes.buffer, bytes.byteOffset).setUint32(0, length);
       yield bytes;
     }
     yield lengthWord(0);
