@@ -2,7 +2,7 @@
 // (big ones as raw attachments), Maps and Sets, and errors with their cause
 // and own properties.
 import { type Extracted, toColumns } from "./columns.ts";
-import { TABLE_CHUNK, type TableChunks, takeApart } from "./table_chunks.ts";
+import { CHUNKED_MIN, type TableChunks, takeApart } from "./table_chunks.ts";
 import { Placeholder, SUB, TableToken } from "./packet.ts";
 import { builtinRefusal } from "./refusals.ts";
 import { type Encoder, keep, refuse, substitute } from "./encoder.ts";
@@ -40,7 +40,7 @@ export function encodeTable(
   // objects, and a small one, in one piece.
   const { snapshot, chunked } = enc.options;
   let columns: Extracted | TableChunks | undefined =
-    rows.length > TABLE_CHUNK && chunked !== false
+    rows.length > CHUNKED_MIN && chunked !== false
       ? takeApart(rows, snapshot === false)
       : undefined;
   columns ??= toColumns(rows);

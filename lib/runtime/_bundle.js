@@ -330,6 +330,7 @@ __name(makeBuilder, "makeBuilder");
 
 // lib/codec/table_chunks.ts
 var TABLE_CHUNK = 1024;
+var CHUNKED_MIN = 2048;
 var TableChanged = class extends Error {
   static {
     __name(this, "TableChanged");
@@ -1678,7 +1679,7 @@ var INSPECT = {
   iterableLimit: 0,
   depth: 0
 };
-var QUICK_MIN = 1024;
+var QUICK_MIN = 4096;
 var CUSTOM = [
   Symbol.for("Deno.customInspect"),
   Symbol.for("Deno.privateCustomInspect"),
@@ -1729,7 +1730,7 @@ var ERROR_TYPES = [
 ];
 function encodeTable(enc, rows) {
   const { snapshot, chunked } = enc.options;
-  let columns = rows.length > TABLE_CHUNK && chunked !== false ? takeApart(rows, snapshot === false) : void 0;
+  let columns = rows.length > CHUNKED_MIN && chunked !== false ? takeApart(rows, snapshot === false) : void 0;
   columns ??= toColumns(rows);
   if (!columns) return void 0;
   for (let i = 0; enc.memo.size > 0 && i < rows.length; i++) {
