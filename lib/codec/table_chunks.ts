@@ -27,8 +27,8 @@ export const TABLE_CHUNK = 1024;
 
 /**
  * Tables longer than this travel in chunks; a shorter one in one piece,
- * which costs less than taking it apart in two (a capture of ten lists of
- * 1,200 rows: 9.4 ms in one piece each, 11.1 ms in chunks).
+ * less work than taking it apart in two (a capture of ten lists of 1,200
+ * rows measured 9.4 ms in one piece and 11.1 ms in chunks, in single runs).
  */
 export const CHUNKED_MIN = 2048;
 
