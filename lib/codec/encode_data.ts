@@ -45,9 +45,11 @@ export function encodeTable(
       : undefined;
   columns ??= toColumns(rows);
   if (!columns) return undefined;
-  // (Nothing met yet, as for a job's result that is the table: no lookups.)
-  for (let i = 0; enc.memo.size > 0 && i < rows.length; i++) {
-    if (enc.memo.has(rows[i])) return undefined;
+  // Nothing met yet (a job's result that is the table): no lookups.
+  if (enc.memo.size > 0) {
+    for (let i = 0; i < rows.length; i++) {
+      if (enc.memo.has(rows[i])) return undefined;
+    }
   }
   if (!columns.distinct && new Set(rows).size !== rows.length) return undefined;
   const { keys } = columns;

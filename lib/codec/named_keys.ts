@@ -6,6 +6,8 @@
 // getter), so an array it shows as nothing but its count has none; any
 // other answer is checked the slow way.
 
+import { denoCore } from "./deno_core.ts";
+
 const INSPECT: Deno.InspectOptions = { iterableLimit: 0, depth: 0 };
 
 /** Arrays shorter than this are listed the plain way (under a millisecond). */
@@ -23,13 +25,11 @@ type IsProxy = (value: unknown) => boolean;
 // A proxy is inspected as its target, not through its traps: for one, the
 // keys are listed the plain way. Where this Deno cannot tell, always.
 function proxyTest(): IsProxy | undefined {
-  const key = (Deno as unknown as { internal?: symbol }).internal;
-  if (typeof key !== "symbol") return undefined;
-  const internal = (Deno as unknown as Record<symbol, unknown>)[key] as
-    | { core?: { isProxy?: unknown } }
-    | undefined;
-  const isProxy = internal?.core?.isProxy;
-  return typeof isProxy === "function" ? (isProxy as IsProxy) : undefined;
+  const core = denoCore();
+  const test = core?.isProxy;
+  return typeof test === "function"
+    ? (value) => test.call(core, value) === true
+    : undefined;
 }
 
 let isProxy: IsProxy | null | undefined;

@@ -6,6 +6,7 @@
 // built-in one is used when this Deno has it, and `node:v8` is loaded only
 // when it does not. Both ends of a channel run the same Deno binary, so they
 // always pick the same one, and the bytes are V8's wire format either way.
+import { denoCore } from "../codec/deno_core.ts";
 
 /** V8's serializer: values to bytes and back, with structured-clone rules. */
 export interface Serializer {
@@ -21,10 +22,7 @@ type Core = {
 };
 
 function builtin(): Serializer | undefined {
-  const key = (Deno as unknown as { internal?: symbol }).internal;
-  if (typeof key !== "symbol") return undefined;
-  const internal = (Deno as unknown as Record<symbol, { core?: Core }>)[key];
-  const core = internal?.core;
+  const core = denoCore() as Core | undefined;
   const { serialize, deserialize } = core ?? {};
   if (typeof serialize !== "function" || typeof deserialize !== "function") {
     return undefined;

@@ -5,12 +5,19 @@
 var __defProp = Object.defineProperty;
 var __name = (target, value) => __defProp(target, "name", { value, configurable: true });
 
-// lib/protocol/serializer.ts
-function builtin() {
+// lib/codec/deno_core.ts
+function denoCore() {
   const key = Deno.internal;
   if (typeof key !== "symbol") return void 0;
   const internal = Deno[key];
   const core = internal?.core;
+  return typeof core === "object" && core !== null ? core : void 0;
+}
+__name(denoCore, "denoCore");
+
+// lib/protocol/serializer.ts
+function builtin() {
+  const core = denoCore();
   const { serialize: serialize2, deserialize: deserialize2 } = core ?? {};
   if (typeof serialize2 !== "function" || typeof deserialize2 !== "function") {
     return void 0;
@@ -1686,11 +1693,9 @@ var CUSTOM = [
   Symbol.for("nodejs.util.inspect.custom")
 ];
 function proxyTest() {
-  const key = Deno.internal;
-  if (typeof key !== "symbol") return void 0;
-  const internal = Deno[key];
-  const isProxy2 = internal?.core?.isProxy;
-  return typeof isProxy2 === "function" ? isProxy2 : void 0;
+  const core = denoCore();
+  const test = core?.isProxy;
+  return typeof test === "function" ? (value) => test.call(core, value) === true : void 0;
 }
 __name(proxyTest, "proxyTest");
 var isProxy;
@@ -1733,8 +1738,10 @@ function encodeTable(enc, rows) {
   let columns = rows.length > CHUNKED_MIN && chunked !== false ? takeApart(rows, snapshot === false) : void 0;
   columns ??= toColumns(rows);
   if (!columns) return void 0;
-  for (let i = 0; enc.memo.size > 0 && i < rows.length; i++) {
-    if (enc.memo.has(rows[i])) return void 0;
+  if (enc.memo.size > 0) {
+    for (let i = 0; i < rows.length; i++) {
+      if (enc.memo.has(rows[i])) return void 0;
+    }
   }
   if (!columns.distinct && new Set(rows).size !== rows.length) return void 0;
   const { keys } = columns;
