@@ -59,8 +59,11 @@ Deno.test("a dead kernel's watcher kills the groups it lists, and only those", a
       "the listed groups were killed",
     );
     assert.ok(isAlive(pids[1]), "the group dropped from the list lives");
+    // Each group's directory goes just after its kill: waited for.
+    const left = () => [...Deno.readDirSync(base)].map((e) => e.name);
+    await eventually(() => left().length === 1, 3000);
     assert.deepEqual(
-      [...Deno.readDirSync(base)].map((e) => e.name),
+      left(),
       ["group 1"],
       "the listed groups' directories were removed",
     );
