@@ -294,6 +294,29 @@ jobTest(
 );
 
 jobTest(
+  "a job's big table comes back with its named properties, and a plain one with none",
+  async () => {
+    const back = await job(() => {
+      const rows = () =>
+        Array.from({ length: 10_000 }, (_, i) => ({ id: i, name: `r${i}` }));
+      return {
+        parsed: Object.assign(rows(), { columns: ["id", "name"] }),
+        plain: rows(),
+      };
+    }) as {
+      parsed: { id: number }[] & { columns: string[] };
+      plain: { id: number }[];
+    };
+    assert.deepEqual(back.parsed.columns, ["id", "name"]);
+    assert.equal(back.parsed.length, 10_000);
+    assert.deepEqual(back.parsed[9_999], { id: 9_999, name: "r9999" });
+    assert.equal(back.plain.length, 10_000);
+    assert.equal(Object.keys(back.plain).length, 10_000, "no names added");
+    assert.deepEqual(back.plain[9_999], { id: 9_999, name: "r9999" });
+  },
+);
+
+jobTest(
   "a big result whose rows the job changes while it is sent arrives whole and consistent",
   async () => {
     const back = await job(() => {
