@@ -353,10 +353,10 @@ export class TableReceiver {
     const { keys, total, cols, n } = (chunk ?? {}) as Partial<TableChunk>;
     if (this.#keys === undefined) {
       this.#keys = keys;
-      if (
-        Number.isInteger(total) && total! > 0 && total! <= ROOM_MAX &&
-        this.#count === 0
-      ) this.#rows = new Array(total);
+      // No rows yet: a chunk without keys is refused before any is added.
+      if (Number.isInteger(total) && total! > 0 && total! <= ROOM_MAX) {
+        this.#rows = new Array(total);
+      }
     }
     if (
       !Array.isArray(cols) || typeof n !== "number" || !(n >= 0) ||

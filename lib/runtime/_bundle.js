@@ -558,7 +558,9 @@ var TableReceiver = class {
     const { keys, total, cols, n } = chunk ?? {};
     if (this.#keys === void 0) {
       this.#keys = keys;
-      if (Number.isInteger(total) && total > 0 && total <= ROOM_MAX && this.#count === 0) this.#rows = new Array(total);
+      if (Number.isInteger(total) && total > 0 && total <= ROOM_MAX) {
+        this.#rows = new Array(total);
+      }
     }
     if (!Array.isArray(cols) || typeof n !== "number" || !(n >= 0) || this.#keys === void 0) throw new TypeError("A table's chunk is not columns of rows");
     const arrays = cols.map((col) => col instanceof Float64Array || Array.isArray(col) ? col : split(col, n));
