@@ -29,7 +29,13 @@ import {
 } from "../protocol/messages.ts";
 import { OutputFilter, pump } from "./output.ts";
 import type { AttachmentReader } from "../protocol/byte_streams.ts";
-import type { BulkSocket } from "./bulk_socket.ts";
+import { type BulkSocket, passOn } from "./bulk_socket.ts";
+import { prepareWhile } from "../os/fresh_read.ts";
+
+// Jobs running in this process: while any does, a buffer for the next big
+// result is made ready (see prepareWhile()).
+let runs = 0;
+const anyRuns = () => runs > 0;
 
 /** One started job runtime, ready to run one job. */
 export class RuntimeProcess {
@@ -122,6 +128,17 @@ export class RuntimeProcess {
    * everything it started are gone.
    */
   async run(message: RunMessage, handlers: RunHandlers): Promise<RunEnd> {
+    runs++;
+    // A runner passes results on, into buffers of its own (readBehind()).
+    if (!passOn.readBehind) prepareWhile(anyRuns);
+    try {
+      return await this.#run(message, handlers);
+    } finally {
+      runs--;
+    }
+  }
+
+  async #run(message: RunMessage, handlers: RunHandlers): Promise<RunEnd> {
     this.#child.ref();
     const marker = this.#marker;
     const output = new OutputFilter(marker, handlers.onOutput);

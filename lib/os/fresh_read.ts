@@ -13,6 +13,9 @@
  * again), faulted from user code and by Linux both, as this VM faults a page
  * once for each (~5 µs each time): Linux's writes of 50 MiB into it take
  * ~3 ms instead of ~70, and the notebook's first pass ~1 ms instead of ~75.
+ * Anywhere, a job's start makes one ready of the last big result's size
+ * (see {@linkcode prepareWhile}), by Linux only outside a notebook, and
+ * only while a job runs: a script ends when it would have.
  *
  * A process that only passes a big buffer on (a runner) reads it behind
  * instead: the buffer comes at once, and is sent on as it fills.
@@ -75,76 +78,142 @@ export async function fillFresh(
   size: number,
   copy: (bytes: Uint8Array, at: number, end: number) => Promise<unknown>,
 ): Promise<Uint8Array> {
-  const ready = takeSpare(size) ?? takePrepared(size);
-  if (ready) {
-    await copy(ready, 0, size);
-    prepare(size);
-    return ready;
+  if (size > PIECE && size <= SPARE_MAX) lastSize = size;
+  const spare = takeSpare(size);
+  if (spare) {
+    await copy(spare, 0, size);
+    return spare;
   }
-  const bytes = new Uint8Array(size);
-  if (size > PIECE) adviseHugePages(bytes);
-  const files = size > PIECE ? await zeroFiles() : undefined;
-  if (!files) {
-    await copy(bytes, 0, size);
-    return bytes;
-  }
-  let stop = false; // the copy failed: no more zeroing
-  const zeroed = zeroAhead(bytes, files, () => stop);
+  const entry = takePrepared(size) ?? freshEntry(size);
   try {
-    for (let at = 0, i = 0; at < size; at += PIECE, i++) {
-      await zeroed[i];
-      await copy(bytes, at, Math.min(size, at + PIECE));
+    if (entry.ready) await copy(entry.bytes, 0, size);
+    else {
+      for (let at = 0, i = 0; at < size; at += PIECE, i++) {
+        await entry.zeroed[i];
+        await copy(entry.bytes, at, Math.min(size, at + PIECE));
+      }
     }
   } finally {
-    stop = true;
+    entry.dropped = true; // the copy is done, or failed: no more zeroing
   }
-  prepare(size);
-  return bytes;
+  if (ahead) prepare(size);
+  return entry.bytes;
 }
 
-// Reads /dev/zero into `bytes` a piece at a time over the `files` (each a
-// lane of its own): the promise of each piece, settled once it is zeroed or
-// given up (then the stream's read faults it).
-function zeroAhead(
-  bytes: Uint8Array,
-  files: Deno.FsFile[],
-  stopped: () => boolean,
-): Promise<unknown>[] {
-  const lanes: Promise<unknown>[] = files.map(() => Promise.resolve());
-  const zeroed: Promise<unknown>[] = [];
+// A buffer being faulted, a piece at a time over two lanes of blocking
+// threads: made ready ahead, or fresh for a result coming now.
+interface Faulting {
+  bytes: Uint8Array;
+  /**
+   * Per piece: settles once it is faulted, or given up (then the copy
+   * faults it). A piece is copied into only once its own has settled, so
+   * zeroes never land on data.
+   */
+  zeroed: Promise<unknown>[];
+  /** Every piece is faulted: the copy need not wait. */
+  ready: boolean;
+  /** Per piece: faulted. */
+  faulted: boolean[];
+  /** Taken for a result: faulting goes on, ahead of its copy. */
+  taken: boolean;
+  /** Dropped, or its copy is done: no more faulting. */
+  dropped: boolean;
+}
+
+function freshEntry(size: number): Faulting {
+  const bytes = new Uint8Array(size);
+  const entry: Faulting = {
+    bytes,
+    zeroed: [],
+    ready: false,
+    faulted: [],
+    taken: true,
+    dropped: false,
+  };
+  if (size <= PIECE) {
+    entry.ready = true; // too small to be worth the threads
+    return entry;
+  }
+  adviseHugePages(bytes);
+  entry.zeroed = faultAhead(entry, false, () => true);
+  return entry;
+}
+
+// Faults `entry`'s pieces over the lanes of /dev/zero: reading /dev/zero
+// into a piece faults it for Linux's writes, and `touch` first zeroes it
+// from user code on a blocking thread too (the notebook's own first pass).
+// Each piece's promise resolves `true` once faulted, `false` if given up.
+function faultAhead(
+  entry: Faulting,
+  touch: boolean,
+  working: () => boolean,
+): Promise<boolean>[] {
+  const files = zeroFiles();
+  const stopped = () => entry.dropped || (!entry.taken && !working());
+  // Ahead of a job's result, one lane: the job has the other core.
+  const count = entry.taken || touch ? ZERO_READERS : 1;
+  const lanes: Promise<unknown>[] = Array(count).fill(files);
+  const zeroed: Promise<boolean>[] = [];
+  const { bytes } = entry;
   for (let at = 0, i = 0; at < bytes.byteLength; at += PIECE, i++) {
-    const lane = i % files.length;
+    const lane = i % count;
     const piece = bytes.subarray(at, Math.min(bytes.byteLength, at + PIECE));
-    lanes[lane] = lanes[lane].then(() => {
-      if (!stopped()) return readInto(files[lane], piece);
-    }).catch(() => {});
-    zeroed.push(lanes[lane]);
+    const done = lanes[lane].then(async () => {
+      if (entry.faulted[i]) return true;
+      const file = (await files)?.[lane];
+      if (!file || stopped()) return false;
+      if (touch) await touchOffThread(piece);
+      if (stopped()) return false;
+      await readInto(file, piece);
+      return entry.faulted[i] = true;
+    }).catch(() => false);
+    lanes[lane] = done;
+    zeroed.push(done);
   }
   return zeroed;
 }
 
 // The buffer made ready for the next big result: one, of the last big
 // result's size, kept for a minute (the memory is the notebook's, idle).
-interface Prepared {
-  bytes: Uint8Array;
-  ready: boolean;
+interface Prepared extends Faulting {
   timer: ReturnType<typeof setTimeout>;
+  /** Its faulting was given up half-way: its job ended first. */
+  halted: boolean;
 }
 let prepared: Prepared | undefined;
 const preparing = { made: 0, used: 0 };
 let ahead = false;
+// The last big result's size: what the next job is likely to bring.
+let lastSize = 0;
 
 /**
  * Whether buffers are made ready ahead of big results: on in a notebook's
- * kernel, which never exits by itself. Off elsewhere, where the blocking
- * threads that fault one would keep a script alive for as long (~0.3 s for
- * 50 MiB here).
+ * kernel, which never exits by itself, right after each big result and
+ * faulted for the notebook's own first pass too. Elsewhere (a script) one is
+ * made ready only while a job runs ({@linkcode prepareWhile}): the blocking
+ * threads that fault it keep a script alive for as long (~0.3 s for 50 MiB
+ * here).
  *
  * @param on Whether to.
  */
 export function prepareAhead(on: boolean): void {
   ahead = on;
-  if (!on) dropPrepared();
+  dropPrepared();
+  if (!on) lastSize = 0;
+}
+
+/**
+ * A job has started: makes a buffer of the last big result's size ready for
+ * its result, unless there is one. Outside a notebook's kernel it is faulted
+ * only while `working()` holds (a job still runs, so the process lives on
+ * anyway), a piece at a time: it keeps no script alive for longer than a
+ * piece takes (~5 ms). A result that comes before it is done takes it as it
+ * is, faulting goes on ahead of the copy.
+ *
+ * @param working Whether a job still runs.
+ */
+export function prepareWhile(working: () => boolean): void {
+  if (lastSize) prepare(lastSize, working);
 }
 
 /**
@@ -158,29 +227,39 @@ export function preparedStats(): { made: number; used: number } {
 }
 
 function dropPrepared(): void {
-  if (prepared) clearTimeout(prepared.timer);
+  if (!prepared) return;
+  clearTimeout(prepared.timer);
+  prepared.dropped = true;
   prepared = undefined;
 }
 
-function takePrepared(size: number): Uint8Array | undefined {
-  // One still being faulted is left for the next: zeroes would land on data.
-  if (!prepared?.ready || prepared.bytes.byteLength !== size) return undefined;
-  const { bytes } = prepared;
-  dropPrepared();
+function takePrepared(size: number): Faulting | undefined {
+  if (prepared?.bytes.byteLength !== size) return undefined;
+  const entry = prepared;
+  clearTimeout(entry.timer);
+  prepared = undefined;
+  entry.taken = true;
   preparing.used++;
-  return bytes;
+  return entry;
 }
 
-// Makes a buffer of `size` ready in the background: touched from user code
-// on a blocking thread (where this process may call libc), then /dev/zero
-// read into it on blocking threads, which faults it for Linux's writes.
-function prepare(size: number): void {
-  if (!ahead || size <= PIECE || size > SPARE_MAX) return;
-  if (prepared?.bytes.byteLength === size) return;
+// Makes a buffer of `size` ready in the background (see prepareAhead() and
+// prepareWhile()); one given up half-way (its job ended) goes on from there.
+function prepare(size: number, working: () => boolean = () => true): void {
+  if (size <= PIECE || size > SPARE_MAX) return;
+  if (prepared?.bytes.byteLength === size) {
+    if (prepared.halted) fault(prepared, working);
+    return;
+  }
   dropPrepared();
   const entry: Prepared = {
     bytes: new Uint8Array(size),
+    zeroed: [],
     ready: false,
+    faulted: [],
+    halted: false,
+    taken: false,
+    dropped: false,
     timer: setTimeout(() => {
       if (prepared === entry) dropPrepared();
     }, SPARE_MS),
@@ -188,15 +267,18 @@ function prepare(size: number): void {
   Deno.unrefTimer(entry.timer);
   prepared = entry;
   preparing.made++;
-  (async () => {
-    const files = await zeroFiles();
-    if (!files) return dropPrepared();
-    await touchOffThread(entry.bytes);
-    const gone = () => prepared !== entry;
-    await Promise.all(zeroAhead(entry.bytes, files, gone));
-    entry.ready = !gone();
-  })().catch(() => {
-    if (prepared === entry) dropPrepared();
+  fault(entry, working);
+}
+
+function fault(entry: Prepared, working: () => boolean): void {
+  entry.halted = false;
+  // A kernel never exits by itself: its buffer is faulted to the end.
+  const zeroed = faultAhead(entry, ahead, ahead ? () => true : working);
+  entry.zeroed = zeroed;
+  Promise.all(zeroed).then((done) => {
+    if (entry.zeroed !== zeroed) return;
+    entry.ready = done.every(Boolean);
+    entry.halted = !entry.ready && !entry.dropped;
   });
 }
 

@@ -135,12 +135,12 @@ async function nextOfASize(
   assert.equal(preparedStats().used - base.used, 2);
 }
 
-Deno.test("a result that comes before its ready buffer is done is read fresh, whole", async () => {
+Deno.test("a result that comes while its buffer is still being made ready takes it as it is, whole", async () => {
   await using pair = await socketPair();
   prepareAhead(false); // none left from elsewhere
   prepareAhead(true);
   try {
-    const size = 6 * MIB + 13;
+    const size = 26 * MIB + 13;
     const base = preparedStats();
     const sent = [1, 2].map((v) => new Uint8Array(size).fill(v));
     const sending = (async () => {
@@ -148,19 +148,19 @@ Deno.test("a result that comes before its ready buffer is done is read fresh, wh
     })();
     const first = await readFresh(pair.reader, size);
     // Asked for at once: the buffer made ready after the first is still
-    // being faulted on blocking threads.
+    // being faulted on blocking threads, ahead of this copy.
     const second = await readFresh(pair.reader, size);
     await sending;
     assert.ok(first.every((b) => b === 1), "the first whole");
-    assert.ok(second.every((b) => b === 2), "the second whole");
-    assert.equal(preparedStats().made - base.made, 1);
-    assert.equal(preparedStats().used - base.used, 0);
+    assert.ok(second.every((b) => b === 2), "the second whole: no zeroes");
+    assert.equal(preparedStats().made - base.made, 2);
+    assert.equal(preparedStats().used - base.used, 1);
   } finally {
     prepareAhead(false);
   }
 });
 
-Deno.test("outside a notebook no buffer is made ready ahead", async () => {
+Deno.test("outside a notebook no buffer is made ready after a result", async () => {
   await using pair = await socketPair();
   prepareAhead(false);
   const base = preparedStats();
@@ -174,4 +174,55 @@ Deno.test("outside a notebook no buffer is made ready ahead", async () => {
     await new Promise((r) => setTimeout(r, 300));
   }
   assert.deepEqual(preparedStats(), base);
+});
+
+Deno.test("outside a notebook a buffer is faulted only while a job runs, and the next result takes it", async () => {
+  // In a process of its own: its memory tells what was faulted.
+  const script = `
+    import { fillFresh, prepareWhile, preparedStats } from ${
+    JSON.stringify(new URL("../../lib/os/fresh_read.ts", import.meta.url).href)
+  };
+    const size = 128 * 2 ** 20;
+    const rss = () => Number(Deno.readTextFileSync("/proc/self/status").match(/VmRSS:\\s+(\\d+)/)[1]) * 1024;
+    const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+    const fill = (v) => async (bytes, at, end) => { bytes.fill(v, at, end); };
+    const first = await fillFresh(size, fill(1));
+    const base = rss();
+    prepareWhile(() => false); // no job runs: nothing is faulted
+    await wait(700);
+    const idle = rss();
+    let running = true;
+    prepareWhile(() => running); // a job runs: faulted till it ends
+    await wait(5);
+    running = false; // at most the pieces under way are finished
+    await wait(700);
+    const stopped = rss();
+    running = true;
+    prepareWhile(() => running); // the next job: goes on from there
+    for (let i = 0; i < 100 && rss() - idle < size * 0.9; i++) await wait(50);
+    const resumed = rss();
+    running = false;
+    const second = await fillFresh(size, fill(2));
+    console.log(JSON.stringify({ base, idle, stopped, resumed, size, stats: preparedStats(),
+      whole: first.every((b) => b === 1) && second.every((b) => b === 2),
+      own: first.buffer !== second.buffer }));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-config", script],
+    stdout: "piped",
+  }).output();
+  assert.ok(out.success, "the probe ran");
+  const { base, idle, stopped, resumed, size, stats, whole, own } = JSON
+    .parse(new TextDecoder().decode(out.stdout));
+  assert.ok(whole && own, "each result whole, in a buffer of its own");
+  assert.deepEqual(stats, { made: 1, used: 1 }, "one made ready, and taken");
+  assert.ok(idle - base < size / 4, `no job: ${idle - base} bytes faulted`);
+  assert.ok(
+    stopped - idle < size / 2,
+    `stopped with its job: ${stopped - idle} bytes faulted`,
+  );
+  assert.ok(
+    resumed - idle > size * 0.9,
+    `went on with the next: ${resumed - idle} bytes faulted`,
+  );
 });
