@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { job } from "../../mod.ts";
 import { canPull, locate, pullFrom, pullStats } from "../../lib/os/pull.ts";
+import { prepareAhead, preparedStats } from "../../lib/os/fresh_read.ts";
 import { MARK, type PullMark } from "../../lib/protocol/byte_streams.ts";
 import { jobTest } from "../_util.ts";
 
@@ -200,6 +201,33 @@ jobTest(
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  },
+);
+
+jobTest(
+  "outside a notebook, the next big result of a size comes whole into a buffer made ready as its job started",
+  async () => {
+    const n = 5 * MIB + 1; // 40 MiB and 8 bytes
+    prepareAhead(false); // no size left from other tests
+    const base = preparedStats();
+    const first = await job(
+      `new Float64Array(${n}).map((_, i) => i * 1.5)`,
+    ) as Float64Array;
+    // Its start makes a buffer of the first's size ready, faulted while it
+    // runs (busy here, so the buffer is likely done before its result).
+    const second = await job(`(() => {
+      const a = new Float64Array(${n});
+      for (let i = 0; i < a.length; i++) a[i] = i * 2 + 1;
+      const t = Date.now();
+      while (Date.now() - t < 300);
+      return a;
+    })()`) as Float64Array;
+    assert.ok(first.every((x, i) => x === i * 1.5), "the first whole");
+    assert.ok(second.every((x, i) => x === i * 2 + 1), "the second whole");
+    assert.notEqual(first.buffer, second.buffer);
+    const stats = preparedStats();
+    assert.equal(stats.made - base.made, 1, "one made ready, at its start");
+    assert.equal(stats.used - base.used, 1, "and taken by its result");
   },
 );
 
