@@ -208,7 +208,8 @@ export function prepareAhead(on: boolean): void {
  * only while `working()` holds (a job still runs, so the process lives on
  * anyway), a piece at a time: it keeps no script alive for longer than a
  * piece takes (~5 ms). A result that comes before it is done takes it as it
- * is, faulting goes on ahead of the copy.
+ * is, faulting goes on ahead of the copy. One left unused for a minute is
+ * dropped, and the size forgotten until the next big result.
  *
  * @param working Whether a job still runs.
  */
@@ -261,7 +262,10 @@ function prepare(size: number, working: () => boolean = () => true): void {
     taken: false,
     dropped: false,
     timer: setTimeout(() => {
-      if (prepared === entry) dropPrepared();
+      if (prepared !== entry) return;
+      dropPrepared();
+      // No result of that size for a minute: jobs starting later make none.
+      lastSize = 0;
     }, SPARE_MS),
   };
   Deno.unrefTimer(entry.timer);
