@@ -120,21 +120,25 @@ interface Faulting {
   dropped: boolean;
 }
 
-function freshEntry(size: number): Faulting {
-  const bytes = new Uint8Array(size);
-  const entry: Faulting = {
-    bytes,
+// A buffer of `size` with nothing faulted yet.
+function unfaulted(size: number, taken: boolean): Faulting {
+  return {
+    bytes: new Uint8Array(size),
     zeroed: [],
     ready: false,
     faulted: [],
-    taken: true,
+    taken,
     dropped: false,
   };
+}
+
+function freshEntry(size: number): Faulting {
+  const entry = unfaulted(size, true);
   if (size <= PIECE) {
     entry.ready = true; // too small to be worth the threads
     return entry;
   }
-  adviseHugePages(bytes);
+  adviseHugePages(entry.bytes);
   entry.zeroed = faultAhead(entry, false, () => true);
   return entry;
 }
@@ -254,13 +258,8 @@ function prepare(size: number, working: () => boolean = () => true): void {
   }
   dropPrepared();
   const entry: Prepared = {
-    bytes: new Uint8Array(size),
-    zeroed: [],
-    ready: false,
-    faulted: [],
+    ...unfaulted(size, false),
     halted: false,
-    taken: false,
-    dropped: false,
     timer: setTimeout(() => {
       if (prepared !== entry) return;
       dropPrepared();
