@@ -13,7 +13,7 @@ import {
   untilExit,
 } from "./channel.ts";
 import { dropLauncher, makeSpare, takeLauncher } from "./spare.ts";
-import { primeRuntime, startScript } from "./launcher.ts";
+import { primeRuntime, startScript, v8Flags } from "./launcher.ts";
 import { isReady, type RuntimeMessage } from "../protocol/messages.ts";
 import {
   type BulkSocket,
@@ -63,9 +63,6 @@ export async function launch(
   const toJob = `${dir}/in`;
   const fromJob = `${dir}/out`;
   const granted = grantBulk(grantChannel(spec, toJob, fromJob), spec, dir);
-  const v8 = spec.memory
-    ? [`--v8-flags=--max-old-space-size=${spec.memory}`]
-    : [];
   // What the launcher is to run; then the word, as early as can be; then
   // the kernel's end of `in`, with the job's first message in it if small:
   // the runtime opens it some 15 ms from now, and waits for that message
@@ -77,7 +74,7 @@ export async function launch(
     Deno.writeTextFileSync(
       `${dir}/start`,
       startScript({
-        flags: [...granted.flags, ...v8],
+        flags: [...granted.flags, v8Flags(spec.memory)],
         args: [
           dir,
           spec.readAll ? "0" : "1",

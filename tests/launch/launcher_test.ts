@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { job, jobs } from "../../mod.ts";
-import { jobTest } from "../_util.ts";
+import { jobTest, pidJob, shared } from "../_util.ts";
 import { descendantsOf, eventually, isAlive } from "../_procs.ts";
 import { BUNDLE } from "../../tools/bundle.ts";
 
@@ -144,6 +144,26 @@ jobTest(
       assert.equal(await job(`"${text}".length`), 100_000);
     } finally {
       jobs.configure({ warm: 1 });
+    }
+  },
+);
+
+jobTest(
+  "a runtime's young generation is collected by mark-sweep, with a memory cap or without",
+  async () => {
+    for (const memory of [undefined, 256]) {
+      const j = pidJob("await new Promise(() => {})", { memory });
+      const pid = await shared<number>(j, "pid");
+      const args = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
+      await j.kill();
+      const v8 = args.filter((arg) => arg.startsWith("--v8-flags="));
+      assert.equal(v8.length, 1, `one --v8-flags in ${args.join(" ")}`);
+      assert.deepEqual(
+        v8[0].slice("--v8-flags=".length).split(","),
+        memory ? ["--minor-ms", `--max-old-space-size=${memory}`] : [
+          "--minor-ms",
+        ],
+      );
     }
   },
 );
