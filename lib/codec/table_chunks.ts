@@ -88,6 +88,7 @@ export class TableChunks {
   #order: Order | undefined;
   #taker: Taker | undefined;
   #texts: string[][] | undefined;
+  #scratch: Scratch | undefined;
 
   constructor(rows: unknown[], first: Extracted, lazy: boolean) {
     this.keys = first.keys;
@@ -119,26 +120,40 @@ export class TableChunks {
       at < this.n;
       at += TABLE_CHUNK
     ) {
-      const chunk = this.#take(at);
+      const chunk = this.#take(at, true);
       if (!chunk) throw new TableChanged("The table changed while it was sent");
       yield chunk;
     }
   }
 
-  /** The chunk from row `at`, or `undefined` when it does not fit the first. */
-  #take(at: number): Chunk | undefined {
+  /**
+   * The chunk from row `at`, or `undefined` when it does not fit the first.
+   * `passing`: the chunk is used before the next is taken (it is written, or
+   * rebuilt), so its typed columns can be the same arrays each time: fresh
+   * ones, 16 KB a chunk of `{ url, title, n }`, cost their pages' faults.
+   */
+  #take(at: number, passing = false): Chunk | undefined {
     const count = Math.min(TABLE_CHUNK, this.n - at);
     // Most tables hold in every chunk what the first held, column by
     // column: a loop made for that takes a chunk in one pass, into typed
     // arrays and the strings' arrays reused; any other row falls back.
     this.#taker ??= takerFor(this.keys, this.#chunks[0].cols);
     this.#texts ??= this.keys.map(() => []);
+    let scratch: Scratch | undefined;
+    if (passing && count === TABLE_CHUNK) {
+      scratch = this.#scratch ??= this.#chunks[0].cols.map((col) =>
+        col instanceof Float64Array
+          ? new Float64Array(TABLE_CHUNK)
+          : new Uint32Array(TABLE_CHUNK)
+      );
+    }
     const cols = this.#taker(
       this.#rows!,
       at,
       count,
       Object.prototype,
       this.#texts,
+      scratch,
     );
     if (cols) {
       return !this.#order || this.#order.holds(cols)
@@ -157,9 +172,17 @@ export class TableChunks {
 }
 
 /**
+ * Typed arrays of a chunk's length, one per column, for a taker to fill
+ * instead of new ones: numbers for a column of numbers, lengths for one of
+ * strings (others leave theirs unused).
+ */
+type Scratch = (Float64Array | Uint32Array)[];
+
+/**
  * Takes the columns of `count` rows from `at`, of the kinds a first chunk's
  * columns had; `undefined` when a row has other keys or another kind of
- * value. `texts` holds an array per column, reused for strings.
+ * value. `texts` holds an array per column, reused for strings; `scratch`,
+ * when given, the typed arrays to fill.
  */
 type Taker = (
   rows: unknown[],
@@ -167,6 +190,7 @@ type Taker = (
   count: number,
   proto: object,
   texts: string[][],
+  scratch: Scratch | undefined,
 ) => Column[] | undefined;
 
 const takers = new Map<string, Taker>();
@@ -188,9 +212,9 @@ function makeTaker(keys: string[], kinds: string[]): Taker {
     `const KEYS = ${JSON.stringify(keys)};`,
     ...kinds.map((kind, i) =>
       kind === "f"
-        ? `const c${i} = new Float64Array(count);`
+        ? `const c${i} = scratch ? scratch[${i}] : new Float64Array(count);`
         : kind === "s"
-        ? `const t${i} = texts[${i}]; if (t${i}.length > count) t${i}.length = count; const l${i} = new Uint32Array(count);`
+        ? `const t${i} = texts[${i}]; if (t${i}.length > count) t${i}.length = count; const l${i} = scratch ? scratch[${i}] : new Uint32Array(count);`
         : `const c${i} = [];`
     ),
     "for (let i = 0; i < count; i++) {",
@@ -223,6 +247,7 @@ function makeTaker(keys: string[], kinds: string[]): Taker {
     "count",
     "proto",
     "texts",
+    "scratch",
     lines.join("\n"),
   ) as Taker;
 }
