@@ -153,8 +153,8 @@ export function startScript(spec: StartSpec): string {
 // scavenger copied up to 16 MiB of it into fresh old-space pages as soon as
 // the runtime began taking the result apart (~4,000 page faults here), where
 // MinorMS promotes its pages in place. 200,000 records into a kernel: medians
-// 139 against 188 ms; seven other workloads within about 10% either way
-// (`bench/RESULTS.md`). The runtime's compiled code is stored by a run with
+// 139-167 ms in four bench runs against 188 the same hour; seven other
+// workloads within about 10% either way (`bench/RESULTS.md`). The runtime's compiled code is stored by a run with
 // the same flags (`primeRuntime()`): V8 refuses code stored under others.
 const YOUNG_GC = "--minor-ms";
 
