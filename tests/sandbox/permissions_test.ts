@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { job, jobs } from "../../mod.ts";
-import { jobTest } from "../_util.ts";
+import { jobTest, pidJob, shared } from "../_util.ts";
 import {
   permissionFlags,
   resolvePermissions,
@@ -93,6 +93,38 @@ jobTest(
       assert.match(listed as string, /BGJOBS_SECRET=hunter2/);
     } finally {
       Deno.env.delete("BGJOBS_SECRET");
+    }
+  },
+);
+
+// Deno's check for a newer Deno starts 0.5 s into a process, on its event
+// loop, and reads the system's CA certificates (~220 KB on Debian) before it
+// asks the network: an idle job past that point reads almost nothing else.
+jobTest(
+  "a runtime never checks for a newer Deno, whatever the job may read or reach",
+  async () => {
+    for (const permissions of ["none", "inherit"] as const) {
+      const j = pidJob("await new Promise(() => {})", { permissions });
+      const pid = await shared<number>(j, "pid");
+      const environ = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
+      assert.ok(
+        environ.includes("DENO_NO_UPDATE_CHECK=1"),
+        `the runtime's environment: ${environ.join(" ")}`,
+      );
+      const read = () =>
+        Number(
+          /rchar: (\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/io`))![1],
+        );
+      const before = read();
+      await new Promise((r) => setTimeout(r, 1500));
+      const after = read();
+      await j.kill();
+      assert.ok(
+        after - before < 32_768,
+        `${permissions}: the idle runtime read ${
+          after - before
+        } bytes in 1.5 s`,
+      );
     }
   },
 );
