@@ -50,6 +50,7 @@ async function bgjobsE2e(ctx: RunContext): Promise<Batch> {
     await sleep(500);
     const t0 = epochNow();
     record(batch, t0, await job(fn), count);
+    jobs.flush(); // the result let go, as the contenders' are
   }
   await jobs.shutdown();
   return batch;
