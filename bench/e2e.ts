@@ -4,7 +4,8 @@
  * (`new Float64Array(n).fill(1)`), in a script and in a real kernel. The
  * work stamps when it began and when it had its value, so each sample
  * splits into start, compute and transfer; the targets hold the whole to
- * the parts measured on their own (`start.*`, `transfer.f64*`).
+ * the parts measured on their own (`start.*`, `transfer.f64*`). Every
+ * contender lets go of a sample's result before the next.
  *
  * @module
  */

@@ -3,7 +3,9 @@
  * objects (two shapes: `{ id, name, value, ok }` and records as a crawl
  * makes them, `{ url, title, n }`) made in the background, timed from the
  * moment the work has its result (stamped there) to the moment the notebook
- * side holds it, in a script and in a real kernel.
+ * side holds it, in a script and in a real kernel. Every contender lets go
+ * of a sample's result before the next (bgjobs: `jobs.flush()`), so each
+ * transfer meets the same heap.
  *
  * @module
  */
