@@ -3,12 +3,13 @@
 // modules are not fetched again), and PATH when it may run programs.
 //
 // Always `DENO_NO_UPDATE_CHECK=1` too: a `deno run` that lives past 0.5 s
-// checks for a newer Deno on its event loop, whatever the job's permissions.
-// Seen with strace in a runtime idle in the pool: it read the system's 220 KB
-// of CA certificates, started a thread and resolved the download server's
-// name, 10-20 ms of CPU and ~400 page faults, and a job running at that
-// moment waits for it. Where that server cannot be reached every runtime
-// tries again; where it can, the first one a day sends a request.
+// checks for a newer Deno on its event loop, whatever the job's permissions:
+// it makes an HTTP client (which reads the file NODE_EXTRA_CA_CERTS names, if
+// any: 220 KB of CA certificates on this machine) and asks DNS for Deno's
+// download server. A runtime idle in the pool spent 10-20 ms of CPU and ~400
+// page faults on it (strace, /proc), and a job running at that moment waits.
+// Where the server cannot be reached every runtime tries again; where it
+// can, the first one a day sends a request.
 import type { ResolvedPermissions } from "./permissions.ts";
 
 function get(name: string): string | undefined {
