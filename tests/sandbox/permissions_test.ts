@@ -119,31 +119,36 @@ jobTest(
         "inherit",
       ];
       for (const permissions of kinds) {
-        // performance.now(): ms since this Deno process began (its exec).
-        const j = pidJob(
-          'share("age", performance.now()); await new Promise(() => {})',
-          { permissions },
-        );
-        const pid = await shared<number>(j, "pid");
-        const age = await shared<number>(j, "age");
-        const seen = performance.now();
-        const environ = Deno.readTextFileSync(`/proc/${pid}/environ`)
-          .split("\0");
         const what = JSON.stringify(permissions);
-        assert.ok(
-          environ.includes("DENO_NO_UPDATE_CHECK=1"),
-          `${what}: the runtime's environment: ${environ.join(" ")}`,
-        );
-        const before = read(pid);
-        const from = age + performance.now() - seen;
-        await new Promise((r) => setTimeout(r, 1500));
-        const after = read(pid);
-        await j.kill();
-        assert.ok(from < 450, `${what}: the runtime was ${from} ms old`);
-        assert.ok(
-          after - before < 65_536,
-          `${what}: the idle runtime read ${after - before} bytes`,
-        );
+        // A runtime slow to start (a loaded machine) is seen too late to
+        // hold the moment: another is started, up to three in all.
+        let watched = false;
+        for (let attempt = 0; attempt < 3 && !watched; attempt++) {
+          // performance.now(): ms since this Deno process began (its exec).
+          const j = pidJob(
+            'share("age", performance.now()); await new Promise(() => {})',
+            { permissions },
+          );
+          const pid = await shared<number>(j, "pid");
+          const age = await shared<number>(j, "age");
+          const seen = performance.now();
+          const environ = Deno.readTextFileSync(`/proc/${pid}/environ`)
+            .split("\0");
+          assert.ok(
+            environ.includes("DENO_NO_UPDATE_CHECK=1"),
+            `${what}: the runtime's environment: ${environ.join(" ")}`,
+          );
+          const before = read(pid);
+          watched = age + performance.now() - seen < 450;
+          await new Promise((r) => setTimeout(r, 1500));
+          const after = read(pid);
+          await j.kill();
+          assert.ok(
+            after - before < 65_536,
+            `${what}: the idle runtime read ${after - before} bytes`,
+          );
+        }
+        assert.ok(watched, `${what}: no runtime was seen within 450 ms`);
       }
     } finally {
       if (saved === undefined) Deno.env.delete("NODE_EXTRA_CA_CERTS");
