@@ -154,8 +154,9 @@ export function startScript(spec: StartSpec): string {
 // the runtime began taking the result apart (~4,000 page faults here), where
 // MinorMS promotes its pages in place. 200,000 records into a kernel: medians
 // 139-167 ms in four bench runs against 188 the same hour; seven other
-// workloads within about 10% either way (`bench/RESULTS.md`). The runtime's compiled code is stored by a run with
-// the same flags (`primeRuntime()`): V8 refuses code stored under others.
+// workloads within about 10% either way (`bench/RESULTS.md`). The runtime's
+// compiled code is stored by a run with the same flags (`primeRuntime()`):
+// V8 refuses code stored under others.
 const YOUNG_GC = "--minor-ms";
 
 /**
