@@ -2478,9 +2478,13 @@ function installJobHooks(send2) {
 __name(installJobHooks, "installJobHooks");
 
 // lib/runtime/remote_error.ts
-var OWN_CODE = new URL("../", import.meta.url).href;
+var ownCode;
+function ownCodeUrl() {
+  return ownCode ??= new URL("../", import.meta.url).href;
+}
+__name(ownCodeUrl, "ownCodeUrl");
 function cleanStack(stack) {
-  return stack?.split("\n").map((line) => line.replace(/eval at execute \([^)]*\), <anonymous>/, "<job>").replace(/eval at materialize \([^)]*\), <anonymous>/, "<notebook>").replace(/data:application\/typescript,\S*?:(\d+:\d+)(?=\)?$)/, "<job>:$1").replace(/^(\s+at )eval \((<job>:\d+:\d+)\)$/, "$1$2")).filter((line) => !line.includes(OWN_CODE) && !/\(ext:|at ext:/.test(line)).join("\n");
+  return stack?.split("\n").map((line) => line.replace(/eval at execute \([^)]*\), <anonymous>/, "<job>").replace(/eval at materialize \([^)]*\), <anonymous>/, "<notebook>").replace(/data:application\/typescript,\S*?:(\d+:\d+)(?=\)?$)/, "<job>:$1").replace(/^(\s+at )eval \((<job>:\d+:\d+)\)$/, "$1$2")).filter((line) => !line.includes(ownCodeUrl()) && !/\(ext:|at ext:/.test(line)).join("\n");
 }
 __name(cleanStack, "cleanStack");
 function toRemoteError(error, depth = 0) {

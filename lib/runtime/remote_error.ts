@@ -4,8 +4,13 @@ import type { RemoteError } from "../protocol/messages.ts";
 
 // bgjobs' own code, whether the runtime runs the bundle
 // (`lib/runtime/_bundle.js`) or the sources, from a checkout or a registry:
-// no frame from here is the user's.
-const OWN_CODE = new URL("../", import.meta.url).href;
+// no frame from here is the user's. Worked out when an error is first
+// cleaned, not as every runtime loads: a process's first `URL` takes ~0.6
+// ms (half of the bundle's evaluation), and most jobs throw nothing.
+let ownCode: string | undefined;
+function ownCodeUrl(): string {
+  return ownCode ??= new URL("../", import.meta.url).href;
+}
 
 // Job code is evaluated from a string or imported from a data: URL; both
 // make unreadable frames. They become `<job>:LINE:COL`, lines counted in the
@@ -22,7 +27,9 @@ function cleanStack(stack: string | undefined): string | undefined {
         )
         .replace(/^(\s+at )eval \((<job>:\d+:\d+)\)$/, "$1$2")
     )
-    .filter((line) => !line.includes(OWN_CODE) && !/\(ext:|at ext:/.test(line))
+    .filter((line) =>
+      !line.includes(ownCodeUrl()) && !/\(ext:|at ext:/.test(line)
+    )
     .join("\n");
 }
 
