@@ -2427,10 +2427,9 @@ var PROGRESS_EVERY_MS = 50;
 function installJobHooks(send2) {
   let lastProgressAt = 0;
   let pending;
-  let timer;
+  let waiting;
   function flushProgress2() {
-    if (timer !== void 0) clearTimeout(timer);
-    timer = void 0;
+    waiting = void 0;
     if (!pending) return;
     lastProgressAt = performance.now();
     send2({
@@ -2450,7 +2449,12 @@ function installJobHooks(send2) {
       };
       const wait = lastProgressAt + PROGRESS_EVERY_MS - performance.now();
       if (wait <= 0) flushProgress2();
-      else timer ??= setTimeout(flushProgress2, wait);
+      else if (!waiting) {
+        const signal = waiting = AbortSignal.timeout(wait);
+        signal.onabort = () => {
+          if (waiting === signal) flushProgress2();
+        };
+      }
     },
     share(name, value) {
       sendShared(name, value, send2);

@@ -82,6 +82,31 @@ jobTest(
 );
 
 jobTest(
+  "progress held back by the throttle reaches the kernel while the job still runs",
+  async () => {
+    // The first call goes at once; the next 99, within 50 ms of it, are held
+    // back, and the last of them goes when the throttle's timer fires: long
+    // before the job ends (its end would send it too).
+    const j = job(`(async () => {
+      for (let i = 1; i <= 100; i++) progress(i, 100);
+      share("reported", true);
+      await new Promise((r) => setTimeout(r, 5000));
+    })()`);
+    try {
+      await shared(j, "reported");
+      const t0 = performance.now();
+      while (j.progress?.done !== 100 && performance.now() - t0 < 2000) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.deepEqual(j.progress, { done: 100, total: 100 });
+      assert.equal(j.status, "running", "sent while the job runs");
+    } finally {
+      await j.kill();
+    }
+  },
+);
+
+jobTest(
   "a job-made function the kernel cannot analyse fails the job with why",
   async () => {
     const j = job(() => ({ f: Math.max.bind(null, 1) }));
