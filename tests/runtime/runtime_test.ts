@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { job, jobs } from "../../mod.ts";
 import { serializer } from "../../lib/protocol/serializer.ts";
 import { jobTest, pidJob, shared, withMaxRunning } from "../_util.ts";
-import { allProcesses } from "../_procs.ts";
+import { allProcesses, eventually } from "../_procs.ts";
 import { roundTrip } from "../_codec.ts";
 import { BUNDLE, bundleIsCurrent } from "../../tools/bundle.ts";
 
@@ -94,10 +94,7 @@ jobTest(
     })()`);
     try {
       await shared(j, "reported");
-      const t0 = performance.now();
-      while (j.progress?.done !== 100 && performance.now() - t0 < 2000) {
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      await eventually(() => j.progress?.done === 100, 2000);
       assert.deepEqual(j.progress, { done: 100, total: 100 });
       assert.equal(j.status, "running", "sent while the job runs");
     } finally {
