@@ -129,24 +129,29 @@ jobTest(
             'share("age", performance.now()); await new Promise(() => {})',
             { permissions },
           );
-          const pid = await shared<number>(j, "pid");
-          const age = await shared<number>(j, "age");
-          const seen = performance.now();
-          const environ = Deno.readTextFileSync(`/proc/${pid}/environ`)
-            .split("\0");
-          assert.ok(
-            environ.includes("DENO_NO_UPDATE_CHECK=1"),
-            `${what}: the runtime's environment: ${environ.join(" ")}`,
-          );
-          const before = read(pid);
-          watched = age + performance.now() - seen < 450;
-          await new Promise((r) => setTimeout(r, 1500));
-          const after = read(pid);
-          await j.kill();
-          assert.ok(
-            after - before < 65_536,
-            `${what}: the idle runtime read ${after - before} bytes`,
-          );
+          // Killed however the attempt ends: an assertion failing here
+          // leaves no runtime idling into the next test.
+          try {
+            const pid = await shared<number>(j, "pid");
+            const age = await shared<number>(j, "age");
+            const seen = performance.now();
+            const environ = Deno.readTextFileSync(`/proc/${pid}/environ`)
+              .split("\0");
+            assert.ok(
+              environ.includes("DENO_NO_UPDATE_CHECK=1"),
+              `${what}: the runtime's environment: ${environ.join(" ")}`,
+            );
+            const before = read(pid);
+            watched = age + performance.now() - seen < 450;
+            await new Promise((r) => setTimeout(r, 1500));
+            const after = read(pid);
+            assert.ok(
+              after - before < 65_536,
+              `${what}: the idle runtime read ${after - before} bytes`,
+            );
+          } finally {
+            await j.kill();
+          }
         }
         assert.ok(watched, `${what}: no runtime was seen within 450 ms`);
       }
