@@ -48,3 +48,17 @@ export async function withMaxRunning(
     jobs.configure({ maxRunning: 16 });
   }
 }
+
+/**
+ * Runs `fn` with no warm runtime (`jobs.configure({ warm: 0 })`), so each job
+ * starts a runtime of its own, then sets the pool back to its default of 1,
+ * however `fn` ends.
+ */
+export async function withoutWarm(fn: () => Promise<void>): Promise<void> {
+  jobs.configure({ warm: 0 });
+  try {
+    await fn();
+  } finally {
+    jobs.configure({ warm: 1 });
+  }
+}

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { job, JobKilledError, jobs } from "../../mod.ts";
 import { grantBulk, listenBulk } from "../../lib/launch/bulk_socket.ts";
 import { eventually, groupMembers, isAlive, procInfo } from "../_procs.ts";
-import { jobTest, shared } from "../_util.ts";
+import { jobTest, shared, withoutWarm } from "../_util.ts";
 
 /** The sockets this process holds open, from /proc/self/fd. */
 function sockets(): number {
@@ -79,8 +79,8 @@ jobTest(
 jobTest(
   "a big result without typed arrays (records, a long string) arrives whole over the bulk socket, from a runtime started for it",
   async () => {
-    jobs.configure({ warm: 0 }); // started for the job: it connects late
-    try {
+    // Started for the job: it connects late.
+    await withoutWarm(async () => {
       const j = job(`(() => {
       share("dir", Deno.args[0]);
       const rows = Array.from({ length: 100_000 }, (_, i) => ({ url: "https://example.com/" + i, n: i }));
@@ -100,9 +100,7 @@ jobTest(
       assert.equal(text.at(-1), "é");
       // The runtime connected: the kernel removed the channel directory.
       assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound);
-    } finally {
-      jobs.configure({ warm: 1 });
-    }
+    });
   },
 );
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { job, jobs } from "../../mod.ts";
-import { jobTest, pidJob, shared } from "../_util.ts";
+import { jobTest, pidJob, shared, withoutWarm } from "../_util.ts";
 import { descendantsOf, eventually, isAlive } from "../_procs.ts";
 import { BUNDLE } from "../../tools/bundle.ts";
 
@@ -38,19 +38,19 @@ async function spareLauncher(): Promise<number> {
 jobTest(
   "a cold job runs in the launcher made ahead, in the current directory",
   async () => {
-    jobs.configure({ warm: 0 });
     const home = Deno.cwd();
     const dir = Deno.realPathSync(await Deno.makeTempDir());
     try {
-      await job(() => 0);
-      const spare = await spareLauncher();
-      Deno.chdir(dir);
-      const [cwd, pid] = await job(() => [Deno.cwd(), Deno.pid]);
-      assert.equal(cwd, dir);
-      assert.equal(pid, spare, "the runtime kept the launcher's pid");
+      await withoutWarm(async () => {
+        await job(() => 0);
+        const spare = await spareLauncher();
+        Deno.chdir(dir);
+        const [cwd, pid] = await job(() => [Deno.cwd(), Deno.pid]);
+        assert.equal(cwd, dir);
+        assert.equal(pid, spare, "the runtime kept the launcher's pid");
+      });
     } finally {
       Deno.chdir(home);
-      jobs.configure({ warm: 1 });
       await Deno.remove(dir, { recursive: true });
     }
   },
@@ -59,9 +59,8 @@ jobTest(
 jobTest(
   "a cold job that ends before its runtime is seen ready still leaves a launcher made ahead",
   async () => {
-    jobs.configure({ warm: 0 });
     const blocked = new Int32Array(new SharedArrayBuffer(4));
-    try {
+    await withoutWarm(async () => {
       for (let round = 0; round < 4; round++) {
         await job(() => 0); // a launcher for the next one
         await spareLauncher();
@@ -77,39 +76,39 @@ jobTest(
           `round ${round}: no launcher made ahead after the job`,
         );
       }
-    } finally {
-      jobs.configure({ warm: 1 });
-    }
+    });
   },
 );
 
 jobTest(
   "a granted variable reaches the job exactly, whatever its name and value",
   async () => {
-    jobs.configure({ warm: 0 });
     const odd = 'it\'s "$HOME" `id`\n\\ and more';
     Deno.env.set("BGJOBS_TEST_QUOTED", odd);
     Deno.env.set("BGJOBS-TEST-DASHED", "dashed");
     try {
-      const got = await job(
-        () => [
-          Deno.env.get("BGJOBS_TEST_QUOTED"),
-          Deno.env.get("BGJOBS-TEST-DASHED"),
-        ],
-        { permissions: { env: ["BGJOBS_TEST_QUOTED", "BGJOBS-TEST-DASHED"] } },
-      );
-      assert.deepEqual(got, [odd, "dashed"]);
-      await assert.rejects(
-        async () =>
-          await job(() => Deno.env.get("BGJOBS_TEST_QUOTED"), {
-            permissions: { env: ["BGJOBS_TEST_OTHER"] },
-          }),
-        /Requires env access to "BGJOBS_TEST_QUOTED"/,
-      );
+      await withoutWarm(async () => {
+        const got = await job(
+          () => [
+            Deno.env.get("BGJOBS_TEST_QUOTED"),
+            Deno.env.get("BGJOBS-TEST-DASHED"),
+          ],
+          {
+            permissions: { env: ["BGJOBS_TEST_QUOTED", "BGJOBS-TEST-DASHED"] },
+          },
+        );
+        assert.deepEqual(got, [odd, "dashed"]);
+        await assert.rejects(
+          async () =>
+            await job(() => Deno.env.get("BGJOBS_TEST_QUOTED"), {
+              permissions: { env: ["BGJOBS_TEST_OTHER"] },
+            }),
+          /Requires env access to "BGJOBS_TEST_QUOTED"/,
+        );
+      });
     } finally {
       Deno.env.delete("BGJOBS_TEST_QUOTED");
       Deno.env.delete("BGJOBS-TEST-DASHED");
-      jobs.configure({ warm: 1 });
     }
   },
 );
@@ -117,20 +116,20 @@ jobTest(
 jobTest(
   "jobs start cleanly after the directory the launcher was made in is removed",
   async () => {
-    jobs.configure({ warm: 0 });
     const home = Deno.cwd();
     try {
-      for (let round = 0; round < 6; round++) {
-        const dir = await Deno.makeTempDir();
-        Deno.chdir(dir);
-        assert.equal(await job(() => 7), 7); // the next launcher is made here
-        Deno.chdir(home);
-        await Deno.remove(dir);
-        assert.equal(await job(() => Deno.cwd()), home);
-      }
+      await withoutWarm(async () => {
+        for (let round = 0; round < 6; round++) {
+          const dir = await Deno.makeTempDir();
+          Deno.chdir(dir);
+          assert.equal(await job(() => 7), 7); // the next launcher is made here
+          Deno.chdir(home);
+          await Deno.remove(dir);
+          assert.equal(await job(() => Deno.cwd()), home);
+        }
+      });
     } finally {
       Deno.chdir(home);
-      jobs.configure({ warm: 1 });
     }
   },
 );
@@ -138,13 +137,10 @@ jobTest(
 jobTest(
   "a cold job whose message is too big to wait in the FIFO still runs",
   async () => {
-    jobs.configure({ warm: 0 });
-    try {
+    await withoutWarm(async () => {
       const text = "x".repeat(100_000);
       assert.equal(await job(`"${text}".length`), 100_000);
-    } finally {
-      jobs.configure({ warm: 1 });
-    }
+    });
   },
 );
 
@@ -374,26 +370,26 @@ Deno.test("the runtime run with no arguments only loads", async () => {
 jobTest(
   "a runtime that cannot start fails its job with Deno's reason, and the next job runs",
   async () => {
-    jobs.configure({ warm: 0 });
     const home = Deno.cwd();
     const dir = await Deno.makeTempDir();
     try {
-      await Deno.writeTextFile(`${dir}/deno.json`, '{ "imports": ');
-      Deno.chdir(dir);
-      // Deno refuses the notebook's configuration before the runtime opens
-      // its channel: its FIFO must end all the same.
-      const broken = job(() => 1);
-      const done = await Promise.race([
-        broken.done,
-        new Promise((r) => setTimeout(() => r("hung"), 20_000)),
-      ]);
-      assert.equal(done, "failed");
-      assert.match(broken.error!.message, /deno\.json/);
-      Deno.chdir(home);
-      assert.equal(await job(() => 2), 2);
+      await withoutWarm(async () => {
+        await Deno.writeTextFile(`${dir}/deno.json`, '{ "imports": ');
+        Deno.chdir(dir);
+        // Deno refuses the notebook's configuration before the runtime opens
+        // its channel: its FIFO must end all the same.
+        const broken = job(() => 1);
+        const done = await Promise.race([
+          broken.done,
+          new Promise((r) => setTimeout(() => r("hung"), 20_000)),
+        ]);
+        assert.equal(done, "failed");
+        assert.match(broken.error!.message, /deno\.json/);
+        Deno.chdir(home);
+        assert.equal(await job(() => 2), 2);
+      });
     } finally {
       Deno.chdir(home);
-      jobs.configure({ warm: 1 });
       await Deno.remove(dir, { recursive: true });
     }
   },

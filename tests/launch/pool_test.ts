@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type Job, job, jobs, share } from "../../mod.ts";
 import { localPool as runtimePool } from "../../lib/engine/backend.ts";
 import { eventually } from "../_procs.ts";
-import { jobTest } from "../_util.ts";
+import { jobTest, withoutWarm } from "../_util.ts";
 
 const sleep = (ms: number): Promise<void> =>
   new Promise((r) => setTimeout(r, ms));
@@ -66,16 +66,13 @@ jobTest("a map with more lanes than cores uses them all", async () => {
 
 jobTest("warm 0 keeps nothing, even after a map", async () => {
   const pool = runtimePool();
-  try {
-    jobs.configure({ warm: 0 });
+  await withoutWarm(async () => {
     assert.equal(pool.target, 0);
     const before = pool.stats.started;
     await busyItems(2, 10);
     await sleep(300);
     assert.equal(pool.stats.started - before, 2, "only the map's own starts");
-  } finally {
-    jobs.configure({ warm: 1 });
-  }
+  });
 });
 
 jobTest("pool tests leave no runtime behind", async () => {

@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import { job, jobs } from "../../mod.ts";
 import { serializer } from "../../lib/protocol/serializer.ts";
-import { jobTest, pidJob, shared, withMaxRunning } from "../_util.ts";
+import {
+  jobTest,
+  pidJob,
+  shared,
+  withMaxRunning,
+  withoutWarm,
+} from "../_util.ts";
 import { allProcesses, eventually } from "../_procs.ts";
 import { roundTrip } from "../_codec.ts";
 import { BUNDLE, bundleIsCurrent } from "../../tools/bundle.ts";
@@ -119,8 +125,7 @@ jobTest(
   async () => {
     // A runtime not from the pool finds its job in its FIFO as it starts, and
     // may send its result and exit before the kernel has seen its channel up.
-    jobs.configure({ warm: 0 });
-    try {
+    await withoutWarm(async () => {
       for (let i = 0; i < 40; i++) {
         const called = performance.timeOrigin + performance.now();
         const j = job(() => performance.timeOrigin);
@@ -128,9 +133,7 @@ jobTest(
         assert.equal(j.status, "completed");
         assert.ok(born >= called - 1, "it ran in a runtime started for it");
       }
-    } finally {
-      jobs.configure({ warm: 1 });
-    }
+    });
   },
 );
 

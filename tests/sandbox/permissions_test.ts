@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { job, type JobPermissions, jobs } from "../../mod.ts";
-import { jobTest, pidJob, shared } from "../_util.ts";
+import { jobTest, pidJob, shared, withoutWarm } from "../_util.ts";
 import {
   permissionFlags,
   resolvePermissions,
@@ -111,54 +111,54 @@ jobTest(
       Number(/rchar: (\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/io`))![1]);
     const saved = Deno.env.get("NODE_EXTRA_CA_CERTS");
     Deno.env.set("NODE_EXTRA_CA_CERTS", certs);
-    jobs.configure({ warm: 0 });
     try {
-      const kinds: JobPermissions[] = [
-        "none",
-        { env: ["NODE_EXTRA_CA_CERTS"] },
-        "inherit",
-      ];
-      for (const permissions of kinds) {
-        const what = JSON.stringify(permissions);
-        // A runtime slow to start (a loaded machine) is seen too late to
-        // hold the moment: another is started, up to three in all.
-        let watched = false;
-        for (let attempt = 0; attempt < 3 && !watched; attempt++) {
-          // performance.now(): ms since this Deno process began (its exec).
-          const j = pidJob(
-            'share("age", performance.now()); await new Promise(() => {})',
-            { permissions },
-          );
-          // Killed however the attempt ends: an assertion failing here
-          // leaves no runtime idling into the next test.
-          try {
-            const pid = await shared<number>(j, "pid");
-            const age = await shared<number>(j, "age");
-            const seen = performance.now();
-            const environ = Deno.readTextFileSync(`/proc/${pid}/environ`)
-              .split("\0");
-            assert.ok(
-              environ.includes("DENO_NO_UPDATE_CHECK=1"),
-              `${what}: the runtime's environment: ${environ.join(" ")}`,
+      await withoutWarm(async () => {
+        const kinds: JobPermissions[] = [
+          "none",
+          { env: ["NODE_EXTRA_CA_CERTS"] },
+          "inherit",
+        ];
+        for (const permissions of kinds) {
+          const what = JSON.stringify(permissions);
+          // A runtime slow to start (a loaded machine) is seen too late to
+          // hold the moment: another is started, up to three in all.
+          let watched = false;
+          for (let attempt = 0; attempt < 3 && !watched; attempt++) {
+            // performance.now(): ms since this Deno process began (its exec).
+            const j = pidJob(
+              'share("age", performance.now()); await new Promise(() => {})',
+              { permissions },
             );
-            const before = read(pid);
-            watched = age + performance.now() - seen < 450;
-            await new Promise((r) => setTimeout(r, 1500));
-            const after = read(pid);
-            assert.ok(
-              after - before < 65_536,
-              `${what}: the idle runtime read ${after - before} bytes`,
-            );
-          } finally {
-            await j.kill();
+            // Killed however the attempt ends: an assertion failing here
+            // leaves no runtime idling into the next test.
+            try {
+              const pid = await shared<number>(j, "pid");
+              const age = await shared<number>(j, "age");
+              const seen = performance.now();
+              const environ = Deno.readTextFileSync(`/proc/${pid}/environ`)
+                .split("\0");
+              assert.ok(
+                environ.includes("DENO_NO_UPDATE_CHECK=1"),
+                `${what}: the runtime's environment: ${environ.join(" ")}`,
+              );
+              const before = read(pid);
+              watched = age + performance.now() - seen < 450;
+              await new Promise((r) => setTimeout(r, 1500));
+              const after = read(pid);
+              assert.ok(
+                after - before < 65_536,
+                `${what}: the idle runtime read ${after - before} bytes`,
+              );
+            } finally {
+              await j.kill();
+            }
           }
+          assert.ok(watched, `${what}: no runtime was seen within 450 ms`);
         }
-        assert.ok(watched, `${what}: no runtime was seen within 450 ms`);
-      }
+      });
     } finally {
       if (saved === undefined) Deno.env.delete("NODE_EXTRA_CA_CERTS");
       else Deno.env.set("NODE_EXTRA_CA_CERTS", saved);
-      jobs.configure({ warm: 1 });
       await Deno.remove(certs);
     }
   },
