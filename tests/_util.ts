@@ -1,6 +1,7 @@
 // Shared test helpers: jobs outlive a test (the warm pool), so tests that
 // start jobs turn off Deno's op and resource sanitizers.
 import { type Job, job, type JobOptions, jobs } from "../mod.ts";
+import { allowDirectSpawns } from "../lib/launch/launch.ts";
 
 /** `Deno.test` for tests that start jobs. */
 export function jobTest(name: string, fn: () => Promise<void>): void {
@@ -60,5 +61,19 @@ export async function withoutWarm(fn: () => Promise<void>): Promise<void> {
     await fn();
   } finally {
     jobs.configure({ warm: 1 });
+  }
+}
+
+/**
+ * Runs `fn` with runtimes started through launchers (what a process without
+ * the `ffi` permission does) and no warm runtime, so each job starts one
+ * through a launcher; then back to runtimes started directly, one warm.
+ */
+export async function withLaunchers(fn: () => Promise<void>): Promise<void> {
+  allowDirectSpawns(false);
+  try {
+    await withoutWarm(fn);
+  } finally {
+    allowDirectSpawns(true);
   }
 }

@@ -82,7 +82,7 @@ export function grantChannel(
 /** Waits for `pending`, failing if the runtime exits or takes over 30 s. */
 export async function untilExit<T>(
   pending: Promise<T>,
-  child: Deno.ChildProcess,
+  child: { status: Promise<Deno.CommandStatus> },
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const failed = new Promise<never>((_, reject) => {
@@ -185,6 +185,15 @@ export function holdFifo(
 // read so at once; the others' launchers relay their FIFO into a pipe.
 const DIRECT_MAX = 12;
 let direct = 0;
+
+/**
+ * Whether the kernel may read one more runtime's FIFO itself now.
+ *
+ * @returns `true` while fewer than the most are read so.
+ */
+export function fifoFree(): boolean {
+  return direct < DIRECT_MAX;
+}
 
 /**
  * Opens the runtime's FIFO `path` for the kernel to read directly, unless

@@ -1,19 +1,34 @@
 // Starting a job runtime: its private channel directory, the kernel's ends
-// of the channel, the process from its launcher, and the wait until it is
-// ready (or the reason it never was).
+// of the channel, the process (straight from the kernel, or from a
+// launcher), and the wait until it is ready (or the reason it never was).
 import { readFrames } from "../protocol/frames.ts";
 import { endGroup, killGroup, markStarting } from "./process_group.ts";
 import {
   type ChannelReader,
   type FifoReader,
   grantChannel,
+  fifoFree,
   holdFifo,
+  makeChannelDir,
+  channelDirPath,
   readFifo,
   StreamReader,
   untilExit,
 } from "./channel.ts";
 import { dropLauncher, makeSpare, takeLauncher } from "./spare.ts";
-import { primeRuntime, startScript, v8Flags } from "./launcher.ts";
+import {
+  primeRuntime,
+  runtimeCommand,
+  startScript,
+  v8Flags,
+} from "./launcher.ts";
+import {
+  canSpawnDirect,
+  outputFits,
+  type RuntimeChild,
+  spawnDirect,
+} from "./direct_child.ts";
+import { unwatchDir, watchDir, watchGroup } from "./watcher.ts";
 import { isReady, type RuntimeMessage } from "../protocol/messages.ts";
 import {
   type BulkSocket,
@@ -30,9 +45,9 @@ const RELAY = new TextEncoder().encode("relay\n");
 
 /** A started runtime's process and the kernel's ends of its channel. */
 export interface Launched {
-  child: Deno.ChildProcess;
-  /** The kernel's end of the launcher's stdin (its word). */
-  stdin: WritableStreamDefaultWriter<Uint8Array>;
+  child: RuntimeChild;
+  /** The kernel's end of the launcher's stdin (its word), if it had one. */
+  stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
   /** Control messages from the runtime. */
   reader: ChannelReader;
   /** Messages to the runtime. */
@@ -43,14 +58,59 @@ export interface Launched {
   sent: boolean;
 }
 
+// A runtime's process, just started, and the kernel's ends of its FIFOs.
+interface Spawned {
+  dir: string;
+  child: RuntimeChild;
+  stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  /** The runtime's FIFO read directly, if it is. */
+  fifo: FifoReader | undefined;
+  reader: ChannelReader;
+  held: ReturnType<typeof holdFifo>;
+  /** Whether it came from a launcher (so the next one is made ahead). */
+  launcher: boolean;
+}
+
+let directSpawns = true;
+
+/**
+ * Whether runtimes may be started straight from this process where it can
+ * (see `launch/direct_child.ts`), or always through a launcher (for tests of
+ * the launcher, which is what a process without the `ffi` permission uses).
+ *
+ * @param on `false`: always through a launcher.
+ */
+export function allowDirectSpawns(on: boolean): void {
+  directSpawns = on;
+}
+
+// The runtime's arguments (see `runtime/main.ts`).
+function runtimeArgs(
+  dir: string,
+  spec: RuntimeSpec,
+  added: string,
+  first: RunMessage | undefined,
+): string[] {
+  return [
+    dir,
+    spec.readAll ? "0" : "1",
+    spec.writeAll ? "0" : "1",
+    added,
+    first ? "1" : "0",
+    pullingAllowed() ? "1" : "0",
+  ];
+}
+
 /**
  * Starts a runtime and waits until its control channel is up: two FIFOs in
  * a private directory, opened by both sides and then unlinked, and the
- * runtime's first message, which says it is ready. The runtime comes from a
- * launcher made ahead (see `launch/spare.ts`): this writes its start script and
+ * runtime's first message, which says it is ready. The runtime is started
+ * straight from this process where it can call libc and read the runtime's
+ * FIFO itself (see `launch/direct_child.ts`); else it comes from a launcher
+ * made ahead (see `launch/spare.ts`): this writes its start script and
  * gives it the word. `first` (the run message of the job it is started for)
- * is put in its FIFO right after when it is small, so the runtime finds it
- * there as it starts.
+ * is put in its FIFO before the runtime opens it when it is small, so the
+ * runtime finds it there as it starts.
  *
  * @throws When the runtime cannot be started or exits before it is ready.
  */
@@ -58,50 +118,12 @@ export async function launch(
   spec: RuntimeSpec,
   first: RunMessage | undefined,
 ): Promise<Launched> {
-  const launcher = await takeLauncher();
-  const { dir, child } = launcher;
+  const spawned = await spawnDirectly(spec, first) ??
+    await spawnFromLauncher(spec, first);
+  const { dir, child, fifo, reader, held } = spawned;
   const toJob = `${dir}/in`;
   const fromJob = `${dir}/out`;
-  const granted = grantBulk(grantChannel(spec, toJob, fromJob), spec, dir);
-  // What the launcher is to run; then the word, as early as can be; then
-  // the kernel's end of `in`, with the job's first message in it if small:
-  // the runtime opens it some 15 ms from now, and waits for that message
-  // first (a big one comes with run()).
-  let held: ReturnType<typeof holdFifo>;
-  let fifo: FifoReader | undefined;
-  try {
-    fifo = readFifo(fromJob);
-    Deno.writeTextFileSync(
-      `${dir}/start`,
-      startScript({
-        flags: [...granted.flags, v8Flags(spec.memory)],
-        args: [
-          dir,
-          spec.readAll ? "0" : "1",
-          spec.writeAll ? "0" : "1",
-          granted.added,
-          first ? "1" : "0",
-          pullingAllowed() ? "1" : "0",
-        ],
-        env: spec.env,
-      }),
-    );
-    child.ref();
-    // If it is gone, its status says so.
-    launcher.stdin.write(fifo ? GO : RELAY).catch(() => {});
-    held = holdFifo(toJob, first);
-  } catch (error) {
-    fifo?.close();
-    dropLauncher(launcher);
-    throw error;
-  }
   const writer = held.writer;
-  // Control messages come from the FIFO, or through the launcher's relay.
-  let reader: ChannelReader;
-  if (fifo) {
-    reader = fifo;
-    child.stderr.cancel().catch(() => {});
-  } else reader = new StreamReader(child.stderr);
   const ready = readFrames<RuntimeMessage>(reader).next();
   ready.catch(() => {});
   let exited: Deno.CommandStatus | undefined;
@@ -112,7 +134,7 @@ export async function launch(
   const { sent } = held;
   const started = () => ({
     child,
-    stdin: launcher.stdin,
+    stdin: spawned.stdin,
     reader,
     writer,
     bulk,
@@ -151,7 +173,7 @@ export async function launch(
     // Now that the runtime's start-up is over, however it went (a quick job
     // may have ended before its ready was read): the next cold start's
     // launcher, and the compiled code of the runtimes after this one.
-    makeSpare();
+    if (spawned.launcher) makeSpare();
     primeRuntime(spec.env);
     // The runtime has the FIFO open now (or is gone): what was put there
     // early stays in it without this end.
@@ -172,4 +194,114 @@ export async function launch(
       } catch { /* removed with the directory meanwhile */ }
     }
   }
+}
+
+// A runtime started straight from this process, when it can be: the
+// directory is listed with the watcher before it is made, and the runtime's
+// group as soon as it exists.
+async function spawnDirectly(
+  spec: RuntimeSpec,
+  first: RunMessage | undefined,
+): Promise<Spawned | undefined> {
+  if (!directSpawns || !canSpawnDirect() || !fifoFree()) return undefined;
+  const dir = channelDirPath();
+  if (!outputFits(dir)) return undefined;
+  await watchDir(dir);
+  const toJob = `${dir}/in`;
+  const fromJob = `${dir}/out`;
+  let fifo: FifoReader | undefined;
+  let held: ReturnType<typeof holdFifo> | undefined;
+  try {
+    await makeChannelDir(dir);
+    // Taken by others meanwhile: through a launcher after all.
+    fifo = readFifo(fromJob);
+    if (!fifo) {
+      removeDir(dir);
+      return undefined;
+    }
+    held = holdFifo(toJob, first);
+    const granted = grantBulk(grantChannel(spec, toJob, fromJob), spec, dir);
+    const run = runtimeCommand({
+      flags: [...granted.flags, v8Flags(spec.memory)],
+      args: runtimeArgs(dir, spec, granted.added, first),
+      env: spec.env,
+    });
+    const child = await spawnDirect({ ...run, cwd: run.cwd ?? "/", dir });
+    watchGroup(child.pid, dir);
+    return {
+      dir,
+      child,
+      stdin: undefined,
+      fifo,
+      reader: fifo,
+      held,
+      launcher: false,
+    };
+  } catch (error) {
+    fifo?.close();
+    held?.end.close();
+    held?.writer.close();
+    removeDir(dir);
+    throw error;
+  } finally {
+    unwatchDir(dir);
+  }
+}
+
+function removeDir(dir: string): void {
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch { /* not made */ }
+}
+
+// A runtime from a launcher made ahead: its start script, then the word.
+async function spawnFromLauncher(
+  spec: RuntimeSpec,
+  first: RunMessage | undefined,
+): Promise<Spawned> {
+  const launcher = await takeLauncher();
+  const { dir, child } = launcher;
+  const toJob = `${dir}/in`;
+  const fromJob = `${dir}/out`;
+  const granted = grantBulk(grantChannel(spec, toJob, fromJob), spec, dir);
+  // What the launcher is to run; then the word, as early as can be; then
+  // the kernel's end of `in`, with the job's first message in it if small:
+  // the runtime opens it some 15 ms from now, and waits for that message
+  // first (a big one comes with run()).
+  let held: ReturnType<typeof holdFifo>;
+  let fifo: FifoReader | undefined;
+  try {
+    fifo = readFifo(fromJob);
+    Deno.writeTextFileSync(
+      `${dir}/start`,
+      startScript({
+        flags: [...granted.flags, v8Flags(spec.memory)],
+        args: runtimeArgs(dir, spec, granted.added, first),
+        env: spec.env,
+      }),
+    );
+    child.ref();
+    // If it is gone, its status says so.
+    launcher.stdin.write(fifo ? GO : RELAY).catch(() => {});
+    held = holdFifo(toJob, first);
+  } catch (error) {
+    fifo?.close();
+    dropLauncher(launcher);
+    throw error;
+  }
+  // Control messages come from the FIFO, or through the launcher's relay.
+  let reader: ChannelReader;
+  if (fifo) {
+    reader = fifo;
+    child.stderr.cancel().catch(() => {});
+  } else reader = new StreamReader(child.stderr);
+  return {
+    dir,
+    child,
+    stdin: launcher.stdin,
+    fifo,
+    reader,
+    held,
+    launcher: true,
+  };
 }

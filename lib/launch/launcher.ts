@@ -120,30 +120,53 @@ const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
 // `env` sets them instead.
 const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** A runtime's command line, and where and with what it runs. */
+export interface RuntimeCommand {
+  /** The kernel's working directory, if it has one. */
+  cwd: string | undefined;
+  /** The runtime's environment. */
+  env: Record<string, string>;
+  /** The program and its arguments. */
+  command: string[];
+}
+
+/**
+ * A runtime's command line: `deno run`, the notebook's configuration (see
+ * `project/project.ts`), the flags and the runtime's arguments, to run in
+ * the kernel's working directory.
+ */
+export function runtimeCommand(spec: StartSpec): RuntimeCommand {
+  // No project: the kernel has no directory (removed), the runtime gets /.
+  const project = currentProject();
+  return {
+    cwd: project?.dir,
+    env: spec.env,
+    command: [
+      Deno.execPath(),
+      "run",
+      "--no-prompt",
+      ...project?.flags ?? NO_CONFIG,
+      ...spec.flags,
+      RUNTIME_URL,
+      ...spec.args,
+    ],
+  };
+}
+
 /**
  * The launcher's START script: into the kernel's working directory, the
  * runtime's environment, and its command line, as `"$@"`.
  */
 export function startScript(spec: StartSpec): string {
+  const { cwd, env, command } = runtimeCommand(spec);
   const lines: string[] = [];
-  // No project: the kernel has no directory (removed), the runtime gets /.
-  const project = currentProject();
-  if (project) lines.push(`cd ${quote(project.dir)} && unset OLDPWD`);
+  if (cwd) lines.push(`cd ${quote(cwd)} && unset OLDPWD`);
   const others: string[] = [];
-  for (const [name, value] of Object.entries(spec.env)) {
+  for (const [name, value] of Object.entries(env)) {
     if (SHELL_NAME.test(name)) lines.push(`export ${name}=${quote(value)}`);
     else others.push(`${name}=${value}`);
   }
-  const command = [
-    ...(others.length ? ["env", ...others] : []),
-    Deno.execPath(),
-    "run",
-    "--no-prompt",
-    ...project?.flags ?? NO_CONFIG,
-    ...spec.flags,
-    RUNTIME_URL,
-    ...spec.args,
-  ];
+  if (others.length) command.unshift("env", ...others);
   lines.push(`set -- ${command.map(quote).join(" ")}`);
   return lines.join("\n") + "\n";
 }

@@ -1,8 +1,8 @@
 /**
  * The kernel's handle on one job runtime: a `deno run` process leading its
  * own process group, which the kernel's watcher kills if the kernel dies
- * (see `launch/launcher.ts` and `launch/watcher.ts`; starting one is in
- * `launch/launch.ts`).
+ * (see `launch/direct_child.ts`, `launch/launcher.ts` and
+ * `launch/watcher.ts`; starting one is in `launch/launch.ts`).
  *
  * @module
  */
@@ -17,6 +17,7 @@ import {
 } from "./process_group.ts";
 import type { ChannelReader } from "./channel.ts";
 import { launch, type Launched } from "./launch.ts";
+import type { RuntimeChild } from "./direct_child.ts";
 import type { RuntimeSpec } from "../sandbox/runtime_spec.ts";
 import {
   endOf,
@@ -44,10 +45,10 @@ export class RuntimeProcess {
   readonly where = "local";
   readonly spec: RuntimeSpec;
   readonly exited: Promise<Deno.CommandStatus>;
-  #child: Deno.ChildProcess;
+  #child: RuntimeChild;
   #reader: ChannelReader;
   #writer: Deno.FsFile;
-  #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  #stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #bulk: BulkSocket | undefined;
   #killed = false;
   #released = false;
@@ -255,7 +256,11 @@ export class RuntimeProcess {
       } catch { /* already closed */ }
     }
     await this.#bulk?.close();
-    await this.#stdin.close().catch(() => {});
+    await this.#stdin?.close().catch(() => {});
+    // Never read (a runtime killed idle): its output's end is closed here.
+    if (!this.#child.stdout.locked) {
+      await this.#child.stdout.cancel().catch(() => {});
+    }
   }
 }
 

@@ -6,10 +6,12 @@
 // subshell per runtime: a fork costs ~2 ms of CPU here, which 1,000 jobs
 // would pay 1,000 times.
 //
-// A line `+ PID DIR` lists a group (a launcher leading it, see
-// `launch/launcher.ts`) with its channel directory; `- PID` drops it once
-// this process has killed what was left of it, so a group id used again by
-// an unrelated process is never killed. The shell ignores the signals a
+// A line `+ PID DIR` lists a group (a launcher or a runtime leading it, see
+// `launch/launcher.ts` and `launch/direct_child.ts`) with its channel
+// directory; `- PID` drops it once this process has killed what was left of
+// it, so a group id used again by an unrelated process is never killed.
+// PID 0 lists a directory alone (`- 0 DIR` drops it): one made before the
+// runtime that will use it is started. The shell ignores the signals a
 // terminal or a supervisor sends a group (it is not in ours anyway).
 
 import { spawnInSession } from "./launcher.ts";
@@ -21,9 +23,10 @@ const WATCHER = [
   "while read -r op pid dir; do",
   "  case $op in",
   '  +) list="$list$nl$pid $dir" ;;',
-  '  -) case $list in *"$nl$pid "*)',
-  '      pre=${list%%"$nl$pid "*}',
-  '      post=${list#*"$nl$pid "}',
+  '  -) key="$nl$pid ${dir:+$dir}"',
+  '    case $list in *"$key"*)',
+  '      pre=${list%%"$key"*}',
+  '      post=${list#*"$key"}',
   '      case $post in *"$nl"*) post="$nl${post#*"$nl"}" ;; *) post= ;; esac',
   '      list="$pre$post" ;;',
   "    esac ;;",
@@ -32,7 +35,7 @@ const WATCHER = [
   "IFS=$nl",
   "set -f",
   "for entry in $list; do",
-  '  kill -KILL -"${entry%% *}" 2>/dev/null',
+  '  [ "${entry%% *}" = 0 ] || kill -KILL -"${entry%% *}" 2>/dev/null',
   '  rm -rf "${entry#* }"',
   "done",
 ].join("\n");
@@ -62,11 +65,13 @@ function start(): Watcher {
     if (watcher === started) watcher = undefined;
   });
   for (const [pid, dir] of listed) send(started, `+ ${pid} ${dir}\n`);
+  for (const dir of dirs) send(started, `+ 0 ${dir}\n`);
   return started;
 }
 
-function send(to: Watcher, line: string): void {
-  to.stdin.write(encoder.encode(line)).catch(() => {}); // gone: started again
+function send(to: Watcher, line: string): Promise<void> {
+  // Gone: started again, with the list.
+  return to.stdin.write(encoder.encode(line)).catch(() => {});
 }
 
 /**
@@ -81,6 +86,33 @@ export function watchGroup(pid: number, dir: string): void {
   listed.set(pid, dir);
   watcher ??= start();
   send(watcher, `+ ${pid} ${dir}\n`);
+}
+
+// Directories listed alone, until their runtime's group is.
+const dirs = new Set<string>();
+
+/**
+ * Lists a channel directory not made yet, for the watcher to remove if
+ * this process ends first; resolves once the watcher has the line, so the
+ * directory can be made. Dropped with {@linkcode unwatchDir} once a group
+ * lists it (or it is removed).
+ *
+ * @param dir The directory (no newline in it).
+ */
+export function watchDir(dir: string): Promise<void> {
+  dirs.add(dir);
+  watcher ??= start();
+  return send(watcher, `+ 0 ${dir}\n`);
+}
+
+/**
+ * Drops a directory listed alone.
+ *
+ * @param dir The directory, as listed by {@linkcode watchDir}.
+ */
+export function unwatchDir(dir: string): void {
+  if (!dirs.delete(dir) || !watcher) return;
+  send(watcher, `- 0 ${dir}\n`);
 }
 
 /**

@@ -14,6 +14,9 @@
 //   non-blocking), for a buffer made ready ahead of a big result.
 // - Another process's memory, read (`process_vm_readv`): a big result
 //   pulled from its runtime (see `os/pull.ts`).
+// - A runtime started in a session of its own, its output on a socket
+//   (`posix_spawn` with `POSIX_SPAWN_SETSID`): without the `setsid` and `sh`
+//   a launcher is, ~4 ms of CPU a job here (see `launch/direct_child.ts`).
 
 const MADV_HUGEPAGE = 14;
 const PAGE = 4096n;
@@ -28,6 +31,46 @@ type Libc = {
   ): Promise<Deno.PointerValue>;
   process_vm_readv: VmCall;
   process_vm_readv_async: (...args: Parameters<VmCall>) => Promise<bigint>;
+  socket(domain: number, type: number, protocol: number): number;
+  connect(fd: number, address: BufferSource, length: number): number;
+  close(fd: number): number;
+  posix_spawn(
+    pid: BufferSource,
+    path: BufferSource,
+    actions: BufferSource,
+    attributes: BufferSource,
+    argv: BufferSource,
+    envp: BufferSource,
+  ): number;
+  posix_spawnattr_init(attributes: BufferSource): number;
+  posix_spawnattr_destroy(attributes: BufferSource): number;
+  posix_spawnattr_setflags(attributes: BufferSource, flags: number): number;
+  posix_spawnattr_setsigmask(
+    attributes: BufferSource,
+    set: BufferSource,
+  ): number;
+  posix_spawnattr_setsigdefault(
+    attributes: BufferSource,
+    set: BufferSource,
+  ): number;
+  posix_spawn_file_actions_init(actions: BufferSource): number;
+  posix_spawn_file_actions_destroy(actions: BufferSource): number;
+  posix_spawn_file_actions_adddup2(
+    actions: BufferSource,
+    fd: number,
+    to: number,
+  ): number;
+  posix_spawn_file_actions_addopen(
+    actions: BufferSource,
+    fd: number,
+    path: BufferSource,
+    flags: number,
+    mode: number,
+  ): number;
+  posix_spawn_file_actions_addchdir_np:
+    | ((actions: BufferSource, path: BufferSource) => number)
+    | null;
+  waitpid(pid: number, status: BufferSource, options: number): number;
 };
 
 type VmCall = (
@@ -64,6 +107,44 @@ function open(): Libc | null {
         name: "process_vm_readv",
         nonblocking: true,
       },
+      socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+      connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+      close: { parameters: ["i32"], result: "i32" },
+      posix_spawn: {
+        parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+        result: "i32",
+      },
+      posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
+      posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
+      posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
+      posix_spawnattr_setsigmask: {
+        parameters: ["buffer", "buffer"],
+        result: "i32",
+      },
+      posix_spawnattr_setsigdefault: {
+        parameters: ["buffer", "buffer"],
+        result: "i32",
+      },
+      posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
+      posix_spawn_file_actions_destroy: {
+        parameters: ["buffer"],
+        result: "i32",
+      },
+      posix_spawn_file_actions_adddup2: {
+        parameters: ["buffer", "i32", "i32"],
+        result: "i32",
+      },
+      posix_spawn_file_actions_addopen: {
+        parameters: ["buffer", "i32", "buffer", "i32", "u32"],
+        result: "i32",
+      },
+      // glibc 2.29 on: without it, no session spawns (canSpawnSession()).
+      posix_spawn_file_actions_addchdir_np: {
+        parameters: ["buffer", "buffer"],
+        result: "i32",
+        optional: true,
+      },
+      waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
     }).symbols as unknown as Libc;
   } catch {
     return null;
@@ -212,3 +293,179 @@ export async function readOtherProcessOffThread(
   const remote = iovecs([{ at, length: into.byteLength }]);
   return Number(await c.process_vm_readv_async(pid, local, 1n, remote, 1n, 0n));
 }
+
+// glibc's values, the same on every Linux architecture Deno runs on.
+const AF_UNIX = 1;
+const SOCK_STREAM_CLOEXEC = 1 | 0o2000000;
+const O_RDONLY = 0;
+const POSIX_SPAWN_SETSIGDEF = 0x04;
+const POSIX_SPAWN_SETSIGMASK = 0x08;
+const POSIX_SPAWN_SETSID = 0x80;
+const SIGPIPE = 13;
+const WNOHANG = 1;
+// Room for glibc's posix_spawnattr_t (336 bytes), posix_spawn_file_actions_t
+// (80) and sigset_t (128), whatever their size elsewhere.
+const OPAQUE = 1024;
+
+/**
+ * Whether {@linkcode spawnSession} can be asked here.
+ *
+ * @returns `true` on glibc Linux (2.29 on) with the `ffi` permission.
+ */
+export function canSpawnSession(): boolean {
+  return !!symbols()?.posix_spawn_file_actions_addchdir_np;
+}
+
+/** What {@linkcode spawnSession} starts. */
+export interface SessionSpawn {
+  /** The program's absolute path. */
+  program: string;
+  /** Its arguments, after its name. */
+  args: readonly string[];
+  /** Its whole environment. */
+  env: Readonly<Record<string, string>>;
+  /** Its working directory. */
+  cwd: string;
+  /** A listening Unix socket: its stdout and stderr, both, connect there. */
+  output: string;
+}
+
+const cString = (text: string) => new TextEncoder().encode(`${text}\0`);
+
+// A NULL-ended array of pointers to `strings`, which must stay referenced.
+function pointers(strings: Uint8Array[]): BigUint64Array<ArrayBuffer> {
+  const array = new BigUint64Array(strings.length + 1);
+  strings.forEach((s, i) => array[i] = addressOf(s));
+  return array;
+}
+
+/**
+ * Starts a program leading a session (and so a process group) of its own,
+ * its stdin `/dev/null`, its stdout and stderr one connection to the
+ * listening socket `output`, so what it writes keeps its order. The call
+ * returns once the program has replaced the child (glibc's `posix_spawn`
+ * uses `vfork`: no copy of this process's page tables, however big).
+ *
+ * @param spawn What to start, and where.
+ * @returns Its pid.
+ * @throws When libc cannot be asked ({@linkcode canSpawnSession}), the
+ * socket cannot be reached, or the program cannot be started.
+ */
+export function spawnSession(spawn: SessionSpawn): number {
+  const c = symbols();
+  if (!c?.posix_spawn_file_actions_addchdir_np) {
+    throw new Error("Cannot spawn through libc here");
+  }
+  const fd = c.socket(AF_UNIX, SOCK_STREAM_CLOEXEC, 0);
+  if (fd < 0) throw new Error("Cannot make a socket for a job's output");
+  const attributes = new Uint8Array(OPAQUE);
+  const actions = new Uint8Array(OPAQUE);
+  let made = 0;
+  try {
+    const address = new Uint8Array(110);
+    const path = new TextEncoder().encode(spawn.output);
+    if (path.byteLength >= address.byteLength - 2) {
+      throw new RangeError(`Socket path too long: ${spawn.output}`);
+    }
+    new DataView(address.buffer).setUint16(0, AF_UNIX, true);
+    address.set(path, 2);
+    if (c.connect(fd, address, address.byteLength) !== 0) {
+      throw new Error(`Cannot connect to ${spawn.output}`);
+    }
+    if (c.posix_spawnattr_init(attributes) !== 0) throw new Error("attr");
+    made |= 1;
+    // Nothing blocked, SIGPIPE by default: a child of Deno's (which ignores
+    // SIGPIPE) would inherit the ignoring, as Rust's own spawn avoids.
+    const none = new Uint8Array(OPAQUE / 8);
+    const pipe = new Uint8Array(OPAQUE / 8);
+    pipe[(SIGPIPE - 1) >> 3] |= 1 << ((SIGPIPE - 1) & 7);
+    c.posix_spawnattr_setsigmask(attributes, none);
+    c.posix_spawnattr_setsigdefault(attributes, pipe);
+    c.posix_spawnattr_setflags(
+      attributes,
+      POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF,
+    );
+    if (c.posix_spawn_file_actions_init(actions) !== 0) throw new Error("fa");
+    made |= 2;
+    const devNull = cString("/dev/null");
+    const cwd = cString(spawn.cwd);
+    if (
+      c.posix_spawn_file_actions_addopen(actions, 0, devNull, O_RDONLY, 0) ||
+      c.posix_spawn_file_actions_adddup2(actions, fd, 1) ||
+      c.posix_spawn_file_actions_adddup2(actions, fd, 2) ||
+      c.posix_spawn_file_actions_addchdir_np(actions, cwd)
+    ) throw new Error("Cannot set up a job's file descriptors");
+    const program = cString(spawn.program);
+    const argv = [spawn.program, ...spawn.args].map(cString);
+    const envp = Object.entries(spawn.env).map(([k, v]) => cString(`${k}=${v}`));
+    const pid = new Int32Array(1);
+    const failed = c.posix_spawn(
+      pid,
+      program,
+      actions,
+      attributes,
+      pointers(argv),
+      pointers(envp),
+    );
+    if (failed) {
+      throw new Error(
+        `Cannot start ${spawn.program} in ${spawn.cwd} (errno ${failed})`,
+      );
+    }
+    return pid[0];
+  } finally {
+    if (made & 2) c.posix_spawn_file_actions_destroy(actions);
+    if (made & 1) c.posix_spawnattr_destroy(attributes);
+    c.close(fd);
+  }
+}
+
+/**
+ * Reaps the child `pid` if it has ended (`waitpid` with `WNOHANG`).
+ *
+ * @param pid A child started by {@linkcode spawnSession}.
+ * @returns How it ended, as Deno tells a child's status, or `undefined`
+ * while it runs.
+ * @throws When `pid` is no child of this process (reaped already).
+ */
+export function reapChild(pid: number): Deno.CommandStatus | undefined {
+  const c = symbols();
+  if (!c) throw new Error("Cannot reap through libc here");
+  const status = new Int32Array(1);
+  const got = c.waitpid(pid, status, WNOHANG);
+  if (got === 0) return undefined;
+  if (got !== pid) throw new Error(`No child ${pid} to reap`);
+  const raw = status[0];
+  const signal = raw & 0x7f;
+  if (signal === 0) {
+    const code = (raw >> 8) & 0xff;
+    return { success: code === 0, code, signal: null };
+  }
+  return {
+    success: false,
+    code: 128 + signal,
+    signal: (SIGNAL_NAMES[signal] ?? null) as Deno.Signal | null,
+  };
+}
+
+// Names Deno gives the signals a job can end by.
+const SIGNAL_NAMES: Record<number, string> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  3: "SIGQUIT",
+  4: "SIGILL",
+  5: "SIGTRAP",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  10: "SIGUSR1",
+  11: "SIGSEGV",
+  12: "SIGUSR2",
+  13: "SIGPIPE",
+  14: "SIGALRM",
+  15: "SIGTERM",
+  24: "SIGXCPU",
+  25: "SIGXFSZ",
+  31: "SIGSYS",
+};

@@ -1,13 +1,20 @@
 /**
- * Runtimes started cold come from a launcher made ahead (a shell and its
- * relay, no Deno): it starts where the notebook is now, with the job's
- * environment, and goes with the process that made it. The runtime's
- * compiled code is stored once, for the runtimes after it.
+ * Runtimes started cold are started straight from the kernel where it may
+ * call libc, else they come from a launcher made ahead (a shell and its
+ * relay, no Deno). Either way a runtime starts where the notebook is now,
+ * with the job's environment, and goes with the process that made it. The
+ * runtime's compiled code is stored once, for the runtimes after it.
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { job, jobs } from "../../mod.ts";
-import { jobTest, pidJob, shared, withoutWarm } from "../_util.ts";
+import {
+  jobTest,
+  pidJob,
+  shared,
+  withLaunchers,
+  withoutWarm,
+} from "../_util.ts";
 import { descendantsOf, eventually, isAlive } from "../_procs.ts";
 import { BUNDLE } from "../../tools/bundle.ts";
 
@@ -30,6 +37,12 @@ function launchers(pid = Deno.pid): number[] {
   });
 }
 
+/** Each way a cold runtime starts, with what runs a test that way. */
+const WAYS = [
+  { way: "started directly", cold: withoutWarm },
+  { way: "from a launcher", cold: withLaunchers },
+];
+
 async function spareLauncher(): Promise<number> {
   assert.ok(await eventually(() => launchers().length > 0, 5000));
   return launchers()[0];
@@ -41,7 +54,7 @@ jobTest(
     const home = Deno.cwd();
     const dir = Deno.realPathSync(await Deno.makeTempDir());
     try {
-      await withoutWarm(async () => {
+      await withLaunchers(async () => {
         await job(() => 0);
         const spare = await spareLauncher();
         Deno.chdir(dir);
@@ -60,7 +73,7 @@ jobTest(
   "a cold job that ends before its runtime is seen ready still leaves a launcher made ahead",
   async () => {
     const blocked = new Int32Array(new SharedArrayBuffer(4));
-    await withoutWarm(async () => {
+    await withLaunchers(async () => {
       for (let round = 0; round < 4; round++) {
         await job(() => 0); // a launcher for the next one
         await spareLauncher();
@@ -80,69 +93,77 @@ jobTest(
   },
 );
 
-jobTest(
-  "a granted variable reaches the job exactly, whatever its name and value",
-  async () => {
-    const odd = 'it\'s "$HOME" `id`\n\\ and more';
-    Deno.env.set("BGJOBS_TEST_QUOTED", odd);
-    Deno.env.set("BGJOBS-TEST-DASHED", "dashed");
-    try {
-      await withoutWarm(async () => {
-        const got = await job(
-          () => [
-            Deno.env.get("BGJOBS_TEST_QUOTED"),
-            Deno.env.get("BGJOBS-TEST-DASHED"),
-          ],
-          {
-            permissions: { env: ["BGJOBS_TEST_QUOTED", "BGJOBS-TEST-DASHED"] },
-          },
-        );
-        assert.deepEqual(got, [odd, "dashed"]);
-        await assert.rejects(
-          async () =>
-            await job(() => Deno.env.get("BGJOBS_TEST_QUOTED"), {
-              permissions: { env: ["BGJOBS_TEST_OTHER"] },
-            }),
-          /Requires env access to "BGJOBS_TEST_QUOTED"/,
-        );
-      });
-    } finally {
-      Deno.env.delete("BGJOBS_TEST_QUOTED");
-      Deno.env.delete("BGJOBS-TEST-DASHED");
-    }
-  },
-);
+for (const { way, cold } of WAYS) {
+  jobTest(
+    `a granted variable reaches the job exactly, whatever its name and value (${way})`,
+    async () => {
+      const odd = 'it\'s "$HOME" `id`\n\\ and more';
+      Deno.env.set("BGJOBS_TEST_QUOTED", odd);
+      Deno.env.set("BGJOBS-TEST-DASHED", "dashed");
+      try {
+        await cold(async () => {
+          const got = await job(
+            () => [
+              Deno.env.get("BGJOBS_TEST_QUOTED"),
+              Deno.env.get("BGJOBS-TEST-DASHED"),
+            ],
+            {
+              permissions: {
+                env: ["BGJOBS_TEST_QUOTED", "BGJOBS-TEST-DASHED"],
+              },
+            },
+          );
+          assert.deepEqual(got, [odd, "dashed"]);
+          await assert.rejects(
+            async () =>
+              await job(() => Deno.env.get("BGJOBS_TEST_QUOTED"), {
+                permissions: { env: ["BGJOBS_TEST_OTHER"] },
+              }),
+            /Requires env access to "BGJOBS_TEST_QUOTED"/,
+          );
+        });
+      } finally {
+        Deno.env.delete("BGJOBS_TEST_QUOTED");
+        Deno.env.delete("BGJOBS-TEST-DASHED");
+      }
+    },
+  );
+}
 
-jobTest(
-  "jobs start cleanly after the directory the launcher was made in is removed",
-  async () => {
-    const home = Deno.cwd();
-    try {
-      await withoutWarm(async () => {
-        for (let round = 0; round < 6; round++) {
-          const dir = await Deno.makeTempDir();
-          Deno.chdir(dir);
-          assert.equal(await job(() => 7), 7); // the next launcher is made here
-          Deno.chdir(home);
-          await Deno.remove(dir);
-          assert.equal(await job(() => Deno.cwd()), home);
-        }
-      });
-    } finally {
-      Deno.chdir(home);
-    }
-  },
-);
+for (const { way, cold } of WAYS) {
+  jobTest(
+    `jobs start cleanly after the directory the last one was started in is removed (${way})`,
+    async () => {
+      const home = Deno.cwd();
+      try {
+        await cold(async () => {
+          for (let round = 0; round < 6; round++) {
+            const dir = await Deno.makeTempDir();
+            Deno.chdir(dir);
+            assert.equal(await job(() => 7), 7); // the next launcher is made here
+            Deno.chdir(home);
+            await Deno.remove(dir);
+            assert.equal(await job(() => Deno.cwd()), home);
+          }
+        });
+      } finally {
+        Deno.chdir(home);
+      }
+    },
+  );
+}
 
-jobTest(
-  "a cold job whose message is too big to wait in the FIFO still runs",
-  async () => {
-    await withoutWarm(async () => {
-      const text = "x".repeat(100_000);
-      assert.equal(await job(`"${text}".length`), 100_000);
-    });
-  },
-);
+for (const { way, cold } of WAYS) {
+  jobTest(
+    `a cold job whose message is too big to wait in the FIFO still runs (${way})`,
+    async () => {
+      await cold(async () => {
+        const text = "x".repeat(100_000);
+        assert.equal(await job(`"${text}".length`), 100_000);
+      });
+    },
+  );
+}
 
 jobTest(
   "a runtime's young generation is collected by mark-sweep, with a memory cap or without",
@@ -184,6 +205,8 @@ const ENDINGS = [
     console.log("up");
     await new Promise(() => {});`,
     kill: true,
+    // Only a launcher made ahead runs at the kill.
+    running: false,
   },
   {
     name:
@@ -194,6 +217,7 @@ const ENDINGS = [
     console.log("up");
     await new Promise(() => {});`,
     kill: true,
+    running: true,
   },
   {
     name:
@@ -201,6 +225,7 @@ const ENDINGS = [
     code: `await job(() => 1);
     console.log("up");`,
     kill: false,
+    running: false,
   },
 ];
 
@@ -210,6 +235,8 @@ const ENDINGS = [
  */
 async function scratchScript(code: string): Promise<{
   dirs(): string[];
+  /** Processes whose command line names the script's TMPDIR: launchers, runtimes. */
+  ours(): number[];
   /** `group`: the script leads a process group of its own. */
   spawn(group?: boolean): Deno.ChildProcess;
   remove(): Promise<void>;
@@ -221,6 +248,7 @@ async function scratchScript(code: string): Promise<{
   await Deno.writeTextFile(script, code);
   return {
     dirs: () => [...Deno.readDirSync(scratch)].map((e) => e.name),
+    ours: () => namingAlive(scratch),
     spawn: (group = false) =>
       new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", "--no-config", script],
@@ -240,34 +268,66 @@ async function up(child: Deno.ChildProcess): Promise<void> {
   reader.releaseLock();
 }
 
+const LAUNCH = new URL("../../lib/launch/launch.ts", import.meta.url).href;
+const LAUNCHERS_ONLY = `import { allowDirectSpawns } from ${
+  JSON.stringify(LAUNCH)
+};\nallowDirectSpawns(false);\n`;
+
 for (const ending of ENDINGS) {
-  Deno.test(ending.name, async () => {
-    const { dirs, spawn, remove } = await scratchScript(
-      `import { job, jobs } from ${JSON.stringify(MOD)};\n${ending.code}`,
-    );
-    const child = spawn();
-    try {
-      await up(child);
-      let waiting: number[] = [];
-      if (ending.kill) {
-        assert.ok(
-          await eventually(() => launchers(child.pid).length > 0, 5000),
-        );
-        waiting = launchers(child.pid);
-        const made = dirs().some((name) => name.startsWith("bgjobs-"));
-        assert.ok(made, `${dirs()}`);
-        child.kill("SIGKILL");
-      }
-      await child.status;
-      assert.ok(
-        await eventually(() => !waiting.some(isAlive) && dirs().length === 0),
-        `left: processes ${waiting.filter(isAlive)}, files ${dirs()}`,
+  for (const direct of [true, false]) {
+    Deno.test(`${ending.name} (${direct ? "started directly" : "from a launcher"})`, async () => {
+      const { dirs, ours, spawn, remove } = await scratchScript(
+        `import { job, jobs } from ${JSON.stringify(MOD)};\n${
+          direct ? "" : LAUNCHERS_ONLY
+        }${ending.code}`,
       );
-    } finally {
-      await child.stdout.cancel().catch(() => {});
-      await remove();
-    }
-  });
+      const child = spawn();
+      try {
+        await up(child);
+        let waiting: number[] = [];
+        if (ending.kill) {
+          if (!direct) {
+            assert.ok(
+              await eventually(() => launchers(child.pid).length > 0, 5000),
+            );
+          }
+          if (!direct || ending.running) {
+            assert.ok(await eventually(() => ours().length > 0, 5000));
+            const made = dirs().some((name) => name.startsWith("bgjobs-"));
+            assert.ok(made, `${dirs()}`);
+          }
+          waiting = ours();
+          child.kill("SIGKILL");
+        }
+        await child.status;
+        assert.ok(
+          await eventually(() =>
+            !waiting.some(isAlive) && ours().length === 0 &&
+            dirs().length === 0
+          ),
+          `left: processes ${ours()}, files ${dirs()}`,
+        );
+      } finally {
+        await child.stdout.cancel().catch(() => {});
+        await remove();
+      }
+    });
+  }
+}
+
+/** Live processes whose command line holds `text`. */
+function namingAlive(text: string): number[] {
+  const out: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
+      if (cmdline.includes(text) && isAlive(Number(entry.name))) {
+        out.push(Number(entry.name));
+      }
+    } catch { /* gone */ }
+  }
+  return out;
 }
 
 const SPARE = new URL("../../lib/launch/spare.ts", import.meta.url).href;
@@ -367,30 +427,32 @@ Deno.test("the runtime run with no arguments only loads", async () => {
   assert.equal(new TextDecoder().decode(out.stderr), "");
 });
 
-jobTest(
-  "a runtime that cannot start fails its job with Deno's reason, and the next job runs",
-  async () => {
-    const home = Deno.cwd();
-    const dir = await Deno.makeTempDir();
-    try {
-      await withoutWarm(async () => {
-        await Deno.writeTextFile(`${dir}/deno.json`, '{ "imports": ');
-        Deno.chdir(dir);
-        // Deno refuses the notebook's configuration before the runtime opens
-        // its channel: its FIFO must end all the same.
-        const broken = job(() => 1);
-        const done = await Promise.race([
-          broken.done,
-          new Promise((r) => setTimeout(() => r("hung"), 20_000)),
-        ]);
-        assert.equal(done, "failed");
-        assert.match(broken.error!.message, /deno\.json/);
+for (const { way, cold } of WAYS) {
+  jobTest(
+    `a runtime that cannot start fails its job with Deno's reason, and the next job runs (${way})`,
+    async () => {
+      const home = Deno.cwd();
+      const dir = await Deno.makeTempDir();
+      try {
+        await cold(async () => {
+          await Deno.writeTextFile(`${dir}/deno.json`, '{ "imports": ');
+          Deno.chdir(dir);
+          // Deno refuses the notebook's configuration before the runtime opens
+          // its channel: its FIFO must end all the same.
+          const broken = job(() => 1);
+          const done = await Promise.race([
+            broken.done,
+            new Promise((r) => setTimeout(() => r("hung"), 20_000)),
+          ]);
+          assert.equal(done, "failed");
+          assert.match(broken.error!.message, /deno\.json/);
+          Deno.chdir(home);
+          assert.equal(await job(() => 2), 2);
+        });
+      } finally {
         Deno.chdir(home);
-        assert.equal(await job(() => 2), 2);
-      });
-    } finally {
-      Deno.chdir(home);
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-);
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  );
+}
