@@ -4,13 +4,13 @@
 import { readFrames } from "../protocol/frames.ts";
 import { endGroup, killGroup, markStarting } from "./process_group.ts";
 import {
+  channelDirPath,
   type ChannelReader,
+  fifoFree,
   type FifoReader,
   grantChannel,
-  fifoFree,
   holdFifo,
   makeChannelDir,
-  channelDirPath,
   readFifo,
   StreamReader,
   untilExit,

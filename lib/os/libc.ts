@@ -111,12 +111,22 @@ function open(): Libc | null {
       connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
       close: { parameters: ["i32"], result: "i32" },
       posix_spawn: {
-        parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+        parameters: [
+          "buffer",
+          "buffer",
+          "buffer",
+          "buffer",
+          "buffer",
+          "buffer",
+        ],
         result: "i32",
       },
       posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
       posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
-      posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
+      posix_spawnattr_setflags: {
+        parameters: ["buffer", "i16"],
+        result: "i32",
+      },
       posix_spawnattr_setsigmask: {
         parameters: ["buffer", "buffer"],
         result: "i32",
@@ -397,7 +407,9 @@ export function spawnSession(spawn: SessionSpawn): number {
     ) throw new Error("Cannot set up a job's file descriptors");
     const program = cString(spawn.program);
     const argv = [spawn.program, ...spawn.args].map(cString);
-    const envp = Object.entries(spawn.env).map(([k, v]) => cString(`${k}=${v}`));
+    const envp = Object.entries(spawn.env).map(([k, v]) =>
+      cString(`${k}=${v}`)
+    );
     const pid = new Int32Array(1);
     const failed = c.posix_spawn(
       pid,

@@ -159,7 +159,11 @@ function launchersOf(pid: number): number {
 }
 
 /** Runs `code` as a script with a TMPDIR of its own, `ffi` or not. */
-async function script(code: string, tmp: string, ffi: boolean) {
+async function script(
+  code: string,
+  tmp: string,
+  ffi: boolean,
+): Promise<Deno.Command> {
   await Deno.writeTextFile(`${tmp}/script.ts`, code);
   return new Deno.Command(Deno.execPath(), {
     args: [
