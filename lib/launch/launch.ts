@@ -206,7 +206,7 @@ async function spawnDirectly(
   if (!directSpawns || !canSpawnDirect() || !fifoFree()) return undefined;
   const dir = channelDirPath();
   if (!outputFits(dir)) return undefined;
-  await watchDir(dir);
+  watchDir(dir);
   const toJob = `${dir}/in`;
   const fromJob = `${dir}/out`;
   let fifo: FifoReader | undefined;

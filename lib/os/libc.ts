@@ -340,13 +340,29 @@ export interface SessionSpawn {
   output: string;
 }
 
-const cString = (text: string) => new TextEncoder().encode(`${text}\0`);
-
-// A NULL-ended array of pointers to `strings`, which must stay referenced.
-function pointers(strings: Uint8Array[]): BigUint64Array<ArrayBuffer> {
-  const array = new BigUint64Array(strings.length + 1);
-  strings.forEach((s, i) => array[i] = addressOf(s));
-  return array;
+// Strings as C strings, all in one buffer (too big for V8 to keep it in its
+// heap, where a collection could move it), and a NULL-ended array of their
+// addresses for each list.
+function cStrings(
+  lists: string[][],
+): { bytes: Uint8Array<ArrayBuffer>; arrays: BigUint64Array<ArrayBuffer>[] } {
+  const encoder = new TextEncoder();
+  const encoded = lists.map((list) => list.map((s) => encoder.encode(s)));
+  let size = 64;
+  for (const list of encoded) for (const s of list) size += s.byteLength + 1;
+  const bytes = new Uint8Array(size);
+  const base = addressOf(bytes);
+  let at = 0;
+  const arrays = encoded.map((list) => {
+    const array = new BigUint64Array(Math.max(list.length + 1, 16));
+    list.forEach((s, i) => {
+      bytes.set(s, at);
+      array[i] = base + BigInt(at);
+      at += s.byteLength + 1;
+    });
+    return array;
+  });
+  return { bytes, arrays };
 }
 
 /**
@@ -397,27 +413,33 @@ export function spawnSession(spawn: SessionSpawn): number {
     );
     if (c.posix_spawn_file_actions_init(actions) !== 0) throw new Error("fa");
     made |= 2;
-    const devNull = cString("/dev/null");
-    const cwd = cString(spawn.cwd);
+    const { bytes, arrays: [fixed, argv, envp] } = cStrings([
+      ["/dev/null", spawn.cwd, spawn.program],
+      [spawn.program, ...spawn.args],
+      Object.entries(spawn.env).map(([k, v]) => `${k}=${v}`),
+    ]);
+    const at = (address: bigint) =>
+      bytes.subarray(Number(address - addressOf(bytes)));
     if (
-      c.posix_spawn_file_actions_addopen(actions, 0, devNull, O_RDONLY, 0) ||
+      c.posix_spawn_file_actions_addopen(
+        actions,
+        0,
+        at(fixed[0]),
+        O_RDONLY,
+        0,
+      ) ||
       c.posix_spawn_file_actions_adddup2(actions, fd, 1) ||
       c.posix_spawn_file_actions_adddup2(actions, fd, 2) ||
-      c.posix_spawn_file_actions_addchdir_np(actions, cwd)
+      c.posix_spawn_file_actions_addchdir_np(actions, at(fixed[1]))
     ) throw new Error("Cannot set up a job's file descriptors");
-    const program = cString(spawn.program);
-    const argv = [spawn.program, ...spawn.args].map(cString);
-    const envp = Object.entries(spawn.env).map(([k, v]) =>
-      cString(`${k}=${v}`)
-    );
-    const pid = new Int32Array(1);
+    const pid = new Int32Array(16);
     const failed = c.posix_spawn(
       pid,
-      program,
+      at(fixed[2]),
       actions,
       attributes,
-      pointers(argv),
-      pointers(envp),
+      argv,
+      envp,
     );
     if (failed) {
       throw new Error(
@@ -432,6 +454,9 @@ export function spawnSession(spawn: SessionSpawn): number {
   }
 }
 
+// Bigger than V8 keeps in its heap, where a collection could move it.
+const waitStatus = new Int32Array(16);
+
 /**
  * Reaps the child `pid` if it has ended (`waitpid` with `WNOHANG`).
  *
@@ -443,11 +468,10 @@ export function spawnSession(spawn: SessionSpawn): number {
 export function reapChild(pid: number): Deno.CommandStatus | undefined {
   const c = symbols();
   if (!c) throw new Error("Cannot reap through libc here");
-  const status = new Int32Array(1);
-  const got = c.waitpid(pid, status, WNOHANG);
+  const got = c.waitpid(pid, waitStatus, WNOHANG);
   if (got === 0) return undefined;
   if (got !== pid) throw new Error(`No child ${pid} to reap`);
-  const raw = status[0];
+  const raw = waitStatus[0];
   const signal = raw & 0x7f;
   if (signal === 0) {
     const code = (raw >> 8) & 0xff;
