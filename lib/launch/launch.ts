@@ -204,6 +204,13 @@ async function spawnDirectly(
   first: RunMessage | undefined,
 ): Promise<Spawned | undefined> {
   if (!directSpawns || !canSpawnDirect() || !fifoFree()) return undefined;
+  // The start's synchronous part (FIFOs, opens, the spawn) waits for a
+  // macrotask. Run in the microtasks that follow a cell (where job() queued
+  // it), it made the Deno kernel fail the cell with "Promise was collected":
+  // Deno's REPL holds the cell's promise weakly until it reads it, and a
+  // collection in that window loses it (denoland/deno#20528; reproduced by
+  // tests/kernel_ext/kill_wait_test.ts, which starts two jobs in a cell).
+  await new Promise((resolve) => setTimeout(resolve, 0));
   const dir = channelDirPath();
   if (!outputFits(dir)) return undefined;
   watchDir(dir);

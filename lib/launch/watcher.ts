@@ -95,10 +95,7 @@ const dirs = new Set<string>();
  * Lists a channel directory not made yet, for the watcher to remove if
  * this process ends first. The line is in the watcher's pipe when this
  * returns: Deno writes to a child's stdin within the call (a SIGKILL right
- * after it still delivers the line, measured). Not awaited on purpose: in a
- * kernel, a start that waits here lets the cell's result be collected by
- * V8 before Deno reads it ("Promise was collected", denoland/deno#20528).
- * Dropped with {@linkcode unwatchDir} once a group lists it.
+ * after it still delivers the line, measured), so nothing waits. Dropped with {@linkcode unwatchDir} once a group lists it.
  *
  * @param dir The directory (no newline in it).
  */
