@@ -81,3 +81,18 @@ export function descendantsOf(pid: number): ProcInfo[] {
   }
   return out;
 }
+
+/** Live processes whose command line holds `text`. */
+export function namingAlive(text: string): number[] {
+  const out: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
+      if (cmdline.includes(text) && isAlive(Number(entry.name))) {
+        out.push(Number(entry.name));
+      }
+    } catch { /* gone */ }
+  }
+  return out;
+}

@@ -37,6 +37,11 @@ export interface DirectSpawn {
   cwd: string;
   /** A directory for the output socket: the runtime's channel directory. */
   dir: string;
+  /**
+   * Called with the child's pid as soon as it exists, before any wait (a
+   * kernel killed from here on leaves the child to whoever this tells).
+   */
+  onSpawn?: (pid: number) => void;
 }
 
 /**
@@ -161,6 +166,7 @@ export async function spawnDirect(spec: DirectSpawn): Promise<RuntimeChild> {
       (await listener.accept()).close();
       pid = start("/");
     }
+    spec.onSpawn?.(pid);
     if (!listening) Deno.addSignalListener("SIGCHLD", reapAll);
     listening = true;
     let conn: Deno.UnixConn;

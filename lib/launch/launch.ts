@@ -233,8 +233,14 @@ async function spawnDirectly(
       args: runtimeArgs(dir, spec, granted.added, first),
       env: spec.env,
     });
-    const child = await spawnDirect({ ...run, cwd: run.cwd ?? "/", dir });
-    watchGroup(child.pid, dir);
+    // The group is listed the moment it exists: the watcher's line is in its
+    // pipe before anything waits.
+    const child = await spawnDirect({
+      ...run,
+      cwd: run.cwd ?? "/",
+      dir,
+      onSpawn: (pid) => watchGroup(pid, dir),
+    });
     return {
       dir,
       child,

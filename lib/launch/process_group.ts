@@ -1,19 +1,7 @@
 // Processes of a job runtime as the kernel sees them: killing a process
 // group, finding what is left of it in /proc, and reading how it ended.
 import { unwatchGroup } from "./watcher.ts";
-
-const SIGNALS: Record<number, string> = {
-  1: "SIGHUP",
-  2: "SIGINT",
-  4: "SIGILL",
-  5: "SIGTRAP",
-  6: "SIGABRT",
-  7: "SIGBUS",
-  8: "SIGFPE",
-  9: "SIGKILL",
-  11: "SIGSEGV",
-  15: "SIGTERM",
-};
+import { signalName } from "../os/libc.ts";
 
 /** SIGKILLs a process group, if any of it is left. */
 export function killGroup(pid: number): void {
@@ -137,7 +125,7 @@ export function exitOf(
 ): { code: number; signal: string | null } {
   if (status.signal) return { code: status.code, signal: status.signal };
   // A shell reports a program killed by signal N as exit code 128 + N.
-  const signal = status.code > 128 ? SIGNALS[status.code - 128] ?? null : null;
+  const signal = status.code > 128 ? signalName(status.code - 128) : null;
   return { code: status.code, signal };
 }
 

@@ -480,11 +480,21 @@ export function reapChild(pid: number): Deno.CommandStatus | undefined {
   return {
     success: false,
     code: 128 + signal,
-    signal: (SIGNAL_NAMES[signal] ?? null) as Deno.Signal | null,
+    signal: signalName(signal),
   };
 }
 
-// Names Deno gives the signals a job can end by.
+/**
+ * The name Deno gives signal `signal` (Linux numbering), for the signals a
+ * job can end by.
+ *
+ * @param signal The signal's number.
+ * @returns Its name, or `null` when not one of those.
+ */
+export function signalName(signal: number): Deno.Signal | null {
+  return (SIGNAL_NAMES[signal] ?? null) as Deno.Signal | null;
+}
+
 const SIGNAL_NAMES: Record<number, string> = {
   1: "SIGHUP",
   2: "SIGINT",

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { job } from "../../mod.ts";
 import { jobTest, pidJob, shared, withoutWarm } from "../_util.ts";
-import { eventually, isAlive } from "../_procs.ts";
+import { eventually, isAlive, namingAlive } from "../_procs.ts";
 import { spawnDirect } from "../../lib/launch/direct_child.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).href;
@@ -135,24 +135,9 @@ Deno.test("spawnDirect() reports a child killed by a signal as Deno does", async
   }
 });
 
-/** Live processes whose command line holds `text`. */
-function naming(text: string): number[] {
-  const out: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
-      if (cmdline.includes(text) && isAlive(Number(entry.name))) {
-        out.push(Number(entry.name));
-      }
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
 /** How many launchers, shells that are to become runtimes, `pid` has. */
 function launchersOf(pid: number): number {
-  return naming("bgjobs-runtime").filter((child) => {
+  return namingAlive("bgjobs-runtime").filter((child) => {
     const cmdline = Deno.readTextFileSync(`/proc/${child}/cmdline`);
     return !cmdline.includes("deno") && ids(child).ppid === pid;
   }).length;
@@ -234,7 +219,7 @@ Deno.test("a process SIGKILLed at any moment while it starts runtimes directly l
       await reader.read(); // "up"
       const until = Date.now() + 40 + 23 * round;
       while (Date.now() < until) {
-        seen += naming(`${tmp}/tmp`).length;
+        seen += namingAlive(`${tmp}/tmp`).length;
         await new Promise((r) => setTimeout(r, 2));
       }
       child.kill("SIGKILL");
@@ -246,11 +231,11 @@ Deno.test("a process SIGKILLed at any moment while it starts runtimes directly l
     assert.ok(
       await eventually(
         () =>
-          naming(`${tmp}/tmp`).length === 0 &&
+          namingAlive(`${tmp}/tmp`).length === 0 &&
           Deno.readDirSync(`${tmp}/tmp`).toArray().length === 0,
         5000,
       ),
-      `left: processes ${naming(`${tmp}/tmp`)}, files ${
+      `left: processes ${namingAlive(`${tmp}/tmp`)}, files ${
         [...Deno.readDirSync(`${tmp}/tmp`)].map((e) => e.name)
       }`,
     );

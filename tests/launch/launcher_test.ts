@@ -15,7 +15,7 @@ import {
   withLaunchers,
   withoutWarm,
 } from "../_util.ts";
-import { descendantsOf, eventually, isAlive } from "../_procs.ts";
+import { descendantsOf, eventually, isAlive, namingAlive } from "../_procs.ts";
 import { BUNDLE } from "../../tools/bundle.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).href;
@@ -317,21 +317,6 @@ for (const ending of ENDINGS) {
       }
     });
   }
-}
-
-/** Live processes whose command line holds `text`. */
-function namingAlive(text: string): number[] {
-  const out: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
-      if (cmdline.includes(text) && isAlive(Number(entry.name))) {
-        out.push(Number(entry.name));
-      }
-    } catch { /* gone */ }
-  }
-  return out;
 }
 
 const SPARE = new URL("../../lib/launch/spare.ts", import.meta.url).href;
