@@ -11,7 +11,7 @@
 // runtime is reaped with `waitpid` when a SIGCHLD comes, and on a slow poll
 // (which also keeps a script alive while it waits for a runtime, as Deno
 // does for its own children).
-import { canSpawnSession, reapChild, spawnSession } from "../os/libc.ts";
+import { reapChild, spawnSession } from "../os/libc.ts";
 
 /** What the kernel needs of a runtime's process, however it was started. */
 export interface RuntimeChild {
@@ -42,15 +42,6 @@ export interface DirectSpawn {
    * kernel killed from here on leaves the child to whoever this tells).
    */
   onSpawn?: (pid: number) => void;
-}
-
-/**
- * Whether runtimes can be started with {@linkcode spawnDirect} here.
- *
- * @returns `true` with the `ffi` permission on glibc Linux.
- */
-export function canSpawnDirect(): boolean {
-  return canSpawnSession();
 }
 
 // The longest path a Unix socket address holds, with its NUL.

@@ -22,12 +22,8 @@ import {
   startScript,
   v8Flags,
 } from "./launcher.ts";
-import {
-  canSpawnDirect,
-  outputFits,
-  type RuntimeChild,
-  spawnDirect,
-} from "./direct_child.ts";
+import { outputFits, type RuntimeChild, spawnDirect } from "./direct_child.ts";
+import { canSpawnSession } from "../os/libc.ts";
 import { unwatchDir, watchDir, watchGroup } from "./watcher.ts";
 import { isReady, type RuntimeMessage } from "../protocol/messages.ts";
 import {
@@ -203,7 +199,7 @@ async function spawnDirectly(
   spec: RuntimeSpec,
   first: RunMessage | undefined,
 ): Promise<Spawned | undefined> {
-  if (!directSpawns || !canSpawnDirect() || !fifoFree()) return undefined;
+  if (!directSpawns || !canSpawnSession() || !fifoFree()) return undefined;
   // The start's synchronous part (FIFOs, opens, the spawn) waits for a
   // macrotask. Run in the microtasks that follow a cell (where job() queued
   // it), it made the Deno kernel fail the cell with "Promise was collected":

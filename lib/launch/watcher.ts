@@ -69,9 +69,8 @@ function start(): Watcher {
   return started;
 }
 
-function send(to: Watcher, line: string): Promise<void> {
-  // Gone: started again, with the list.
-  return to.stdin.write(encoder.encode(line)).catch(() => {});
+function send(to: Watcher, line: string): void {
+  to.stdin.write(encoder.encode(line)).catch(() => {}); // gone: started again
 }
 
 /**
@@ -95,7 +94,8 @@ const dirs = new Set<string>();
  * Lists a channel directory not made yet, for the watcher to remove if
  * this process ends first. The line is in the watcher's pipe when this
  * returns: Deno writes to a child's stdin within the call (a SIGKILL right
- * after it still delivers the line, measured), so nothing waits. Dropped with {@linkcode unwatchDir} once a group lists it.
+ * after it still delivers the line, measured), so nothing waits. Dropped
+ * with {@linkcode unwatchDir} once a group lists it.
  *
  * @param dir The directory (no newline in it).
  */

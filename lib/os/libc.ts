@@ -340,12 +340,13 @@ export interface SessionSpawn {
   output: string;
 }
 
-// Strings as C strings, all in one buffer (too big for V8 to keep it in its
-// heap, where a collection could move it), and a NULL-ended array of their
-// addresses for each list.
-function cStrings(
-  lists: string[][],
-): { bytes: Uint8Array<ArrayBuffer>; arrays: BigUint64Array<ArrayBuffer>[] } {
+// Lists of strings as C strings, all in one buffer (too big for V8 to keep
+// it in its heap, where a collection could move it): each string's bytes,
+// and a NULL-ended array of their addresses for each list.
+function cStrings(lists: string[][]): {
+  strings: Uint8Array<ArrayBuffer>[][];
+  arrays: BigUint64Array<ArrayBuffer>[];
+} {
   const encoder = new TextEncoder();
   const encoded = lists.map((list) => list.map((s) => encoder.encode(s)));
   let size = 64;
@@ -353,16 +354,19 @@ function cStrings(
   const bytes = new Uint8Array(size);
   const base = addressOf(bytes);
   let at = 0;
-  const arrays = encoded.map((list) => {
-    const array = new BigUint64Array(Math.max(list.length + 1, 16));
-    list.forEach((s, i) => {
+  const strings = encoded.map((list) =>
+    list.map((s) => {
       bytes.set(s, at);
-      array[i] = base + BigInt(at);
       at += s.byteLength + 1;
-    });
+      return bytes.subarray(at - s.byteLength - 1, at);
+    })
+  );
+  const arrays = strings.map((list) => {
+    const array = new BigUint64Array(Math.max(list.length + 1, 16));
+    list.forEach((s, i) => array[i] = base + BigInt(s.byteOffset));
     return array;
   });
-  return { bytes, arrays };
+  return { strings, arrays };
 }
 
 /**
@@ -398,7 +402,9 @@ export function spawnSession(spawn: SessionSpawn): number {
     if (c.connect(fd, address, address.byteLength) !== 0) {
       throw new Error(`Cannot connect to ${spawn.output}`);
     }
-    if (c.posix_spawnattr_init(attributes) !== 0) throw new Error("attr");
+    if (c.posix_spawnattr_init(attributes) !== 0) {
+      throw new Error("Cannot set up a job's spawn attributes");
+    }
     made |= 1;
     // Nothing blocked, SIGPIPE by default: a child of Deno's (which ignores
     // SIGPIPE) would inherit the ignoring, as Rust's own spawn avoids.
@@ -411,36 +417,26 @@ export function spawnSession(spawn: SessionSpawn): number {
       attributes,
       POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF,
     );
-    if (c.posix_spawn_file_actions_init(actions) !== 0) throw new Error("fa");
+    if (c.posix_spawn_file_actions_init(actions) !== 0) {
+      throw new Error("Cannot set up a job's file actions");
+    }
     made |= 2;
-    const { bytes, arrays: [fixed, argv, envp] } = cStrings([
+    const {
+      strings: [[devNull, cwd, program]],
+      arrays: [, argv, envp],
+    } = cStrings([
       ["/dev/null", spawn.cwd, spawn.program],
       [spawn.program, ...spawn.args],
       Object.entries(spawn.env).map(([k, v]) => `${k}=${v}`),
     ]);
-    const at = (address: bigint) =>
-      bytes.subarray(Number(address - addressOf(bytes)));
     if (
-      c.posix_spawn_file_actions_addopen(
-        actions,
-        0,
-        at(fixed[0]),
-        O_RDONLY,
-        0,
-      ) ||
+      c.posix_spawn_file_actions_addopen(actions, 0, devNull, O_RDONLY, 0) ||
       c.posix_spawn_file_actions_adddup2(actions, fd, 1) ||
       c.posix_spawn_file_actions_adddup2(actions, fd, 2) ||
-      c.posix_spawn_file_actions_addchdir_np(actions, at(fixed[1]))
+      c.posix_spawn_file_actions_addchdir_np(actions, cwd)
     ) throw new Error("Cannot set up a job's file descriptors");
     const pid = new Int32Array(16);
-    const failed = c.posix_spawn(
-      pid,
-      at(fixed[2]),
-      actions,
-      attributes,
-      argv,
-      envp,
-    );
+    const failed = c.posix_spawn(pid, program, actions, attributes, argv, envp);
     if (failed) {
       throw new Error(
         `Cannot start ${spawn.program} in ${spawn.cwd} (errno ${failed})`,
